@@ -1,0 +1,43 @@
+#pragma once
+// Why a frame (or a field inside one) was rejected.
+//
+// Untrusted input never asserts: a parser returns one of these, the caller
+// drops the frame and bumps the per-reason counter in DropCounters. Keep the
+// list short and specific enough that a counter tells an operator what is
+// arriving; tests pin the exact reason each malformed input must give.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace tapir::wire {
+
+enum class ParseError : uint8_t {
+  kTruncated,             // fewer bytes than the fixed header needs
+  kVlanTagged,            // 802.1Q / 802.1ad tagged Ethernet frame (taps never need tags)
+  kUnsupported,           // well-formed but outside what tapir handles (ARP for non-IPv4, ...)
+  kBadVersion,            // IP version nibble does not match the ethertype
+  kBadHeaderLength,       // IPv4 IHL < 5, TCP data offset < 5, or header longer than the data
+  kBadLength,             // a length field disagrees with the bytes present
+  kBadOption,             // malformed TLV option (length < 2, runs past the end, wrong fixed size)
+  kBadExtensionHeader,    // IPv6 extension header truncated or out of order
+  kExtensionHeaderLimit,  // IPv6 extension-header chain longer than tapir walks
+  kBadVnetHeader,         // virtio_net_hdr with unknown GSO type or inconsistent fields
+  kBadMagic,              // file format magic number (pcap) not recognised
+  kCount_                 // number of reasons; not a reason
+};
+
+inline constexpr size_t kParseErrorCount = static_cast<size_t>(ParseError::kCount_);
+
+// Stable lowercase name for logs, counters and the stats API: "truncated", ...
+const char* parse_error_name(ParseError e) noexcept;
+
+// Per-reason drop counters. Not atomic: each engine thread owns its own.
+struct DropCounters {
+  std::array<uint64_t, kParseErrorCount> by_reason{};
+  void count(ParseError e) noexcept { ++by_reason[static_cast<size_t>(e)]; }
+  uint64_t operator[](ParseError e) const noexcept { return by_reason[static_cast<size_t>(e)]; }
+  uint64_t total() const noexcept;
+};
+
+}  // namespace tapir::wire
