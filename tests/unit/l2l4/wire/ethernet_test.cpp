@@ -9,8 +9,9 @@
 namespace tapir::wire {
 namespace {
 
-// ARP request captured on a veth (see tests/data/README.md): who-has 10.0.2.2
-// tell 10.0.2.100, sent by the guest's kernel.
+// An ARP request in the shape a guest kernel sends it (built by hand; the
+// real captures are exercised in fixtures_test.cpp): who-has 10.0.2.2 tell
+// 10.0.2.100.
 const std::vector<uint8_t> kArpRequestFrame = {
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  // destination: broadcast
     0x52, 0x54, 0x00, 0x12, 0x34, 0x56,  // source: 52:54:00:12:34:56
