@@ -1,82 +1,139 @@
 // tapir — user-mode networking for rootless containers.
 //
-// This is the entry point only. Today tapir has its foundation (the wire
-// layer, tests, fuzzing and benchmarks) and no engine yet, so the binary
-// explains itself and refuses to pretend: anything but --help/--version
-// exits 1 with a line saying what is missing.
+// main() only wires the pieces: command line (app/cli), the target's
+// namespaces (ns/namespace, ns/spawn for `tapir run`), the tap fetched from
+// inside them (app/attach), and the lifecycle loop (app/serve).
 
-#include <getopt.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 
+#include "app/attach.hpp"
+#include "app/cli.hpp"
+#include "app/serve.hpp"
 #include "base/log.hpp"
+#include "ns/namespace.hpp"
+#include "ns/spawn.hpp"
 
 #ifndef TAPIR_VERSION
 #define TAPIR_VERSION "0.1.0"
 #endif
+#ifndef TAPIR_GIT_COMMIT
+#define TAPIR_GIT_COMMIT "unknown"
+#endif
 
 namespace {
 
-constexpr const char kUsage[] =
-    "Usage: tapir [OPTIONS] PID|PATH [TAPNAME]\n"
-    "       tapir run [OPTIONS] -- CMD [ARGS...]\n"
-    "\n"
-    "User-mode networking for unprivileged network namespaces: a tap device\n"
-    "in the target namespace, translated to ordinary host sockets.\n"
-    "\n"
-    "Status: only the foundation exists in this build (packet parsing and\n"
-    "building, checksums, pcap). Attaching to a namespace and the data path\n"
-    "are not implemented yet; see README.md.\n"
-    "\n"
-    "Options:\n"
-    "  -h, --help      show this help and exit\n"
-    "  -v, --version   show version information and exit\n"
-    "  -q, --quiet     log only warnings and errors\n"
-    "      --debug     log debugging detail\n";
+using tapir::app::Mode;
 
 void print_version() {
+  // slirp4netns's line shape (runtimes read the first line), then tapir's own.
   std::printf("tapir version %s\n", TAPIR_VERSION);
-#ifdef TAPIR_GIT_COMMIT
   std::printf("commit: %s\n", TAPIR_GIT_COMMIT);
-#endif
+  std::printf("libslirp: none (this build has no libslirp engine yet)\n");
+  std::printf("SLIRP_CONFIG_VERSION_MAX: none\n");
+  std::printf("libseccomp: none (this build has no seccomp sandbox yet)\n");
+  std::printf("engine: none yet (the tap is attached and kept; traffic is not forwarded)\n");
+}
+
+// The startup banner, as slirp4netns prints it, for the parts that exist.
+void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out) {
+  std::fprintf(out, "Starting tapir\n");
+  std::fprintf(out, "* MTU:             %u\n", mtu);
+  std::fprintf(out, "* Network:         %s\n", plan.net4.network().to_string().c_str());
+  std::fprintf(out, "* Netmask:         %s\n", plan.net4.mask().to_string().c_str());
+  std::fprintf(out, "* Gateway:         %s\n", plan.gateway4.to_string().c_str());
+  std::fprintf(out, "* DNS:             %s\n", plan.dns4.to_string().c_str());
+  std::fprintf(out, "* Recommended IP:  %s\n", plan.guest4.to_string().c_str());
+  if (plan.ipv6) {
+    std::fprintf(out, "* IPv6 prefix:     %s\n", plan.net6.to_string().c_str());
+    std::fprintf(out, "* IPv6 gateway:    %s\n", plan.gateway6.to_string().c_str());
+  }
+  std::fprintf(out, "* Data path:       not implemented yet; guest frames are counted and dropped\n");
+  std::fflush(out);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  enum { kOptDebug = 1000 };
-  static const option kLongOptions[] = {
-      {"help", no_argument, nullptr, 'h'},
-      {"version", no_argument, nullptr, 'v'},
-      {"quiet", no_argument, nullptr, 'q'},
-      {"debug", no_argument, nullptr, kOptDebug},
-      {nullptr, 0, nullptr, 0},
-  };
-  opterr = 0;  // we print our own one-line errors
-  int c;
-  while ((c = getopt_long(argc, argv, "+hvq", kLongOptions, nullptr)) != -1) {
-    switch (c) {
-      case 'h': std::fputs(kUsage, stdout); return 0;
-      case 'v': print_version(); return 0;
-      case 'q': tapir::set_log_level(tapir::LogLevel::kWarn); break;
-      case kOptDebug: tapir::set_log_level(tapir::LogLevel::kDebug); break;
-      case '?':
-      default:
-        if (optopt != 0) {
-          std::fprintf(stderr, "tapir: unknown option -%c (see tapir --help)\n", optopt);
-        } else {
-          std::fprintf(stderr, "tapir: unknown option %s (see tapir --help)\n", argv[optind - 1]);
-        }
-        return 1;
-    }
-  }
-  if (optind >= argc) {
-    std::fputs(kUsage, stderr);
+  auto parsed = tapir::app::parse_command_line(argc, argv);
+  if (!parsed) {
+    std::fprintf(stderr, "tapir: %s\n", parsed.error().c_str());
     return 1;
   }
-  std::fprintf(stderr,
-               "tapir: attaching to a namespace is not implemented yet in this build "
-               "(see README.md, Status)\n");
-  return 1;
+  tapir::app::Options& opts = *parsed;
+  if (opts.mode == Mode::kHelp) {
+    std::fputs(tapir::app::usage_text(), stdout);
+    return 0;
+  }
+  if (opts.mode == Mode::kVersion) {
+    print_version();
+    return 0;
+  }
+  tapir::set_log_level(opts.log_level);
+
+  tapir::app::AttachRequest req;
+  req.tapname = opts.tapname;
+  req.configure = opts.configure;
+  req.mtu = opts.mtu;
+  req.mac = opts.macaddress;
+  req.plan = tapir::wire::AddressPlan::nat(opts.cidr, *tapir::wire::Ipv6Prefix::parse("fd00::/64"),
+                                           opts.ipv6_wanted());
+  req.plan.mtu = opts.mtu;
+
+  std::optional<tapir::ns::Spawned> spawned;
+  tapir::Expected<tapir::ns::Target, std::string> target = tapir::unexpected(std::string());
+  if (opts.mode == Mode::kRun) {
+    auto s = tapir::ns::spawn_in_new_namespaces(opts.command, opts.hostname);
+    if (!s) {
+      std::fprintf(stderr, "tapir: %s\n", s.error().c_str());
+      return 1;
+    }
+    spawned.emplace(std::move(*s));
+    target = tapir::ns::target_from_pid(spawned->pid(), "");
+  } else if (opts.netns_type == tapir::app::NetnsType::kPid) {
+    target = tapir::ns::target_from_pid(opts.pid, opts.userns_path);
+  } else {
+    target = tapir::ns::target_from_path(opts.netns_path, opts.userns_path);
+  }
+  if (!target) {
+    std::fprintf(stderr, "tapir: %s\n", target.error().c_str());
+    if (spawned) spawned->abort();
+    return 1;
+  }
+
+  auto tap = tapir::app::attach_tap(*target, req);
+  if (!tap) {
+    std::fprintf(stderr, "tapir: %s\n", tap.error().c_str());
+    if (spawned) spawned->abort();
+    return 1;
+  }
+  // In run mode stderr is the command's too: say it only when asked.
+  TAPIR_LOG(spawned ? tapir::LogLevel::kDebug : tapir::LogLevel::kInfo,
+            "%s %s: vnet header %zu bytes, offloads accepted: %s",
+            req.configure ? "configured" : "attached", tap->name.c_str(), tap->vnet_hdr_len,
+            tap->offloads.to_string().c_str());
+
+  tapir::app::ServeConfig cfg;
+  cfg.exit_fd = opts.exit_fd;
+  cfg.ready_fd = opts.ready_fd;
+  if (spawned) {
+    // stdout belongs to the command in run mode.
+    if (tapir::log_enabled(tapir::LogLevel::kDebug)) print_banner(req.plan, opts.mtu, stderr);
+    cfg.command_pid = spawned->pid();
+    if (auto r = spawned->release(); !r) {
+      std::fprintf(stderr, "tapir: %s\n", r.error().c_str());
+      return 1;
+    }
+  } else {
+    print_banner(req.plan, opts.mtu, stdout);
+    cfg.watch_pid = opts.netns_type == tapir::app::NetnsType::kPid ? opts.pid : 0;
+  }
+  tapir::app::ServeStats stats;
+  const int code = tapir::app::serve(*tap, cfg, stats);
+  LOG_DEBUG("frames from the guest: %llu (%llu bytes), all dropped: no data path yet",
+            static_cast<unsigned long long>(stats.frames_in),
+            static_cast<unsigned long long>(stats.bytes_in));
+  return code;
 }

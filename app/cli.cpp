@@ -1,0 +1,278 @@
+#include "app/cli.hpp"
+
+#include <getopt.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+namespace tapir::app {
+namespace {
+
+enum LongOnly : int {
+  kOptCidr = 1000,
+  kOptDisableHostLoopback,
+  kOptNoHostLoopback,
+  kOptNetnsType,
+  kOptUsernsPath,
+  kOptEnableSandbox,
+  kOptCreateSandbox,
+  kOptEnableSeccomp,
+  kOptOutboundAddr,
+  kOptOutboundAddr6,
+  kOptDisableDns,
+  kOptMacaddress,
+  kOptTargetType,
+  kOptDebug,
+  kOptDisableIpv6,
+  kOptHostname,
+};
+
+const option kLongOptions[] = {
+    {"configure", no_argument, nullptr, 'c'},
+    {"exit-fd", required_argument, nullptr, 'e'},
+    {"ready-fd", required_argument, nullptr, 'r'},
+    {"mtu", required_argument, nullptr, 'm'},
+    {"enable-ipv6", no_argument, nullptr, '6'},
+    {"api-socket", required_argument, nullptr, 'a'},
+    {"cidr", required_argument, nullptr, kOptCidr},
+    {"disable-host-loopback", no_argument, nullptr, kOptDisableHostLoopback},
+    {"no-host-loopback", no_argument, nullptr, kOptNoHostLoopback},
+    {"netns-type", required_argument, nullptr, kOptNetnsType},
+    {"userns-path", required_argument, nullptr, kOptUsernsPath},
+    {"enable-sandbox", no_argument, nullptr, kOptEnableSandbox},
+    {"create-sandbox", no_argument, nullptr, kOptCreateSandbox},
+    {"enable-seccomp", no_argument, nullptr, kOptEnableSeccomp},
+    {"outbound-addr", required_argument, nullptr, kOptOutboundAddr},
+    {"outbound-addr6", required_argument, nullptr, kOptOutboundAddr6},
+    {"disable-dns", no_argument, nullptr, kOptDisableDns},
+    {"macaddress", required_argument, nullptr, kOptMacaddress},
+    {"target-type", required_argument, nullptr, kOptTargetType},
+    {"help", no_argument, nullptr, 'h'},
+    {"version", no_argument, nullptr, 'v'},
+    {"quiet", no_argument, nullptr, 'q'},
+    {"debug", no_argument, nullptr, kOptDebug},
+    {"disable-ipv6", no_argument, nullptr, kOptDisableIpv6},
+    {"hostname", required_argument, nullptr, kOptHostname},
+    {nullptr, 0, nullptr, 0},
+};
+
+constexpr char kShortOptions[] = "+ce:r:m:6a:hvq";
+
+// Whole-string decimal parse into [min, max]; false on junk or overflow.
+bool parse_long(const char* s, long min, long max, long& out) {
+  if (s == nullptr || *s == '\0') return false;
+  errno = 0;
+  char* end = nullptr;
+  const long v = std::strtol(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || v < min || v > max) return false;
+  out = v;
+  return true;
+}
+
+std::string not_yet(const char* opt, const char* issue) {
+  return std::string(opt) + " is not implemented in this build of tapir yet (" + issue + ")";
+}
+
+}  // namespace
+
+bool Options::ipv6_wanted() const {
+  if (disable_ipv6) return false;
+  if (enable_ipv6) return true;
+  return mode == Mode::kRun || !tapname_given;
+}
+
+const char* usage_text() {
+  return "Usage: tapir [OPTION]... PID|PATH [TAPNAME]\n"
+         "       tapir run [OPTION]... [--] [CMD [ARG]...]\n"
+         "User-mode networking for unprivileged network namespaces.\n"
+         "\n"
+         "The first form attaches to the network namespace of process PID (or the\n"
+         "namespace file PATH with --netns-type=path) and creates or attaches the tap\n"
+         "TAPNAME there (default tap0, configured as with -c). The second form runs CMD\n"
+         "(default: your shell) in new user, network, mount and UTS namespaces with a\n"
+         "configured tap, and exits with CMD's status.\n"
+         "\n"
+         "Status: this build attaches and configures the tap and keeps it alive; it does\n"
+         "not forward traffic yet (frames from the guest are counted and dropped).\n"
+         "\n"
+         "-c, --configure          bring up the interface: lo and TAPNAME up, MTU, the\n"
+         "                         address network+100 and a default route via network+2\n"
+         "-e, --exit-fd=FD         exit when FD reports an event (e.g. the other end closed)\n"
+         "-r, --ready-fd=FD        write \"1\" to FD and close it once everything is up\n"
+         "-m, --mtu=MTU            specify MTU (default=1500, max=65521)\n"
+         "-6, --enable-ipv6        enable IPv6 (fd00::/64)\n"
+         "--cidr=CIDR              specify network address CIDR (default=10.0.2.0/24)\n"
+         "--netns-type=TYPE        specify network namespace type ([path|pid], default=pid)\n"
+         "--userns-path=PATH       specify user namespace path\n"
+         "--macaddress=MAC         specify the MAC address of the TAP (only valid with -c)\n"
+         "--disable-ipv6           no IPv6, even where tapir would turn it on by default\n"
+         "--hostname=NAME          hostname inside the new UTS namespace (run only)\n"
+         "-q, --quiet              log only warnings and errors\n"
+         "--debug                  log debugging detail\n"
+         "-h, --help               show this help and exit\n"
+         "-v, --version            show version and exit\n";
+}
+
+Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
+  Options o;
+  int first = 1;
+  if (argc > 1 && std::strcmp(argv[1], "run") == 0) {
+    o.mode = Mode::kRun;
+    first = 2;
+  }
+  // getopt_long keeps global state; reset it so this can be called again
+  // (tests do). optind = 0 also re-reads the option string.
+  optind = 0;
+  opterr = 0;
+  // getopt_long wants argv[0] in front of the arguments it parses.
+  std::vector<char*> args;
+  args.push_back(argv[0]);
+  for (int i = first; i < argc; ++i) args.push_back(argv[i]);
+  const int n = static_cast<int>(args.size());
+  args.push_back(nullptr);
+
+  // "+" stops at the first non-option in run mode (CMD's own options are
+  // CMD's); attach mode permutes so options may follow the PID.
+  const char* shortopts = o.mode == Mode::kRun ? kShortOptions : kShortOptions + 1;
+  std::vector<std::string> positionals;
+  while (true) {
+    int longindex = -1;
+    const int c = getopt_long(n, args.data(), shortopts, kLongOptions, &longindex);
+    if (c == -1) break;
+    // The option as the user spelled its name (not its value).
+    const std::string opt_name =
+        longindex >= 0 ? "--" + std::string(kLongOptions[longindex].name) : std::string("-") + static_cast<char>(c);
+    long v = 0;
+    switch (c) {
+      case 'c': o.configure = true; break;
+      case 'e':
+        if (!parse_long(optarg, 0, INT_MAX, v)) return unexpected(std::string("exit-fd must be a non-negative integer"));
+        o.exit_fd = static_cast<int>(v);
+        break;
+      case 'r':
+        if (!parse_long(optarg, 0, INT_MAX, v)) return unexpected(std::string("ready-fd must be a non-negative integer"));
+        o.ready_fd = static_cast<int>(v);
+        break;
+      case 'm':
+        if (!parse_long(optarg, 1, 65521, v)) return unexpected(std::string("MTU must be a positive integer (< 65522)"));
+        o.mtu = static_cast<unsigned>(v);
+        break;
+      case '6': o.enable_ipv6 = true; break;
+      case kOptDisableIpv6: o.disable_ipv6 = true; break;
+      case kOptCidr: {
+        auto p = wire::Ipv4Prefix::parse(optarg);
+        if (!p) return unexpected("invalid CIDR: " + std::string(optarg));
+        if (p->len < 1 || p->len > 25) return unexpected(std::string("prefix length needs to be 1-25"));
+        if (!p->is_network()) {
+          return unexpected(std::string(
+              "CIDR needs to be a network address like 10.0.2.0/24, not like 10.0.2.100/24"));
+        }
+        o.cidr = *p;
+        break;
+      }
+      case kOptNetnsType:
+        if (std::strcmp(optarg, "pid") == 0) {
+          o.netns_type = NetnsType::kPid;
+        } else if (std::strcmp(optarg, "path") == 0) {
+          o.netns_type = NetnsType::kPath;
+        } else {
+          return unexpected("--netns-type must be either \"pid\" or \"path\", not \"" + std::string(optarg) + "\"");
+        }
+        break;
+      case kOptUsernsPath: o.userns_path = optarg; break;
+      case kOptMacaddress: {
+        auto m = wire::MacAddr::parse(optarg);
+        if (!m) return unexpected("\"" + std::string(optarg) + "\" is an invalid MAC address.");
+        o.macaddress = *m;
+        break;
+      }
+      case kOptTargetType:
+        // slirp4netns's other target type, bess, is a different product.
+        if (std::strcmp(optarg, "netns") != 0) {
+          return unexpected(std::string("--target-type must be \"netns\" (tapir has no \"bess\" target)"));
+        }
+        break;
+      case kOptHostname: o.hostname = optarg; break;
+      case 'q': o.log_level = LogLevel::kWarn; break;
+      case kOptDebug: o.log_level = LogLevel::kDebug; break;
+      case 'h': o.mode = Mode::kHelp; return o;
+      case 'v': o.mode = Mode::kVersion; return o;
+      case 'a': return unexpected(not_yet("--api-socket", "port forwarding and the control API: issue 6"));
+      case kOptDisableHostLoopback:
+      case kOptNoHostLoopback:
+        return unexpected(not_yet("--disable-host-loopback", "the data path: issue 5"));
+      case kOptOutboundAddr:
+      case kOptOutboundAddr6:
+        return unexpected(not_yet(opt_name.c_str(), "the data path: issue 5"));
+      case kOptDisableDns: return unexpected(not_yet("--disable-dns", "the DNS forwarder: issue 7"));
+      case kOptEnableSandbox:
+      case kOptCreateSandbox:
+      case kOptEnableSeccomp: return unexpected(not_yet(opt_name.c_str(), "the sandbox"));
+      case '?':
+      default: {
+        const char* bad = args[static_cast<size_t>(optind - 1)];
+        if (std::strncmp(bad, "--", 2) == 0) {
+          // A long option: unknown, or known and missing its argument.
+          const std::string name = std::string(bad + 2).substr(0, std::string(bad + 2).find('='));
+          for (const option* lo = kLongOptions; lo->name != nullptr; ++lo) {
+            if (name == lo->name && lo->has_arg == required_argument) {
+              return unexpected("option --" + name + " requires an argument");
+            }
+          }
+          return unexpected("unrecognized option '" + std::string(bad) + "'");
+        }
+        if (optopt != 0 && optopt < 256 && std::strchr(kShortOptions, optopt) != nullptr) {
+          return unexpected(std::string("option -") + static_cast<char>(optopt) + " requires an argument");
+        }
+        if (optopt != 0 && optopt < 256) {
+          return unexpected(std::string("unknown option -") + static_cast<char>(optopt));
+        }
+        return unexpected("unrecognized option '" + std::string(bad) + "'");
+      }
+    }
+  }
+  for (int i = optind; i < n; ++i) positionals.emplace_back(args[static_cast<size_t>(i)]);
+
+  if (o.mode == Mode::kRun) {
+    o.command = std::move(positionals);
+    o.configure = true;
+    if (o.command.empty()) {
+      const char* shell = std::getenv("SHELL");
+      o.command.emplace_back(shell != nullptr && *shell != '\0' ? shell : "/bin/sh");
+    }
+    if (o.netns_type != NetnsType::kPid || !o.userns_path.empty()) {
+      return unexpected(std::string("--netns-type and --userns-path do not apply to tapir run"));
+    }
+    return o;
+  }
+
+  if (!o.hostname.empty()) return unexpected(std::string("--hostname applies only to tapir run"));
+  if (positionals.empty()) return unexpected(std::string("missing PID or PATH (see tapir --help)"));
+  if (positionals.size() > 2) return unexpected("unexpected argument: " + positionals[2]);
+  if (positionals.size() == 2) {
+    o.tapname = positionals[1];
+    o.tapname_given = true;
+  } else {
+    o.configure = true;  // tapir's own invocation: tap0, configured
+  }
+  if (o.tapname.empty() || o.tapname.size() > 15) {
+    return unexpected("TAPNAME must be 1-15 characters, not \"" + o.tapname + "\"");
+  }
+  if (o.netns_type == NetnsType::kPid) {
+    long v = 0;
+    if (!parse_long(positionals[0].c_str(), 1, INT_MAX, v)) {
+      return unexpected(std::string("PID must be a positive integer"));
+    }
+    o.pid = static_cast<pid_t>(v);
+  } else {
+    o.netns_path = positionals[0];
+  }
+  if (o.macaddress && !o.configure) {
+    return unexpected(std::string("--macaddr cannot be specified when --configure or -c is not specified"));
+  }
+  return o;
+}
+
+}  // namespace tapir::app

@@ -1,0 +1,66 @@
+#pragma once
+// tapir's command line: slirp4netns 1.2's options and messages, plus
+// tapir's own.
+//
+//   tapir [OPTIONS] PID|PATH [TAPNAME]
+//   tapir run [OPTIONS] [--] [CMD [ARGS...]]
+//
+// Parsed with getopt_long, so options and positionals interleave and both
+// --opt=X and --opt X work. Error texts are slirp4netns's where it has one,
+// because runtimes and scripts match on them; where slirp4netns is silent or
+// misleading tapir says what is wrong. Options of slirp4netns whose feature
+// tapir does not have yet are refused by name rather than accepted and
+// ignored — and --help lists only what works.
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/expected.hpp"
+#include "base/log.hpp"
+#include "l2l4/wire/address_plan.hpp"
+
+namespace tapir::app {
+
+enum class Mode { kAttach, kRun, kHelp, kVersion };
+enum class NetnsType { kPid, kPath };
+
+struct Options {
+  Mode mode = Mode::kAttach;
+
+  // Target (attach mode).
+  NetnsType netns_type = NetnsType::kPid;
+  pid_t pid = 0;                 // --netns-type=pid
+  std::string netns_path;        // --netns-type=path
+  std::string userns_path;       // --userns-path
+  std::string tapname = "tap0";
+  bool tapname_given = false;
+
+  // Command (run mode); empty means the user's shell.
+  std::vector<std::string> command;
+
+  bool configure = false;        // -c; implied by run mode and by a missing TAPNAME
+  int exit_fd = -1;              // -e
+  int ready_fd = -1;             // -r
+  unsigned mtu = 1500;           // -m
+  bool enable_ipv6 = false;      // -6
+  bool disable_ipv6 = false;     // tapir: --disable-ipv6
+  wire::Ipv4Prefix cidr{wire::Ipv4Addr::from_octets(10, 0, 2, 0), 24};
+  std::optional<wire::MacAddr> macaddress;
+  std::string hostname;          // run mode: UTS hostname
+  LogLevel log_level = LogLevel::kInfo;
+
+  // IPv6 follows slirp4netns (-6 turns it on) except for tapir's own
+  // invocations (run mode, or no TAPNAME), which turn it on by default.
+  bool ipv6_wanted() const;
+};
+
+// Parses argv. The error is one line without a "tapir:" prefix.
+Expected<Options, std::string> parse_command_line(int argc, char* const* argv);
+
+// The --help text (lists only options that work in this build).
+const char* usage_text();
+
+}  // namespace tapir::app

@@ -1,0 +1,142 @@
+#include "app/cli.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace tapir::app {
+namespace {
+
+Expected<Options, std::string> parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "tapir");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return parse_command_line(static_cast<int>(args.size()), argv.data());
+}
+
+struct BadCase {
+  std::vector<std::string> args;
+  std::string error;
+};
+
+TEST(Cli, ErrorsMatchSlirp4netnsWordForWord) {
+  // The texts runtimes and scripts grep for (slirp4netns 1.2).
+  const std::vector<BadCase> cases = {
+      {{"--mtu=0", "1", "tap0"}, "MTU must be a positive integer (< 65522)"},
+      {{"--mtu=65522", "1", "tap0"}, "MTU must be a positive integer (< 65522)"},
+      {{"-m", "abc", "1", "tap0"}, "MTU must be a positive integer (< 65522)"},
+      {{"--cidr=10.0.2.100/24", "1", "tap0"},
+       "CIDR needs to be a network address like 10.0.2.0/24, not like 10.0.2.100/24"},
+      {{"--cidr", "10.0.2.100/26", "1", "tap0"}, "prefix length needs to be 1-25"},
+      {{"--cidr=10.0.0.0/0", "1", "tap0"}, "prefix length needs to be 1-25"},
+      {{"--cidr=foo", "1", "tap0"}, "invalid CIDR: foo"},
+      {{"-e", "-1", "1", "tap0"}, "exit-fd must be a non-negative integer"},
+      {{"--ready-fd=x", "1", "tap0"}, "ready-fd must be a non-negative integer"},
+      {{"abc", "tap0"}, "PID must be a positive integer"},
+      {{"0", "tap0"}, "PID must be a positive integer"},
+      {{"--macaddress=52:54:00:12:34:56", "1", "tap0"},
+       "--macaddr cannot be specified when --configure or -c is not specified"},
+      {{"-c", "--macaddress=zz", "1", "tap0"}, "\"zz\" is an invalid MAC address."},
+      {{"--bogus", "1", "tap0"}, "unrecognized option '--bogus'"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.args);
+    ASSERT_FALSE(r) << c.args[0];
+    EXPECT_EQ(r.error(), c.error) << c.args[0];
+  }
+}
+
+TEST(Cli, TapirsOwnErrorsNameTheProblem) {
+  const std::vector<BadCase> cases = {
+      {{}, "missing PID or PATH (see tapir --help)"},
+      {{"1", "tap0", "extra"}, "unexpected argument: extra"},
+      {{"--mtu"}, "option --mtu requires an argument"},
+      {{"-x", "1"}, "unknown option -x"},
+      {{"--netns-type=foo", "1", "tap0"}, "--netns-type must be either \"pid\" or \"path\", not \"foo\""},
+      {{"1", "a-tap-name-longer-than-15"}, "TAPNAME must be 1-15 characters, not \"a-tap-name-longer-than-15\""},
+      {{"--target-type=bess", "1", "tap0"}, "--target-type must be \"netns\" (tapir has no \"bess\" target)"},
+      {{"--hostname=x", "1"}, "--hostname applies only to tapir run"},
+      {{"run", "--netns-type=path", "--", "true"}, "--netns-type and --userns-path do not apply to tapir run"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.args);
+    ASSERT_FALSE(r) << (c.args.empty() ? "(none)" : c.args[0]);
+    EXPECT_EQ(r.error(), c.error);
+  }
+}
+
+TEST(Cli, UnimplementedOptionsAreRefusedByName) {
+  for (const char* opt : {"--api-socket=/tmp/s", "--disable-host-loopback", "--no-host-loopback",
+                          "--outbound-addr=1.2.3.4", "--outbound-addr6=::1", "--disable-dns",
+                          "--enable-sandbox", "--enable-seccomp"}) {
+    auto r = parse({opt, "1", "tap0"});
+    ASSERT_FALSE(r) << opt;
+    EXPECT_NE(r.error().find("is not implemented in this build"), std::string::npos) << r.error();
+  }
+  // ... and --help does not advertise them.
+  const std::string help = usage_text();
+  for (const char* opt : {"--api-socket", "--disable-host-loopback", "--outbound-addr", "--disable-dns",
+                          "--enable-sandbox", "--enable-seccomp"}) {
+    EXPECT_EQ(help.find(opt), std::string::npos) << opt;
+  }
+}
+
+TEST(Cli, Slirp4netnsStyleInvocation) {
+  // As podman calls it: options, then PID and TAPNAME, options interleaved.
+  auto r = parse({"--mtu=65520", "-c", "-e", "3", "123", "--cidr", "10.0.135.128/25", "-r", "4",
+                  "tap1", "--macaddress", "52:54:00:AA:bb:cc"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->mode, Mode::kAttach);
+  EXPECT_EQ(r->pid, 123);
+  EXPECT_EQ(r->tapname, "tap1");
+  EXPECT_TRUE(r->configure);
+  EXPECT_EQ(r->mtu, 65520u);
+  EXPECT_EQ(r->exit_fd, 3);
+  EXPECT_EQ(r->ready_fd, 4);
+  EXPECT_EQ(r->cidr.to_string(), "10.0.135.128/25");
+  ASSERT_TRUE(r->macaddress);
+  EXPECT_EQ(r->macaddress->to_string(), "52:54:00:aa:bb:cc");
+  EXPECT_FALSE(r->ipv6_wanted());  // slirp4netns: IPv6 only with -6
+}
+
+TEST(Cli, PathModeAndUserns) {
+  auto r = parse({"--netns-type=path", "--userns-path=/proc/9/ns/user", "/run/netns/x", "tap0"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->netns_type, NetnsType::kPath);
+  EXPECT_EQ(r->netns_path, "/run/netns/x");
+  EXPECT_EQ(r->userns_path, "/proc/9/ns/user");
+  EXPECT_FALSE(r->configure);
+}
+
+TEST(Cli, NoTapnameMeansTap0ConfiguredWithIpv6) {
+  auto r = parse({"42"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->tapname, "tap0");
+  EXPECT_TRUE(r->configure);
+  EXPECT_TRUE(r->ipv6_wanted());
+  auto off = parse({"--disable-ipv6", "42"});
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->ipv6_wanted());
+}
+
+TEST(Cli, RunModeKeepsTheCommandsOwnOptions) {
+  auto r = parse({"run", "-m", "9000", "--", "ip", "-j", "addr"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->mode, Mode::kRun);
+  EXPECT_EQ(r->mtu, 9000u);
+  EXPECT_TRUE(r->configure);
+  EXPECT_EQ(r->command, (std::vector<std::string>{"ip", "-j", "addr"}));
+  auto bare = parse({"run", "sh", "-c", "exit 3"});
+  ASSERT_TRUE(bare) << bare.error();
+  EXPECT_EQ(bare->command, (std::vector<std::string>{"sh", "-c", "exit 3"}));
+}
+
+TEST(Cli, HelpAndVersion) {
+  EXPECT_EQ(parse({"--help"})->mode, Mode::kHelp);
+  EXPECT_EQ(parse({"-v"})->mode, Mode::kVersion);
+}
+
+}  // namespace
+}  // namespace tapir::app
