@@ -1,0 +1,78 @@
+#include "services/frame.hpp"
+
+#include "l2l4/wire/icmp6.hpp"
+#include "l2l4/wire/proto.hpp"
+
+namespace tapir::services {
+
+using namespace tapir::wire;
+
+namespace {
+
+void emit_ethernet(MutBytes out, L2Addrs l2, uint16_t type) {
+  EthernetRepr{l2.dst, l2.src, type}.emit(out);
+}
+
+}  // namespace
+
+size_t finish_ipv4(MutBytes out, L2Addrs l2, Ipv4Addr src, Ipv4Addr dst, uint8_t protocol,
+                   size_t l4_len) {
+  const size_t total = kL4v4Offset + l4_len;
+  TAPIR_CHECK(total <= out.size());
+  emit_ethernet(out, l2, ethertype::kIpv4);
+  Ipv4Repr ip;
+  ip.src = src;
+  ip.dst = dst;
+  ip.protocol = protocol;
+  ip.dont_fragment = false;
+  ip.payload_len = l4_len;
+  ip.emit(out.subspan(kIpv4Offset));
+  return total;
+}
+
+size_t finish_udp4(MutBytes out, L2Addrs l2, Ipv4Addr src, Ipv4Addr dst, uint16_t src_port,
+                   uint16_t dst_port, size_t payload_len) {
+  const size_t udp_len = kUdpHeaderLen + payload_len;
+  TAPIR_CHECK(kL4v4Offset + udp_len <= out.size());
+  MutBytes udp = out.subspan(kL4v4Offset, udp_len);
+  UdpRepr{src_port, dst_port, payload_len}.emit(udp);
+  fill_udp_checksum(udp, src, dst);
+  return finish_ipv4(out, l2, src, dst, ipproto::kUdp, udp_len);
+}
+
+size_t finish_udp6(MutBytes out, L2Addrs l2, const Ipv6Addr& src, const Ipv6Addr& dst,
+                   uint16_t src_port, uint16_t dst_port, size_t payload_len, uint8_t hop_limit) {
+  const size_t udp_len = kUdpHeaderLen + payload_len;
+  const size_t total = kL4v6Offset + udp_len;
+  TAPIR_CHECK(total <= out.size());
+  MutBytes udp = out.subspan(kL4v6Offset, udp_len);
+  UdpRepr{src_port, dst_port, payload_len}.emit(udp);
+  fill_udp_checksum(udp, src, dst);
+  emit_ethernet(out, l2, ethertype::kIpv6);
+  Ipv6Repr ip;
+  ip.src = src;
+  ip.dst = dst;
+  ip.next_header = ipproto::kUdp;
+  ip.hop_limit = hop_limit;
+  ip.payload_len = udp_len;
+  ip.emit(out.subspan(kIpv6Offset));
+  return total;
+}
+
+size_t finish_icmp6(MutBytes out, L2Addrs l2, const Ipv6Addr& src, const Ipv6Addr& dst,
+                    uint8_t hop_limit, size_t icmp_len) {
+  const size_t total = kL4v6Offset + icmp_len;
+  TAPIR_CHECK(total <= out.size());
+  icmp6_fill_checksum(out.subspan(kL4v6Offset, icmp_len), src, dst);
+  emit_ethernet(out, l2, ethertype::kIpv6);
+  Ipv6Repr ip;
+  ip.src = src;
+  ip.dst = dst;
+  ip.next_header = ipproto::kIcmpv6;
+  ip.hop_limit = hop_limit;
+  ip.payload_len = icmp_len;
+  ip.emit(out.subspan(kIpv6Offset));
+  return total;
+}
+
+}  // namespace tapir::services
