@@ -1,0 +1,81 @@
+# Shared by the end-to-end tests (TESTING.md): a private "host" namespace
+# with a veth to a "world" namespace, an unprivileged test user, and
+# check/report helpers. Source it from a test running as root.
+#
+# Nothing here reaches outside the namespaces a test creates: the host
+# namespace's only route leads to the world namespace.
+
+set -uo pipefail
+
+E2E_USER=tapir-e2e
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_SKIP=77   # ctest SKIP_RETURN_CODE
+
+e2e_skip() { echo "SKIP: $*"; exit $E2E_SKIP; }
+
+e2e_require_root() {
+  [[ $(id -u) -eq 0 ]] || e2e_skip "end-to-end tests create namespaces and a test user; run as root"
+  command -v jq >/dev/null || e2e_skip "jq is not installed (scripts/test installs it)"
+  command -v setpriv >/dev/null || e2e_skip "setpriv is not installed"
+}
+
+# The unprivileged user tapir runs as. Created on first use.
+e2e_ensure_user() {
+  if ! id "$E2E_USER" >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/bash "$E2E_USER" || e2e_skip "cannot create user $E2E_USER"
+  fi
+  E2E_UID=$(id -u "$E2E_USER")
+  E2E_GID=$(id -g "$E2E_USER")
+  # Distributions ship it 0666; some machines have it 0600.
+  chmod 0666 /dev/net/tun
+}
+
+# e2e_netns_up: host namespace tapir-h-$$ and world namespace tapir-w-$$,
+# veth 192.0.2.2/24 (host) <-> 192.0.2.1/24 (world), default route via world.
+e2e_netns_up() {
+  E2E_HNS=tapir-h-$$
+  E2E_WNS=tapir-w-$$
+  ip netns add "$E2E_HNS" && ip netns add "$E2E_WNS" || return 1
+  ip -n "$E2E_HNS" link add eth0 type veth peer name eth0 netns "$E2E_WNS" || return 1
+  ip -n "$E2E_HNS" addr add 192.0.2.2/24 dev eth0
+  ip -n "$E2E_WNS" addr add 192.0.2.1/24 dev eth0
+  for ns in "$E2E_HNS" "$E2E_WNS"; do
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link set eth0 up
+  done
+  ip -n "$E2E_HNS" route add default via 192.0.2.1
+  # Ping sockets for everyone inside the test's host namespace only.
+  ip netns exec "$E2E_HNS" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+}
+
+e2e_netns_down() {
+  [[ -n ${E2E_HNS:-} ]] && ip netns pids "$E2E_HNS" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  [[ -n ${E2E_HNS:-} ]] && ip netns del "$E2E_HNS" 2>/dev/null
+  [[ -n ${E2E_WNS:-} ]] && ip netns del "$E2E_WNS" 2>/dev/null
+  return 0
+}
+
+# e2e_as_user CMD...: runs CMD in the host namespace as the test user.
+# (nsenter, not `ip netns exec`, so /sys and the cgroup mounts stay.)
+e2e_as_user() {
+  nsenter --net="/run/netns/$E2E_HNS" -- \
+    setpriv --reuid="$E2E_UID" --regid="$E2E_GID" --init-groups \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="/home/$E2E_USER" USER="$E2E_USER" \
+    TAPIR="$TAPIR" "$@"
+}
+
+# check DESCRIPTION COMMAND...: one test; prints ok / not ok like TAP.
+check() {
+  local desc="$1"; shift
+  if "$@"; then
+    E2E_PASSED=$((E2E_PASSED + 1)); echo "ok - $desc"
+  else
+    E2E_FAILED=$((E2E_FAILED + 1)); echo "not ok - $desc"
+  fi
+}
+
+e2e_report() {
+  echo "$1: $E2E_PASSED passed, $E2E_FAILED failed"
+  [[ $E2E_FAILED -eq 0 ]]
+}
