@@ -1,0 +1,155 @@
+#include "dns/cache.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "dns/message_edit.hpp"
+
+namespace tapir::dns {
+namespace {
+
+constexpr int64_t kNanosPerSecond = 1000 * 1000 * 1000;
+
+// QNAME (lower case, wire form) + QTYPE + QCLASS + DO.
+constexpr size_t kMaxKeyLen = kMaxNameLen + 5;
+using KeyBuf = std::array<char, kMaxKeyLen>;
+
+std::string_view make_key(KeyBuf& buf, Name name, uint16_t qtype, uint16_t qclass, bool dnssec_ok) {
+  name.to_lower();
+  const ConstBytes w = name.wire();
+  std::memcpy(buf.data(), w.data(), w.size());
+  size_t n = w.size();
+  buf[n++] = static_cast<char>(qtype >> 8);
+  buf[n++] = static_cast<char>(qtype & 0xff);
+  buf[n++] = static_cast<char>(qclass >> 8);
+  buf[n++] = static_cast<char>(qclass & 0xff);
+  buf[n++] = dnssec_ok ? '\1' : '\0';
+  return {buf.data(), n};
+}
+
+// RFC 2308 5: min(SOA TTL, SOA MINIMUM) of the first SOA in authority.
+std::optional<uint32_t> negative_ttl(const Message& m) {
+  for (const Record& r : m.records(Section::kAuthority)) {
+    if (r.type != rrtype::kSoa) continue;
+    auto minimum = soa_minimum(m, r);
+    if (!minimum) return std::nullopt;
+    return std::min(r.ttl, *minimum);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+const char* cache_verdict_name(CacheVerdict v) noexcept {
+  switch (v) {
+    case CacheVerdict::kStored: return "stored";
+    case CacheVerdict::kDisabled: return "disabled";
+    case CacheVerdict::kMalformed: return "malformed";
+    case CacheVerdict::kNotCacheable: return "not_cacheable";
+    case CacheVerdict::kNoSoa: return "no_soa";
+    case CacheVerdict::kZeroTtl: return "zero_ttl";
+    case CacheVerdict::kTooLarge: return "too_large";
+  }
+  return "unknown";
+}
+
+Cache::Cache(CacheConfig config) : config_(config) {}
+
+CacheVerdict Cache::insert(ConstBytes answer, bool dnssec_ok, MonoTime now) {
+  if (config_.max_entries == 0) return CacheVerdict::kDisabled;
+  auto m = Message::parse(answer);
+  if (!m) return CacheVerdict::kMalformed;
+  if (!m->qr() || m->tc() || m->opcode() != opcode::kQuery || m->qdcount() != 1) {
+    return CacheVerdict::kNotCacheable;
+  }
+  const uint16_t rc = m->rcode_full();
+  if (rc != rcode::kNoError && rc != rcode::kNxDomain) return CacheVerdict::kNotCacheable;
+  const Name qname = m->qname();
+  if (read_name(m->bytes(), kHeaderLen, nullptr).value() != kHeaderLen + qname.size()) {
+    return CacheVerdict::kNotCacheable;  // compressed QNAME: case restore needs it in place
+  }
+  if (m->size() > config_.max_answer_bytes) return CacheVerdict::kTooLarge;
+
+  // Every TTL becomes min(max(ttl, lo), hi); the entry lives as long as
+  // the smallest result. Negative: hi is the RFC 2308 negative TTL.
+  const uint32_t lo = config_.min_ttl;
+  uint32_t hi = std::max(config_.max_ttl, lo);
+  if (rc == rcode::kNxDomain || m->ancount() == 0) {
+    const auto neg = negative_ttl(*m);
+    if (!neg) return CacheVerdict::kNoSoa;
+    hi = std::min(std::max(*neg, lo), config_.max_negative_ttl);
+  }
+  std::vector<uint8_t> copy(m->size());
+  std::memcpy(copy.data(), m->bytes().data(), m->size());
+  uint32_t lifetime = hi;
+  rewrite_ttls(wire::as_writable_bytes(copy), [&](uint32_t ttl) {
+    const uint32_t out = std::min(std::max(ttl, lo), hi);
+    lifetime = std::min(lifetime, out);
+    return out;
+  });
+  if (lifetime == 0) return CacheVerdict::kZeroTtl;
+
+  KeyBuf buf;
+  const auto q = m->question();
+  const std::string_view key = make_key(buf, qname, q->qtype, q->qclass, dnssec_ok);
+  if (auto it = index_.find(key); it != index_.end()) erase(it->second);
+  lru_.push_front(Entry{std::string(key), std::move(copy), now, now + Duration::seconds(lifetime)});
+  index_.emplace(std::string_view(lru_.front().key), lru_.begin());
+  ++stats_.inserts;
+  while (lru_.size() > config_.max_entries) {
+    erase(std::prev(lru_.end()));
+    ++stats_.evictions;
+  }
+  return CacheVerdict::kStored;
+}
+
+std::optional<size_t> Cache::lookup(const Message& query, MonoTime now, MutBytes out) {
+  const auto q = query.question();
+  if (lru_.empty() || !q || query.qdcount() != 1) {
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  const auto e = query.edns();
+  KeyBuf buf;
+  const Name qname = query.qname();
+  const auto it = index_.find(make_key(buf, qname, q->qtype, q->qclass, e && e->dnssec_ok));
+  if (it == index_.end()) {
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  const List::iterator entry = it->second;
+  if (now >= entry->expires) {
+    erase(entry);
+    ++stats_.expired;
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  const size_t len = entry->answer.size();
+  if (out.size() < len) {
+    ++stats_.misses;
+    return std::nullopt;
+  }
+  std::memcpy(out.data(), entry->answer.data(), len);
+  const MutBytes msg = out.first(len);
+  const int64_t elapsed_ns = std::max<int64_t>(0, (now - entry->stored).ns);
+  const int64_t elapsed_s = std::min<int64_t>(elapsed_ns / kNanosPerSecond, UINT32_MAX);
+  age_ttls(msg, static_cast<uint32_t>(elapsed_s));
+  set_id(msg, query.id());
+  copy_question_case(msg, qname);
+  lru_.splice(lru_.begin(), lru_, entry);
+  ++stats_.hits;
+  return len;
+}
+
+void Cache::erase(List::iterator it) {
+  index_.erase(std::string_view(it->key));
+  lru_.erase(it);
+}
+
+void Cache::clear() {
+  index_.clear();
+  lru_.clear();
+}
+
+}  // namespace tapir::dns

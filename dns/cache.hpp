@@ -1,0 +1,128 @@
+#pragma once
+// The forwarder's answer cache: positive and negative (RFC 2308), LRU-bounded.
+//
+// Theory of operation. The cache stores upstream answers as the bytes the
+// upstream sent (trailing bytes dropped), keyed by the question: the
+// lower-cased QNAME (RFC 4343), QTYPE, QCLASS and the client's DO bit
+// (RFC 3225: a DO=1 client wants the DNSSEC records a DO=0 answer lacks).
+//
+// insert() decides what may be kept: a response (QR) to a standard query
+// with one question, not truncated (a TC answer is incomplete, RFC 2181
+// 9), with RCODE NOERROR or NXDOMAIN, whose question name is stored
+// uncompressed. TTLs are rewritten in the stored copy once, at insert:
+//   * positive answers (NOERROR with answers): each TTL capped into
+//     [min_ttl, max_ttl]; the entry lives as long as the smallest one;
+//   * negative answers (NXDOMAIN, or NOERROR/NODATA with no answers):
+//     RFC 2308 5 — the negative TTL is min(SOA TTL, SOA MINIMUM) of the SOA
+//     in the authority section, capped into [min_ttl, max_negative_ttl];
+//     no SOA, no caching (RFC 2308 5). Every TTL in the copy is lowered to
+//     at most that value, so what is served never outlives the entry.
+// OPT's "TTL" carries EDNS flags and is never touched. An entry whose
+// lifetime is 0 is not stored (TTL 0 means "use once", RFC 1035 3.2.1).
+//
+// lookup() serves a client's parsed query: it copies the stored answer
+// into the caller's buffer, subtracts the whole seconds elapsed since
+// insert from every TTL (answer, authority and additional; not OPT), and
+// puts in the client's ID and the client's spelling of the question
+// (0x20 mixed case), so every served answer looks like it was made for
+// this client. An expired entry is removed on the lookup that finds it.
+//
+// Time is the engine's MonoTime, passed in: the cache never reads a clock.
+//
+// Memory and allocation: insert() allocates (the list node, the key
+// string, the answer vector, the index node; the index may rehash), and
+// eviction frees. lookup() never allocates: the key is built in a stack
+// buffer and found by heterogeneous (string_view) lookup, and the answer
+// is copied into the caller's buffer. Worst case memory is about
+// max_entries * (max_answer_bytes + ~400 bytes of key and bookkeeping).
+// max_entries == 0 disables the cache: insert() stores nothing.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "dns/message.hpp"
+
+namespace tapir::dns {
+
+struct CacheConfig {
+  size_t max_entries = 10000;  // --dns-cache-size; 0 disables
+  uint32_t min_ttl = 0;
+  uint32_t max_ttl = 86400;           // one day
+  uint32_t max_negative_ttl = 10800;  // RFC 2308 5: "1 to 3 hours"
+  size_t max_answer_bytes = 16384;    // larger answers (TCP) are not kept
+};
+
+enum class CacheVerdict : uint8_t {
+  kStored,
+  kDisabled,      // max_entries == 0
+  kMalformed,     // does not parse
+  kNotCacheable,  // not a response, TC, opcode, RCODE, qdcount != 1, compressed QNAME
+  kNoSoa,         // negative answer without an SOA (RFC 2308 5)
+  kZeroTtl,       // lifetime 0 after caps
+  kTooLarge,      // over max_answer_bytes
+};
+
+struct CacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;  // includes expired entries found
+  uint64_t inserts = 0;
+  uint64_t evictions = 0;  // LRU, to stay within max_entries
+  uint64_t expired = 0;
+};
+
+class Cache {
+ public:
+  explicit Cache(CacheConfig config = {});
+
+  // Keeps `answer` (an upstream's reply, exactly the message bytes) for the
+  // question it carries, asked by a client with DO = `dnssec_ok`. Replaces
+  // an entry with the same key.
+  CacheVerdict insert(ConstBytes answer, bool dnssec_ok, MonoTime now);
+
+  // The cached answer to `query`, written to `out` ready to send to that
+  // client (before any clamp to its UDP size). Returns the length, or
+  // nullopt on a miss, an expired entry, or `out` too small for it.
+  std::optional<size_t> lookup(const Message& query, MonoTime now, MutBytes out);
+
+  size_t size() const { return lru_.size(); }
+  const CacheStats& stats() const { return stats_; }
+  const CacheConfig& config() const { return config_; }
+  void clear();
+
+ private:
+  struct Entry {
+    std::string key;
+    std::vector<uint8_t> answer;
+    MonoTime stored;
+    MonoTime expires;
+  };
+  using List = std::list<Entry>;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
+
+  void erase(List::iterator it);
+
+  CacheConfig config_;
+  CacheStats stats_;
+  List lru_;  // front: most recently used
+  // Keys view Entry::key inside the list node, which never moves.
+  std::unordered_map<std::string_view, List::iterator, KeyHash, KeyEq> index_;
+};
+
+const char* cache_verdict_name(CacheVerdict v) noexcept;
+
+}  // namespace tapir::dns
