@@ -1,0 +1,203 @@
+#include "l2l4/engine.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/uio.h>
+
+#include <cstring>
+#include <optional>
+
+#include "base/check.hpp"
+#include "base/log.hpp"
+#include "l2l4/wire/checksum.hpp"
+#include "l2l4/wire/virtio_net_hdr.hpp"
+
+namespace tapir::l2l4 {
+
+Expected<void, wire::ParseError> complete_partial_checksum(wire::MutBytes frame, uint16_t csum_start,
+                                                           uint16_t csum_offset) {
+  const size_t at = size_t{csum_start} + csum_offset;
+  if (csum_start >= frame.size() || at + 2 > frame.size()) {
+    return unexpected(wire::ParseError::kBadVnetHeader);
+  }
+  const uint16_t sum = wire::internet_checksum(frame.subspan(csum_start));
+  wire::store_be16(frame, at, sum);
+  return {};
+}
+
+// --- TxQueue ---------------------------------------------------------------
+
+wire::MutBytes TxQueue::acquire() {
+  TAPIR_CHECK(pending_ < 0);
+  if (free_.empty()) {
+    ++no_buffer_;
+    return {};
+  }
+  const uint32_t s = free_.back();
+  free_.pop_back();
+  slots_[s].busy = true;
+  pending_ = static_cast<int32_t>(s);
+  return {slots_[s].buf.get() + vnet_len_, kFrameBufLen - vnet_len_};
+}
+
+void TxQueue::cancel() {
+  TAPIR_CHECK(pending_ >= 0);
+  const uint32_t s = static_cast<uint32_t>(pending_);
+  pending_ = -1;
+  slots_[s].busy = false;
+  free_.push_back(s);
+}
+
+void TxQueue::send(size_t len) {
+  TAPIR_CHECK(pending_ >= 0 && len > 0 && len <= kFrameBufLen - vnet_len_);
+  const uint32_t s = static_cast<uint32_t>(pending_);
+  pending_ = -1;
+  Slot& slot = slots_[s];
+  // A frame we built has complete checksums: flags 0, no GSO.
+  std::memset(slot.buf.get(), 0, vnet_len_);
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_write(sqe, tap_fd_, slot.buf.get(), static_cast<unsigned>(vnet_len_ + len), 0);
+  io_uring_sqe_set_data64(sqe, Tag{Op::kTapWrite, s, ++slot.generation}.pack());
+  ++sent_;
+}
+
+void TxQueue::complete(const Tag& tag, int res) {
+  if (tag.slot >= slots_.size() || slots_[tag.slot].generation != tag.generation) return;
+  slots_[tag.slot].busy = false;
+  free_.push_back(tag.slot);
+  if (res < 0) {
+    static RateLimit rl(5, Duration::seconds(10));
+    TAPIR_LOG_RL(LogLevel::kWarn, rl, mono_now(), "tap write failed: %s", strerrordesc_np(-res));
+  }
+}
+
+// --- Engine ----------------------------------------------------------------
+
+Engine::Engine(Ring ring, const EngineConfig& cfg, FrameHandler& handler)
+    : ring_(std::move(ring)), cfg_(cfg), handler_(handler) {
+  rx_.resize(cfg.rx_slots);
+  for (auto& s : rx_) s.buf = std::make_unique<std::byte[]>(kFrameBufLen);
+  tx_.ring_ = &ring_;
+  tx_.tap_fd_ = cfg.tap_fd;
+  tx_.vnet_len_ = cfg.vnet_hdr_len;
+  tx_.slots_.resize(cfg.tx_slots);
+  for (uint32_t i = 0; i < cfg.tx_slots; ++i) {
+    tx_.slots_[i].buf = std::make_unique<std::byte[]>(kFrameBufLen);
+    tx_.free_.push_back(cfg.tx_slots - 1 - i);
+  }
+  tick_ts_.tv_sec = cfg.tick.ns / 1000000000;
+  tick_ts_.tv_nsec = cfg.tick.ns % 1000000000;
+}
+
+SysResult<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, FrameHandler& handler) {
+  TAPIR_CHECK(cfg.rx_slots > 0 && cfg.tx_slots > 0 && cfg.rx_slots + cfg.tx_slots < Tag::kMaxSlot);
+  // io_uring retries a read that would block by polling, instead of parking
+  // a kernel worker thread in a blocking read.
+  const int fl = ::fcntl(cfg.tap_fd, F_GETFL);
+  if (fl < 0 || ::fcntl(cfg.tap_fd, F_SETFL, fl | O_NONBLOCK) < 0) return sys_error("fcntl tap O_NONBLOCK");
+  const unsigned entries = 2 * (cfg.rx_slots + cfg.tx_slots + static_cast<unsigned>(cfg.watch_fds.size()) + 4);
+  auto ring = Ring::create(entries);
+  if (!ring) return unexpected(ring.error());
+  return std::unique_ptr<Engine>(new Engine(std::move(*ring), cfg, handler));
+}
+
+void Engine::post_read(uint32_t slot) {
+  RxSlot& s = rx_[slot];
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_read(sqe, cfg_.tap_fd, s.buf.get(), static_cast<unsigned>(kFrameBufLen), 0);
+  io_uring_sqe_set_data64(sqe, Tag{Op::kTapRead, slot, ++s.generation}.pack());
+}
+
+void Engine::post_tick() {
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_timeout(sqe, &tick_ts_, 0, 0);
+  io_uring_sqe_set_data64(sqe, Tag{Op::kTick, 0, 0}.pack());
+}
+
+void Engine::on_read(const Tag& tag, int res, MonoTime now) {
+  if (tag.slot >= rx_.size() || rx_[tag.slot].generation != tag.generation) {
+    ++stats_.stale_completions;
+    return;
+  }
+  if (res > 0) {
+    ++stats_.frames_in;
+    stats_.bytes_in += static_cast<uint64_t>(res);
+    wire::MutBytes all{rx_[tag.slot].buf.get(), static_cast<size_t>(res)};
+    uint16_t gso_size = 0;
+    bool ok = true;
+    if (cfg_.vnet_hdr_len != 0) {
+      auto h = wire::VirtioNetHdrView::parse(all, cfg_.vnet_hdr_len);
+      wire::MutBytes frame = all.subspan(std::min(all.size(), cfg_.vnet_hdr_len));
+      if (!h) {
+        stats_.drops.count(h.error());
+        ok = false;
+      } else if (auto v = h->validate_against_frame(frame.size()); !v) {
+        stats_.drops.count(v.error());
+        ok = false;
+      } else {
+        if (h->gso_type() != wire::vnet_gso::kNone) gso_size = h->gso_size();
+        if (h->needs_csum()) {
+          if (auto c = complete_partial_checksum(frame, h->csum_start(), h->csum_offset()); !c) {
+            stats_.drops.count(c.error());
+            ok = false;
+          }
+        }
+      }
+      if (ok) handler_.on_frame(frame, gso_size, now, tx_);
+    } else {
+      handler_.on_frame(all, 0, now, tx_);
+    }
+  } else if (res != -EAGAIN && res != -EINTR) {
+    ++stats_.read_errors;
+    static RateLimit rl(5, Duration::seconds(10));
+    TAPIR_LOG_RL(LogLevel::kWarn, rl, now, "tap read failed: %s", strerrordesc_np(-res));
+  }
+  post_read(tag.slot);
+}
+
+void Engine::rearm_watch(size_t i) {
+  TAPIR_CHECK(i < cfg_.watch_fds.size());
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_poll_add(sqe, cfg_.watch_fds[i], POLLIN);
+  io_uring_sqe_set_data64(sqe, Tag{Op::kWatch, static_cast<uint32_t>(i), 0}.pack());
+}
+
+SysResult<void> Engine::start() {
+  for (uint32_t i = 0; i < rx_.size(); ++i) post_read(i);
+  for (size_t i = 0; i < cfg_.watch_fds.size(); ++i) rearm_watch(i);
+  post_tick();
+  handler_.on_tick(mono_now(), tx_);
+  if (int r = io_uring_submit(ring_.raw()); r < 0) return sys_error("io_uring_submit", -r);
+  return {};
+}
+
+SysResult<size_t> Engine::run_until_watch() {
+  while (true) {
+    if (auto r = ring_.submit_and_wait(); !r) return unexpected(r.error());
+    const MonoTime now = mono_now();
+    io_uring_cqe* cqe;
+    unsigned head;
+    unsigned seen = 0;
+    std::optional<size_t> fired;
+    io_uring_for_each_cqe(ring_.raw(), head, cqe) {
+      ++seen;
+      const Tag tag = Tag::unpack(io_uring_cqe_get_data64(cqe));
+      switch (tag.op) {
+        case Op::kTapRead: on_read(tag, cqe->res, now); break;
+        case Op::kTapWrite: tx_.complete(tag, cqe->res); break;
+        case Op::kWatch:
+          if (!fired) fired = tag.slot;
+          break;
+        case Op::kTick:
+          handler_.on_tick(now, tx_);
+          post_tick();
+          break;
+        case Op::kNone: break;
+      }
+    }
+    io_uring_cq_advance(ring_.raw(), seen);
+    if (fired) return *fired;
+  }
+}
+
+}  // namespace tapir::l2l4

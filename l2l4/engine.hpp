@@ -1,0 +1,139 @@
+#pragma once
+// The engine loop: one thread, one io_uring ring, the tap on one side.
+//
+// Theory of operation (DESIGN.md "Data path"). A fixed pool of receive
+// buffers is kept posted as reads on the (non-blocking) tap fd; each
+// completion is one frame with its virtio_net_hdr in front. The engine
+// strips the header, completes a partial checksum the guest left to us
+// (NEEDS_CSUM), and hands the Ethernet frame to the FrameHandler, which may
+// queue replies through TxQueue: a fixed pool of transmit buffers, each
+// written to the tap with its own vnet header. `now` is sampled once per
+// batch of completions. One timeout drives FrameHandler::on_tick.
+//
+// Every submission carries a Tag {op, slot, generation}; a slot is reused
+// only after its completion arrived, and its generation changes on every
+// reuse, so a stale completion can never reach a newer buffer.
+//
+// Lifecycle fds (exit-fd, signalfd, pidfd) are watched with poll
+// submissions on the same ring; when one fires, run() returns its index.
+//
+// Nothing here allocates after create().
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "base/error.hpp"
+#include "l2l4/uring.hpp"
+#include "l2l4/wire/bytes.hpp"
+#include "l2l4/wire/parse_error.hpp"
+
+namespace tapir::l2l4 {
+
+inline constexpr size_t kVnetHdrLen = 12;
+// Room for a 64 KiB GSO frame plus its Ethernet and vnet headers.
+inline constexpr size_t kFrameBufLen = 65536 + 256;
+
+class TxQueue {
+ public:
+  // A buffer for one Ethernet frame, or an empty span when every transmit
+  // buffer is in flight (the caller drops its reply and counts it).
+  wire::MutBytes acquire();
+  // Queues the buffer from the last acquire() with `len` (> 0) bytes of frame.
+  void send(size_t len);
+  // Returns the buffer from the last acquire() unsent.
+  void cancel();
+
+  uint64_t sent() const { return sent_; }
+  uint64_t no_buffer() const { return no_buffer_; }
+
+ private:
+  friend class Engine;
+  struct Slot {
+    std::unique_ptr<std::byte[]> buf;
+    uint32_t generation = 0;
+    bool busy = false;
+  };
+  Ring* ring_ = nullptr;
+  int tap_fd_ = -1;
+  size_t vnet_len_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_;
+  int32_t pending_ = -1;  // slot handed out by acquire(), not yet sent
+  uint64_t sent_ = 0;
+  uint64_t no_buffer_ = 0;
+  void complete(const Tag& tag, int res);
+};
+
+class FrameHandler {
+ public:
+  virtual ~FrameHandler() = default;
+  // `frame` starts at the Ethernet header; its checksums are complete.
+  // `gso_size` is non-zero for a segmentation-offload frame (one large TCP
+  // or UDP segment). Valid only during the call.
+  virtual void on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTime now, TxQueue& tx) = 0;
+  // Called every tick interval (and once when the loop starts).
+  virtual void on_tick(MonoTime now, TxQueue& tx) = 0;
+};
+
+struct EngineConfig {
+  int tap_fd = -1;
+  size_t vnet_hdr_len = kVnetHdrLen;  // 0 for a tap without IFF_VNET_HDR
+  std::vector<int> watch_fds;         // run() returns when one is readable or hangs up
+  Duration tick = Duration::seconds(1);
+  uint32_t rx_slots = 32;
+  uint32_t tx_slots = 64;
+};
+
+struct EngineStats {
+  uint64_t frames_in = 0;
+  uint64_t bytes_in = 0;
+  uint64_t stale_completions = 0;
+  uint64_t read_errors = 0;
+  wire::DropCounters drops;  // malformed vnet headers
+};
+
+class Engine {
+ public:
+  static SysResult<std::unique_ptr<Engine>> create(const EngineConfig& cfg, FrameHandler& handler);
+
+  // Posts every read, watch and the tick and submits them; after this the
+  // loop is armed (that is when -r FD may be signalled).
+  SysResult<void> start();
+  // Serves until a watched fd fires; returns its index in
+  // EngineConfig::watch_fds. That watch is then disarmed until rearm_watch().
+  SysResult<size_t> run_until_watch();
+  void rearm_watch(size_t index);
+
+  const EngineStats& stats() const { return stats_; }
+  const TxQueue& tx() const { return tx_; }
+  const char* ring_mode() const { return ring_.setup_mode(); }
+
+ private:
+  Engine(Ring ring, const EngineConfig& cfg, FrameHandler& handler);
+  void post_read(uint32_t slot);
+  void post_tick();
+  void on_read(const Tag& tag, int res, MonoTime now);
+
+  Ring ring_;
+  EngineConfig cfg_;
+  FrameHandler& handler_;
+  TxQueue tx_;
+  struct RxSlot {
+    std::unique_ptr<std::byte[]> buf;
+    uint32_t generation = 0;
+  };
+  std::vector<RxSlot> rx_;
+  __kernel_timespec tick_ts_{};
+  EngineStats stats_;
+};
+
+// Completes a partial checksum in place: the field at csum_start +
+// csum_offset holds the pseudo-header sum, and the ones' complement of the
+// sum from csum_start to the end replaces it (virtio 1.0, 5.1.6.2).
+// Errors: kBadVnetHeader if the offsets do not fit the frame.
+Expected<void, wire::ParseError> complete_partial_checksum(wire::MutBytes frame, uint16_t csum_start,
+                                                           uint16_t csum_offset);
+
+}  // namespace tapir::l2l4
