@@ -1,0 +1,106 @@
+#include "l2l4/dispatch.hpp"
+
+#include "base/log.hpp"
+#include "l2l4/wire/arp.hpp"
+#include "l2l4/wire/ethernet.hpp"
+#include "l2l4/wire/icmp4.hpp"
+#include "l2l4/wire/icmp6.hpp"
+#include "l2l4/wire/ipv4.hpp"
+#include "l2l4/wire/ipv6.hpp"
+#include "l2l4/wire/proto.hpp"
+#include "l2l4/wire/udp.hpp"
+#include "services/arp.hpp"
+#include "services/dhcp4.hpp"
+#include "services/icmp_echo.hpp"
+
+namespace tapir::l2l4 {
+namespace {
+
+constexpr uint16_t kDhcpServerPort = 67;
+
+}  // namespace
+
+template <class F>
+void ServiceDispatcher::respond(TxQueue& tx, F&& reply) {
+  wire::MutBytes out = tx.acquire();
+  if (out.empty()) {
+    ++stats_.tx_full;
+    return;
+  }
+  const services::ServiceResult r = reply(out);
+  if (!r) {
+    stats_.drops.count(r.error());
+    tx.cancel();
+    return;
+  }
+  if (*r == 0) {
+    ++stats_.no_reply;
+    tx.cancel();
+    return;
+  }
+  ++stats_.replies;
+  tx.send(*r);
+}
+
+void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTime now, TxQueue& tx) {
+  ++stats_.frames;
+  if (gso_size != 0) {
+    ++stats_.gso_frames;
+    return;
+  }
+  auto eth = wire::EthernetView::parse(frame);
+  if (!eth) return stats_.drops.count(eth.error());
+
+  switch (eth->ethertype()) {
+    case wire::ethertype::kArp: {
+      auto arp = wire::ArpView::parse(eth->payload());
+      if (!arp) return stats_.drops.count(arp.error());
+      return respond(tx, [&](wire::MutBytes out) {
+        return services::arp_reply(*eth, *arp, cfg_, state_, now, out);
+      });
+    }
+    case wire::ethertype::kIpv4: {
+      auto ip = wire::Ipv4View::parse(eth->payload());
+      if (!ip) return stats_.drops.count(ip.error());
+      if (ip->is_fragment()) break;
+      if (ip->protocol() == wire::ipproto::kUdp) {
+        auto udp = wire::UdpView::parse(ip->payload());
+        if (!udp) return stats_.drops.count(udp.error());
+        if (udp->destination_port() == kDhcpServerPort && cfg_.dhcp) {
+          return respond(tx, [&](wire::MutBytes out) {
+            return services::dhcp4_reply(*eth, *ip, *udp, cfg_, state_, now, out);
+          });
+        }
+      } else if (ip->protocol() == wire::ipproto::kIcmp &&
+                 services::is_local_echo_target(ip->destination(), cfg_)) {
+        auto icmp = wire::Icmp4View::parse(ip->payload());
+        if (!icmp) return stats_.drops.count(icmp.error());
+        return respond(tx, [&](wire::MutBytes out) {
+          return services::icmp4_echo_reply(*eth, *ip, *icmp, cfg_, out);
+        });
+      }
+      break;
+    }
+    case wire::ethertype::kIpv6: {
+      if (!cfg_.plan.ipv6) break;
+      auto ip = wire::Ipv6View::parse(eth->payload());
+      if (!ip) return stats_.drops.count(ip.error());
+      if (ip->is_fragment()) break;
+      if (ip->upper_protocol() == wire::ipproto::kIcmpv6 &&
+          services::is_local_echo_target(ip->destination(), cfg_)) {
+        auto icmp = wire::Icmp6View::parse(ip->upper_payload());
+        if (!icmp) return stats_.drops.count(icmp.error());
+        return respond(tx, [&](wire::MutBytes out) {
+          return services::icmp6_echo_reply(*eth, *ip, *icmp, cfg_, out);
+        });
+      }
+      break;
+    }
+    default: break;
+  }
+  ++stats_.no_data_path;
+}
+
+void ServiceDispatcher::on_tick(MonoTime /*now*/, TxQueue& /*tx*/) {}
+
+}  // namespace tapir::l2l4

@@ -1,0 +1,54 @@
+#pragma once
+// The frame dispatcher: what arrives from the guest goes to the responder
+// that owns it (services/), and everything else is counted.
+//
+//   ARP                              -> services::arp_reply
+//   IPv4 UDP to port 67              -> services::dhcp4_reply
+//   ICMP echo to the gateway / DNS   -> services::icmp4_echo_reply
+//   ICMPv6 echo to the gateway / DNS -> services::icmp6_echo_reply
+//   anything else                    -> counted as "no_data_path" until the
+//                                       TCP/UDP/ICMP translation exists
+//
+// Malformed frames are dropped and counted by reason (ParseError), and a
+// rate-limited debug line says why; one bad frame never affects the next.
+
+#include <cstdint>
+
+#include "l2l4/engine.hpp"
+#include "l2l4/wire/parse_error.hpp"
+#include "services/guest_state.hpp"
+#include "services/service_config.hpp"
+
+namespace tapir::l2l4 {
+
+struct DispatchStats {
+  uint64_t frames = 0;
+  uint64_t replies = 0;
+  uint64_t no_reply = 0;      // a service looked at it and had nothing to say
+  uint64_t no_data_path = 0;  // traffic for the (not yet built) translation layer
+  uint64_t gso_frames = 0;    // large segments: data-path traffic by definition
+  uint64_t tx_full = 0;       // a reply was dropped: every transmit buffer busy
+  wire::DropCounters drops;
+};
+
+class ServiceDispatcher final : public FrameHandler {
+ public:
+  explicit ServiceDispatcher(services::ServiceConfig cfg) : cfg_(std::move(cfg)) {}
+
+  void on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTime now, TxQueue& tx) override;
+  void on_tick(MonoTime now, TxQueue& tx) override;
+
+  const DispatchStats& stats() const { return stats_; }
+  const services::GuestState& guest() const { return state_; }
+
+ private:
+  // Runs `reply` (a callable taking the output span) and sends its frame.
+  template <class F>
+  void respond(TxQueue& tx, F&& reply);
+
+  services::ServiceConfig cfg_;
+  services::GuestState state_;
+  DispatchStats stats_;
+};
+
+}  // namespace tapir::l2l4
