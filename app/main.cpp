@@ -50,7 +50,9 @@ void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out)
     std::fprintf(out, "* IPv6 prefix:     %s\n", plan.net6.to_string().c_str());
     std::fprintf(out, "* IPv6 gateway:    %s\n", plan.gateway6.to_string().c_str());
   }
-  std::fprintf(out, "* Data path:       not implemented yet; guest frames are counted and dropped\n");
+  std::fprintf(out, "* Services:        ARP, DHCPv4 (from %s), ping to the gateway and DNS\n",
+               plan.dhcp_start4.to_string().c_str());
+  std::fprintf(out, "* Data path:       not implemented yet; other guest traffic is counted and dropped\n");
   std::fflush(out);
 }
 
@@ -130,10 +132,16 @@ int main(int argc, char** argv) {
     print_banner(req.plan, opts.mtu, stdout);
     cfg.watch_pid = opts.netns_type == tapir::app::NetnsType::kPid ? opts.pid : 0;
   }
+  tapir::services::ServiceConfig services;
+  services.plan = req.plan;
   tapir::app::ServeStats stats;
-  const int code = tapir::app::serve(*tap, cfg, stats);
-  LOG_DEBUG("frames from the guest: %llu (%llu bytes), all dropped: no data path yet",
+  const int code = tapir::app::serve(*tap, cfg, services, stats);
+  LOG_DEBUG("frames from the guest: %llu (%llu bytes); %llu answered by built-in services, "
+            "%llu for the data path (not built yet), %llu malformed",
             static_cast<unsigned long long>(stats.frames_in),
-            static_cast<unsigned long long>(stats.bytes_in));
+            static_cast<unsigned long long>(stats.bytes_in),
+            static_cast<unsigned long long>(stats.replies),
+            static_cast<unsigned long long>(stats.no_data_path),
+            static_cast<unsigned long long>(stats.dropped));
   return code;
 }

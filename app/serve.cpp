@@ -1,9 +1,9 @@
 #include "app/serve.hpp"
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "l2l4/dispatch.hpp"
+#include "l2l4/engine.hpp"
 #include "ns/namespace.hpp"
 
 namespace tapir::app {
@@ -35,7 +37,8 @@ int wait_status_to_exit(int status) {
 
 }  // namespace
 
-int serve(Attached& tap, const ServeConfig& cfg, ServeStats& stats) {
+int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& services,
+          ServeStats& out_stats) {
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
@@ -47,12 +50,11 @@ int serve(Attached& tap, const ServeConfig& cfg, ServeStats& stats) {
     return 1;
   }
   sigdelset(&mask, SIGPIPE);  // blocked, never waited for: EPIPE comes back as an error
-  Fd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC));
+  Fd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sigfd) {
     LOG_ERROR("signalfd: %s", strerrordesc_np(errno));
     return 1;
   }
-
   Fd pidfd;
   const pid_t watched = cfg.command_pid != 0 ? cfg.command_pid : cfg.watch_pid;
   if (watched != 0) {
@@ -64,70 +66,89 @@ int serve(Attached& tap, const ServeConfig& cfg, ServeStats& stats) {
     pidfd = std::move(*p);
   }
 
-  enum Slot { kTap, kSignal, kPid, kExit, kSlots };
-  pollfd fds[kSlots] = {};
-  fds[kTap] = {tap.fd.get(), POLLIN, 0};
-  fds[kSignal] = {sigfd.get(), POLLIN, 0};
-  fds[kPid] = {pidfd ? pidfd.get() : -1, POLLIN, 0};
-  fds[kExit] = {cfg.exit_fd, POLLIN, 0};  // POLLHUP/POLLERR are always reported
-
-  signal_ready(cfg.ready_fd);
-  LOG_DEBUG("serving %s (vnet header %zu, offloads %s)", tap.name.c_str(), tap.vnet_hdr_len,
-            tap.offloads.to_string().c_str());
-
-  std::vector<std::byte> frame(65536 + 64);
-  bool terminating = false;
-  while (true) {
-    const int n = ::poll(fds, kSlots, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      LOG_ERROR("poll: %s", strerrordesc_np(errno));
+  // Watch order is the switch below.
+  enum Watch : size_t { kSignal = 0, kPid = 1, kExit = 2 };
+  l2l4::EngineConfig ec;
+  ec.tap_fd = tap.fd.get();
+  ec.vnet_hdr_len = tap.vnet_hdr_len;
+  ec.watch_fds = {sigfd.get(), pidfd ? pidfd.get() : -1, cfg.exit_fd};
+  // A negative fd in a poll submission completes at once with -EBADF: leave
+  // unused watches out instead by giving them a never-ready fd.
+  int never[2] = {-1, -1};
+  if (!pidfd || cfg.exit_fd < 0) {
+    if (::pipe2(never, O_CLOEXEC) < 0) {
+      LOG_ERROR("pipe: %s", strerrordesc_np(errno));
       return 1;
     }
-    if (fds[kExit].revents != 0) {
-      LOG_INFO("exit-fd %d reported an event; exiting", cfg.exit_fd);
-      return 0;
+    if (!pidfd) ec.watch_fds[kPid] = never[0];
+    if (cfg.exit_fd < 0) ec.watch_fds[kExit] = never[0];
+  }
+  Fd never_r(never[0]), never_w(never[1]);
+
+  l2l4::ServiceDispatcher dispatcher(services);
+  auto engine = l2l4::Engine::create(ec, dispatcher);
+  if (!engine) {
+    LOG_ERROR("cannot start the engine: %s", engine.error().message().c_str());
+    return 1;
+  }
+  if (auto r = (*engine)->start(); !r) {
+    LOG_ERROR("cannot start the engine: %s", r.error().message().c_str());
+    return 1;
+  }
+  signal_ready(cfg.ready_fd);
+  LOG_DEBUG("engine running on %s (io_uring %s, vnet header %zu, offloads %s)", tap.name.c_str(),
+            (*engine)->ring_mode(), tap.vnet_hdr_len, tap.offloads.to_string().c_str());
+
+  int code = 0;
+  bool terminating = false;
+  while (true) {
+    auto fired = (*engine)->run_until_watch();
+    if (!fired) {
+      LOG_ERROR("engine: %s", fired.error().message().c_str());
+      code = 1;
+      break;
     }
-    if (fds[kPid].revents != 0) {
+    if (*fired == kExit) {
+      LOG_INFO("exit-fd %d reported an event; exiting", cfg.exit_fd);
+      break;
+    }
+    if (*fired == kPid) {
       if (cfg.command_pid != 0) {
         int status = 0;
         while (::waitpid(cfg.command_pid, &status, 0) < 0 && errno == EINTR) {
         }
-        const int code = wait_status_to_exit(status);
+        code = wait_status_to_exit(status);
         LOG_DEBUG("command exited with status %d", code);
-        return code;
+      } else {
+        LOG_INFO("target process %d exited; exiting", cfg.watch_pid);
       }
-      LOG_INFO("target process %d exited; exiting", cfg.watch_pid);
-      return 0;
+      break;
     }
-    if (fds[kSignal].revents != 0) {
-      signalfd_siginfo si{};
-      if (::read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-        if (cfg.command_pid != 0) {
-          // The command decides when we are done; pass the signal on once.
-          if (!terminating) {
-            LOG_DEBUG("passing signal %u on to the command", si.ssi_signo);
-            ::kill(cfg.command_pid, static_cast<int>(si.ssi_signo));
-            terminating = true;
-          }
-        } else {
-          LOG_INFO("%s received; exiting", strsignal(static_cast<int>(si.ssi_signo)));
-          return 0;
-        }
+    // A signal.
+    signalfd_siginfo si{};
+    if (::read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      if (cfg.command_pid == 0) {
+        LOG_INFO("%s received; exiting", strsignal(static_cast<int>(si.ssi_signo)));
+        break;
+      }
+      // The command decides when we are done; pass the signal on once.
+      if (!terminating) {
+        LOG_DEBUG("passing signal %u on to the command", si.ssi_signo);
+        ::kill(cfg.command_pid, static_cast<int>(si.ssi_signo));
+        terminating = true;
       }
     }
-    if (fds[kTap].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-      LOG_ERROR("the tap %s went away; exiting", tap.name.c_str());
-      return 1;
-    }
-    if (fds[kTap].revents & POLLIN) {
-      const ssize_t r = ::read(tap.fd.get(), frame.data(), frame.size());
-      if (r > 0) {
-        ++stats.frames_in;
-        stats.bytes_in += static_cast<uint64_t>(r);
-      }
-    }
+    (*engine)->rearm_watch(kSignal);
   }
+
+  const auto& es = (*engine)->stats();
+  const auto& ds = dispatcher.stats();
+  out_stats.frames_in = es.frames_in;
+  out_stats.bytes_in = es.bytes_in;
+  out_stats.replies = ds.replies;
+  out_stats.no_data_path = ds.no_data_path;
+  out_stats.dropped = ds.drops.total() + es.drops.total();
+  return code;
 }
 
 }  // namespace tapir::app

@@ -9,14 +9,16 @@
 // * PID mode: when the target process is gone (pidfd readable), tapir ends;
 // * run mode: when the command exits, tapir exits with its status.
 //
-// Until the engine exists (issue 5), frames from the guest are read, counted
-// and dropped — never answered with anything made up.
+// The frames themselves go through the io_uring engine (l2l4/engine) to the
+// built-in services (l2l4/dispatch); until the TCP/UDP/ICMP translation
+// exists (issues 5 and 6), everything else is counted and dropped.
 
 #include <sys/types.h>
 
 #include <cstdint>
 
 #include "app/attach.hpp"
+#include "services/service_config.hpp"
 
 namespace tapir::app {
 
@@ -30,9 +32,13 @@ struct ServeConfig {
 struct ServeStats {
   uint64_t frames_in = 0;
   uint64_t bytes_in = 0;
+  uint64_t replies = 0;
+  uint64_t no_data_path = 0;
+  uint64_t dropped = 0;
 };
 
 // Runs until one of the ends above; returns the process exit status.
-int serve(Attached& tap, const ServeConfig& cfg, ServeStats& stats);
+int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& services,
+          ServeStats& stats);
 
 }  // namespace tapir::app
