@@ -58,6 +58,7 @@ void TxQueue::send(size_t len) {
   io_uring_sqe* sqe = ring_->sqe();
   io_uring_prep_write(sqe, tap_fd_, slot.buf.get(), static_cast<unsigned>(vnet_len_ + len), 0);
   io_uring_sqe_set_data64(sqe, Tag{Op::kTapWrite, s, ++slot.generation}.pack());
+  ++*inflight_;
   ++sent_;
 }
 
@@ -78,6 +79,7 @@ Engine::Engine(Ring ring, const EngineConfig& cfg, FrameHandler& handler)
   rx_.resize(cfg.rx_slots);
   for (auto& s : rx_) s.buf = std::make_unique<std::byte[]>(kFrameBufLen);
   tx_.ring_ = &ring_;
+  tx_.inflight_ = &inflight_;
   tx_.tap_fd_ = cfg.tap_fd;
   tx_.vnet_len_ = cfg.vnet_hdr_len;
   tx_.slots_.resize(cfg.tx_slots);
@@ -106,12 +108,14 @@ void Engine::post_read(uint32_t slot) {
   io_uring_sqe* sqe = ring_.sqe();
   io_uring_prep_read(sqe, cfg_.tap_fd, s.buf.get(), static_cast<unsigned>(kFrameBufLen), 0);
   io_uring_sqe_set_data64(sqe, Tag{Op::kTapRead, slot, ++s.generation}.pack());
+  ++inflight_;
 }
 
 void Engine::post_tick() {
   io_uring_sqe* sqe = ring_.sqe();
   io_uring_prep_timeout(sqe, &tick_ts_, 0, 0);
   io_uring_sqe_set_data64(sqe, Tag{Op::kTick, 0, 0}.pack());
+  ++inflight_;
 }
 
 void Engine::on_read(const Tag& tag, int res, MonoTime now) {
@@ -147,12 +151,17 @@ void Engine::on_read(const Tag& tag, int res, MonoTime now) {
     } else {
       handler_.on_frame(all, 0, now, tx_);
     }
-  } else if (res != -EAGAIN && res != -EINTR) {
+  } else if (res == -EBADFD || res == -EIO || res == -ENODEV) {
+    // The device is gone (its namespace died, or it was deleted): reading
+    // again would fail at once, forever.
+    tap_gone_ = true;
+    return;
+  } else if (res != -EAGAIN && res != -EINTR && res != -ECANCELED) {
     ++stats_.read_errors;
     static RateLimit rl(5, Duration::seconds(10));
     TAPIR_LOG_RL(LogLevel::kWarn, rl, now, "tap read failed: %s", strerrordesc_np(-res));
   }
-  post_read(tag.slot);
+  if (!tap_gone_) post_read(tag.slot);
 }
 
 void Engine::rearm_watch(size_t i) {
@@ -160,6 +169,7 @@ void Engine::rearm_watch(size_t i) {
   io_uring_sqe* sqe = ring_.sqe();
   io_uring_prep_poll_add(sqe, cfg_.watch_fds[i], POLLIN);
   io_uring_sqe_set_data64(sqe, Tag{Op::kWatch, static_cast<uint32_t>(i), 0}.pack());
+  ++inflight_;
 }
 
 SysResult<void> Engine::start() {
@@ -181,6 +191,7 @@ SysResult<size_t> Engine::run_until_watch() {
     std::optional<size_t> fired;
     io_uring_for_each_cqe(ring_.raw(), head, cqe) {
       ++seen;
+      --inflight_;
       const Tag tag = Tag::unpack(io_uring_cqe_get_data64(cqe));
       switch (tag.op) {
         case Op::kTapRead: on_read(tag, cqe->res, now); break;
@@ -197,6 +208,29 @@ SysResult<size_t> Engine::run_until_watch() {
     }
     io_uring_cq_advance(ring_.raw(), seen);
     if (fired) return *fired;
+    if (tap_gone_) return kTapGone;
+  }
+}
+
+void Engine::shutdown() {
+  // One cancel for everything (IORING_ASYNC_CANCEL_ANY, Linux 5.19); its own
+  // completion is not counted in inflight_.
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+  io_uring_sqe_set_data64(sqe, Tag{Op::kNone, 0, 0}.pack());
+  // Bounded: every request is cancellable, so this ends in a few rounds.
+  for (int round = 0; round < 100 && inflight_ > 0; ++round) {
+    __kernel_timespec ts{0, 10 * 1000 * 1000};
+    io_uring_cqe* cqe = nullptr;
+    io_uring_submit_and_wait_timeout(ring_.raw(), &cqe, 1, &ts, nullptr);
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_for_each_cqe(ring_.raw(), head, cqe) {
+      ++seen;
+      const Tag tag = Tag::unpack(io_uring_cqe_get_data64(cqe));
+      if (tag.op != Op::kNone) --inflight_;
+    }
+    io_uring_cq_advance(ring_.raw(), seen);
   }
 }
 

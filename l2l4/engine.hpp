@@ -56,6 +56,7 @@ class TxQueue {
     bool busy = false;
   };
   Ring* ring_ = nullptr;
+  uint64_t* inflight_ = nullptr;  // the engine's count
   int tap_fd_ = -1;
   size_t vnet_len_ = 0;
   std::vector<Slot> slots_;
@@ -103,8 +104,14 @@ class Engine {
   SysResult<void> start();
   // Serves until a watched fd fires; returns its index in
   // EngineConfig::watch_fds. That watch is then disarmed until rearm_watch().
+  // Returns kTapGone when the tap stopped working (its namespace died).
   SysResult<size_t> run_until_watch();
+  static constexpr size_t kTapGone = ~size_t{0};
   void rearm_watch(size_t index);
+  // Cancels everything in flight and waits for the completions, so that no
+  // request still holds the tap when its fd is closed: the kernel tears a
+  // ring down asynchronously, and until then the tap would stay busy.
+  void shutdown();
 
   const EngineStats& stats() const { return stats_; }
   const TxQueue& tx() const { return tx_; }
@@ -125,6 +132,8 @@ class Engine {
     uint32_t generation = 0;
   };
   std::vector<RxSlot> rx_;
+  uint64_t inflight_ = 0;  // submissions whose completion has not arrived
+  bool tap_gone_ = false;
   __kernel_timespec tick_ts_{};
   EngineStats stats_;
 };
