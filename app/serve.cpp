@@ -1,5 +1,6 @@
 #include "app/serve.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -108,6 +109,26 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
       code = 1;
       break;
     }
+    if (*fired == l2l4::Engine::kTapGone) {
+      // With a PID target this is how its end usually shows first: the
+      // namespace died with the process. The pidfd turns readable when the
+      // process has exited (zombie or reaped); give it a moment to.
+      pollfd p{pidfd ? pidfd.get() : -1, POLLIN, 0};
+      if (pidfd && ::poll(&p, 1, 500) == 1) {
+        if (cfg.command_pid != 0) {
+          int status = 0;
+          while (::waitpid(cfg.command_pid, &status, 0) < 0 && errno == EINTR) {
+          }
+          code = wait_status_to_exit(status);
+        } else {
+          LOG_INFO("target process %d exited; exiting", watched);
+        }
+      } else {
+        LOG_ERROR("the tap %s went away; exiting", tap.name.c_str());
+        code = 1;
+      }
+      break;
+    }
     if (*fired == kExit) {
       LOG_INFO("exit-fd %d reported an event; exiting", cfg.exit_fd);
       break;
@@ -141,6 +162,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
     (*engine)->rearm_watch(kSignal);
   }
 
+  (*engine)->shutdown();
   const auto& es = (*engine)->stats();
   const auto& ds = dispatcher.stats();
   out_stats.frames_in = es.frames_in;
