@@ -32,9 +32,12 @@ wait_for() {
   return 1
 }
 # wait_exit PID: waits up to 10 s for PID to end; sets EXIT_CODE.
+# (kill -0 succeeds on a zombie, so an exited-but-unreaped child counts as
+# gone: its state in /proc is Z.)
+gone() { [[ ! -e /proc/$1 || $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == Z ]]; }
 wait_exit() {
   for _ in $(seq 200); do
-    if ! kill -0 "$1" 2>/dev/null; then wait "$1"; EXIT_CODE=$?; return 0; fi
+    if gone "$1"; then wait "$1"; EXIT_CODE=$?; return 0; fi
     sleep 0.05
   done
   return 1
@@ -91,7 +94,8 @@ check "target killed: exit status 0" test "$EXIT_CODE" = 0
 start_guest
 "$TAPIR" -c --cidr 10.0.135.128/25 --macaddress 52:54:00:12:34:56 -m 9000 "$GUEST" tap0 >/dev/null 2>&1 &
 T=$!; PIDS+=("$T")
-wait_for has_tap tap0; sleep 0.3
+route_via() { [[ $(default_via 2>/dev/null) == "$1" ]]; }
+wait_for route_via 10.0.135.130
 check "--cidr 10.0.135.128/25 gives 10.0.135.228/25" test "$(addr_of tap0)" = 10.0.135.228/25
 check "--cidr moves the gateway to 10.0.135.130" test "$(default_via)" = 10.0.135.130
 check "--macaddress is applied" test "$(link_field tap0 address)" = 52:54:00:12:34:56
@@ -99,16 +103,17 @@ check "--mtu 9000 is applied" test "$(link_field tap0 mtu)" = 9000
 kill "$T"; wait_exit "$T"
 
 # --- no TAPNAME: tap0, configured --------------------------------------------
-"$TAPIR" "$GUEST" >/dev/null 2>&1 &
+"$TAPIR" "$GUEST" >/dev/null 2>"$WORK/err5" &
 T=$!; PIDS+=("$T")
-wait_for has_tap tap0; sleep 0.3
+wait_for route_via 10.0.2.2 || cat "$WORK/err5"
 check "tapir PID (no TAPNAME) configures tap0" test "$(addr_of tap0)" = 10.0.2.100/24
 kill "$T"; wait_exit "$T"
 
 # --- path + userns-path -------------------------------------------------------
 "$TAPIR" -c --netns-type=path --userns-path="/proc/$GUEST/ns/user" "/proc/$GUEST/ns/net" tap1 >/dev/null 2>"$WORK/err2" &
 T=$!; PIDS+=("$T")
-check "path + userns-path: tap1 configured" wait_for test "$(addr_of tap1 2>/dev/null)" = 10.0.2.100/24
+tap1_configured() { [[ $(addr_of tap1 2>/dev/null) == 10.0.2.100/24 ]]; }
+check "path + userns-path: tap1 configured" wait_for tap1_configured
 kill "$T"; wait_exit "$T"
 
 # --- path alone, from inside the owning user namespace (podman's way) --------
@@ -132,8 +137,8 @@ in_guest ip link set tap0 up
 "$TAPIR" "$GUEST" tap0 >/dev/null 2>"$WORK/err3" &
 T=$!; PIDS+=("$T")
 check "persistent tap: tapir attaches to it" wait_for grep -q 'attached tap0' "$WORK/err3"
-check "persistent tap: carrier is on while attached" \
-  wait_for test "$(link_field tap0 operstate)" != DOWN
+carrier_on() { [[ $(link_field tap0 operstate) != DOWN ]]; }
+check "persistent tap: carrier is on while attached" wait_for carrier_on
 kill "$T"; wait_exit "$T"
 check "persistent tap: left in place after tapir exits" has_tap tap0
 
@@ -149,7 +154,14 @@ check "tapir run: exits with the command's status" test $? = 7
 "$TAPIR" run -- /nonexistent/cmd 2>"$WORK/err4"
 check "tapir run: a missing command gives 127" test $? = 127
 check "tapir run: ... and says so in one line" test "$(wc -l <"$WORK/err4")" = 1
-check "tapir run: nothing left running" bash -c "! pgrep -u $(id -u) -x tapir >/dev/null"
+no_tapir_left() {
+  local left
+  left=$(ps -u "$(id -u)" -o pid=,ppid=,stat=,comm= | awk '$4 == "tapir"')
+  [[ -z $left ]] && return 0
+  echo "# still there: $left"
+  return 1
+}
+check "tapir run: nothing left running" no_tapir_left
 
 # --- bad input: one line, status 1, nothing left behind ----------------------
 bad() {  # bad DESC EXPECTED-SUBSTRING ARGS...
@@ -169,6 +181,6 @@ bad "bad MTU" "MTU must be a positive integer (< 65522)" -m 65522 "$GUEST" tap0
 bad "bad MAC" "is an invalid MAC address" -c --macaddress 52:54:00 "$GUEST" tap0
 bad "unknown option" "unrecognized option '--frobnicate'" --frobnicate "$GUEST" tap0
 check "bad input left no tap behind" bash -c "! nsenter -t $GUEST -U -n --preserve-credentials ip link show tap9 2>/dev/null"
-check "bad input left no tapir running" bash -c "! pgrep -u $(id -u) -x tapir >/dev/null"
+check "bad input left no tapir running" no_tapir_left
 
 e2e_report "attach (as $(id -un))"
