@@ -11,12 +11,15 @@
 #include "l2l4/wire/udp.hpp"
 #include "services/arp.hpp"
 #include "services/dhcp4.hpp"
+#include "services/dhcp6.hpp"
 #include "services/icmp_echo.hpp"
+#include "services/ndp.hpp"
 
 namespace tapir::l2l4 {
 namespace {
 
 constexpr uint16_t kDhcpServerPort = 67;
+constexpr uint16_t kDhcp6ServerPort = 547;
 
 }  // namespace
 
@@ -82,17 +85,32 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
       break;
     }
     case wire::ethertype::kIpv6: {
-      if (!cfg_.plan.ipv6) break;
+      if (!cfg_.plan.ipv6) break;  // slirp4netns: no IPv6 unless asked
       auto ip = wire::Ipv6View::parse(eth->payload());
       if (!ip) return stats_.drops.count(ip.error());
       if (ip->is_fragment()) break;
-      if (ip->upper_protocol() == wire::ipproto::kIcmpv6 &&
-          services::is_local_echo_target(ip->destination(), cfg_)) {
+      if (ip->upper_protocol() == wire::ipproto::kIcmpv6) {
         auto icmp = wire::Icmp6View::parse(ip->upper_payload());
         if (!icmp) return stats_.drops.count(icmp.error());
-        return respond(tx, [&](wire::MutBytes out) {
-          return services::icmp6_echo_reply(*eth, *ip, *icmp, cfg_, out);
-        });
+        const uint8_t type = icmp->type();
+        if (type >= wire::icmp6_type::kRouterSolicitation && type <= wire::icmp6_type::kRedirect) {
+          return respond(tx, [&](wire::MutBytes out) {
+            return services::ndp_reply(*eth, *ip, *icmp, cfg_, state_, now, out);
+          });
+        }
+        if (services::is_local_echo_target(ip->destination(), cfg_)) {
+          return respond(tx, [&](wire::MutBytes out) {
+            return services::icmp6_echo_reply(*eth, *ip, *icmp, cfg_, out);
+          });
+        }
+      } else if (ip->upper_protocol() == wire::ipproto::kUdp) {
+        auto udp = wire::UdpView::parse(ip->upper_payload());
+        if (!udp) return stats_.drops.count(udp.error());
+        if (udp->destination_port() == kDhcp6ServerPort && cfg_.dhcpv6) {
+          return respond(tx, [&](wire::MutBytes out) {
+            return services::dhcp6_reply(*eth, *ip, *udp, cfg_, state_, now, out);
+          });
+        }
       }
       break;
     }
@@ -101,6 +119,16 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
   ++stats_.no_data_path;
 }
 
-void ServiceDispatcher::on_tick(MonoTime /*now*/, TxQueue& /*tx*/) {}
+void ServiceDispatcher::on_tick(MonoTime now, TxQueue& tx) {
+  // Unsolicited router advertisements (RFC 4861 6.2.4): a few quickly at
+  // start, then at a random interval between Min and MaxRtrAdvInterval.
+  if (!cfg_.plan.ipv6 || !cfg_.ndp) return;
+  if (ra_sent_ != 0 && now < next_ra_) return;
+  respond(tx, [&](wire::MutBytes out) -> services::ServiceResult {
+    return services::build_unsolicited_ra(cfg_, out);
+  });
+  ++ra_sent_;
+  next_ra_ = now + services::unsolicited_ra_delay(ra_sent_, static_cast<uint32_t>(rng_()));
+}
 
 }  // namespace tapir::l2l4

@@ -6,6 +6,9 @@
 //   IPv4 UDP to port 67              -> services::dhcp4_reply
 //   ICMP echo to the gateway / DNS   -> services::icmp4_echo_reply
 //   ICMPv6 echo to the gateway / DNS -> services::icmp6_echo_reply
+//   NDP (RS, NS, NA, ...)            -> services::ndp_reply
+//   IPv6 UDP to port 547             -> services::dhcp6_reply
+//   every tick                       -> unsolicited router advertisements
 //   anything else                    -> counted as "no_data_path" until the
 //                                       TCP/UDP/ICMP translation exists
 //
@@ -13,6 +16,7 @@
 // rate-limited debug line says why; one bad frame never affects the next.
 
 #include <cstdint>
+#include <random>
 
 #include "l2l4/engine.hpp"
 #include "l2l4/wire/parse_error.hpp"
@@ -49,6 +53,9 @@ class ServiceDispatcher final : public FrameHandler {
   services::ServiceConfig cfg_;
   services::GuestState state_;
   DispatchStats stats_;
+  uint32_t ra_sent_ = 0;
+  MonoTime next_ra_{};
+  std::minstd_rand rng_{std::random_device{}()};
 };
 
 }  // namespace tapir::l2l4
