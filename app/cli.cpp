@@ -27,6 +27,10 @@ enum LongOnly : int {
   kOptDebug,
   kOptDisableIpv6,
   kOptHostname,
+  kOptSearch,
+  kOptNoDhcp,
+  kOptNoNdp,
+  kOptNoDhcpv6,
 };
 
 const option kLongOptions[] = {
@@ -55,6 +59,10 @@ const option kLongOptions[] = {
     {"debug", no_argument, nullptr, kOptDebug},
     {"disable-ipv6", no_argument, nullptr, kOptDisableIpv6},
     {"hostname", required_argument, nullptr, kOptHostname},
+    {"search", required_argument, nullptr, kOptSearch},
+    {"no-dhcp", no_argument, nullptr, kOptNoDhcp},
+    {"no-ndp", no_argument, nullptr, kOptNoNdp},
+    {"no-dhcpv6", no_argument, nullptr, kOptNoDhcpv6},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -94,21 +102,27 @@ const char* usage_text() {
          "(default: your shell) in new user, network, mount and UTS namespaces with a\n"
          "configured tap, and exits with CMD's status.\n"
          "\n"
-         "Status: this build attaches and configures the tap and keeps it alive; it does\n"
-         "not forward traffic yet (frames from the guest are counted and dropped).\n"
+         "Status: this build configures guests (ARP, DHCPv4, router advertisements,\n"
+         "DHCPv6, ping to the gateway and DNS addresses) but does not forward traffic\n"
+         "to the host yet: other frames from the guest are counted and dropped.\n"
          "\n"
          "-c, --configure          bring up the interface: lo and TAPNAME up, MTU, the\n"
          "                         address network+100 and a default route via network+2\n"
          "-e, --exit-fd=FD         exit when FD reports an event (e.g. the other end closed)\n"
          "-r, --ready-fd=FD        write \"1\" to FD and close it once everything is up\n"
          "-m, --mtu=MTU            specify MTU (default=1500, max=65521)\n"
-         "-6, --enable-ipv6        enable IPv6 (fd00::/64)\n"
+         "-6, --enable-ipv6        enable IPv6 (fd00::/64); on by default for tapir run and\n"
+         "                         for PID without TAPNAME\n"
          "--cidr=CIDR              specify network address CIDR (default=10.0.2.0/24)\n"
          "--netns-type=TYPE        specify network namespace type ([path|pid], default=pid)\n"
          "--userns-path=PATH       specify user namespace path\n"
          "--macaddress=MAC         specify the MAC address of the TAP (only valid with -c)\n"
          "--disable-ipv6           no IPv6, even where tapir would turn it on by default\n"
-         "--hostname=NAME          hostname inside the new UTS namespace (run only)\n"
+         "--search=DOMAIN          DNS search domain offered by DHCP, DHCPv6 and RAs (repeatable)\n"
+         "--hostname=NAME          hostname offered by DHCP (and set inside, with run)\n"
+         "--no-dhcp                do not answer DHCPv4\n"
+         "--no-ndp                 do not send router advertisements\n"
+         "--no-dhcpv6              do not answer DHCPv6\n"
          "-q, --quiet              log only warnings and errors\n"
          "--debug                  log debugging detail\n"
          "-h, --help               show this help and exit\n"
@@ -194,7 +208,21 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
           return unexpected(std::string("--target-type must be \"netns\" (tapir has no \"bess\" target)"));
         }
         break;
-      case kOptHostname: o.hostname = optarg; break;
+      case kOptHostname:
+        if (*optarg == '\0' || std::strlen(optarg) > 63) {
+          return unexpected("--hostname must be 1-63 characters, not \"" + std::string(optarg) + "\"");
+        }
+        o.hostname = optarg;
+        break;
+      case kOptSearch:
+        if (*optarg == '\0' || std::strlen(optarg) > 253) {
+          return unexpected("--search needs a domain name of 1-253 characters, not \"" + std::string(optarg) + "\"");
+        }
+        o.search_domains.emplace_back(optarg);
+        break;
+      case kOptNoDhcp: o.no_dhcp = true; break;
+      case kOptNoNdp: o.no_ndp = true; break;
+      case kOptNoDhcpv6: o.no_dhcpv6 = true; break;
       case 'q': o.log_level = LogLevel::kWarn; break;
       case kOptDebug: o.log_level = LogLevel::kDebug; break;
       case 'h': o.mode = Mode::kHelp; return o;
@@ -248,7 +276,6 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
     return o;
   }
 
-  if (!o.hostname.empty()) return unexpected(std::string("--hostname applies only to tapir run"));
   if (positionals.empty()) return unexpected(std::string("missing PID or PATH (see tapir --help)"));
   if (positionals.size() > 2) return unexpected("unexpected argument: " + positionals[2]);
   if (positionals.size() == 2) {

@@ -49,7 +49,11 @@ struct Options {
   bool disable_ipv6 = false;     // tapir: --disable-ipv6
   wire::Ipv4Prefix cidr{wire::Ipv4Addr::from_octets(10, 0, 2, 0), 24};
   std::optional<wire::MacAddr> macaddress;
-  std::string hostname;          // run mode: UTS hostname
+  std::string hostname;          // DHCP option 12; in run mode also the UTS hostname
+  std::vector<std::string> search_domains;  // --search, repeatable
+  bool no_dhcp = false;          // --no-dhcp
+  bool no_ndp = false;           // --no-ndp
+  bool no_dhcpv6 = false;        // --no-dhcpv6
   LogLevel log_level = LogLevel::kInfo;
 
   // IPv6 follows slirp4netns (-6 turns it on) except for tapir's own

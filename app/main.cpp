@@ -50,8 +50,8 @@ void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out)
     std::fprintf(out, "* IPv6 prefix:     %s\n", plan.net6.to_string().c_str());
     std::fprintf(out, "* IPv6 gateway:    %s\n", plan.gateway6.to_string().c_str());
   }
-  std::fprintf(out, "* Services:        ARP, DHCPv4 (from %s), ping to the gateway and DNS\n",
-               plan.dhcp_start4.to_string().c_str());
+  std::fprintf(out, "* DHCP begin:      %s\n", plan.dhcp_start4.to_string().c_str());
+  std::fprintf(out, "* Services:        ARP, DHCPv4, NDP, DHCPv6, ping to the gateway and DNS\n");
   std::fprintf(out, "* Data path:       not implemented yet; other guest traffic is counted and dropped\n");
   std::fflush(out);
 }
@@ -134,6 +134,11 @@ int main(int argc, char** argv) {
   }
   tapir::services::ServiceConfig services;
   services.plan = req.plan;
+  services.search_domains = opts.search_domains;
+  services.hostname = opts.hostname;
+  services.dhcp = !opts.no_dhcp;
+  services.ndp = !opts.no_ndp;
+  services.dhcpv6 = !opts.no_dhcpv6;
   tapir::app::ServeStats stats;
   const int code = tapir::app::serve(*tap, cfg, services, stats);
   LOG_DEBUG("frames from the guest: %llu (%llu bytes); %llu answered by built-in services, "

@@ -57,7 +57,8 @@ TEST(Cli, TapirsOwnErrorsNameTheProblem) {
       {{"--netns-type=foo", "1", "tap0"}, "--netns-type must be either \"pid\" or \"path\", not \"foo\""},
       {{"1", "a-tap-name-longer-than-15"}, "TAPNAME must be 1-15 characters, not \"a-tap-name-longer-than-15\""},
       {{"--target-type=bess", "1", "tap0"}, "--target-type must be \"netns\" (tapir has no \"bess\" target)"},
-      {{"--hostname=x", "1"}, "--hostname applies only to tapir run"},
+      {{"--hostname=", "1"}, "--hostname must be 1-63 characters, not \"\""},
+      {{"--search=", "1"}, "--search needs a domain name of 1-253 characters, not \"\""},
       {{"run", "--netns-type=path", "--", "true"}, "--netns-type and --userns-path do not apply to tapir run"},
   };
   for (const auto& c : cases) {
@@ -131,6 +132,17 @@ TEST(Cli, RunModeKeepsTheCommandsOwnOptions) {
   auto bare = parse({"run", "sh", "-c", "exit 3"});
   ASSERT_TRUE(bare) << bare.error();
   EXPECT_EQ(bare->command, (std::vector<std::string>{"sh", "-c", "exit 3"}));
+}
+
+TEST(Cli, ServiceOptions) {
+  auto r = parse({"--search", "example.test", "--search=corp.test", "--hostname", "box", "--no-dhcp",
+                  "--no-ndp", "--no-dhcpv6", "7"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->search_domains, (std::vector<std::string>{"example.test", "corp.test"}));
+  EXPECT_EQ(r->hostname, "box");
+  EXPECT_TRUE(r->no_dhcp);
+  EXPECT_TRUE(r->no_ndp);
+  EXPECT_TRUE(r->no_dhcpv6);
 }
 
 TEST(Cli, HelpAndVersion) {
