@@ -83,12 +83,12 @@ check "exit-fd HUP: tapir exits" wait_exit "$T"
 check "exit-fd HUP: exit status 0" test "$EXIT_CODE" = 0
 
 # --- the target goes away -----------------------------------------------------
-"$TAPIR" -c "$GUEST" tap0 >/dev/null 2>&1 &
+"$TAPIR" -c "$GUEST" tap0 >/dev/null 2>"$WORK/err6" &
 T=$!; PIDS+=("$T")
 wait_for has_tap tap0
 kill -9 "$GUEST"
 check "target killed: tapir exits" wait_exit "$T"
-check "target killed: exit status 0" test "$EXIT_CODE" = 0
+check "target killed: exit status 0" test "$EXIT_CODE" = 0 || { echo "# status $EXIT_CODE"; sed 's/^/# /' "$WORK/err6"; }
 
 # --- --cidr and --macaddress --------------------------------------------------
 start_guest
@@ -156,9 +156,13 @@ check "tapir run: a missing command gives 127" test $? = 127
 check "tapir run: ... and says so in one line" test "$(wc -l <"$WORK/err4")" = 1
 no_tapir_left() {
   local left
-  left=$(ps -u "$(id -u)" -o pid=,ppid=,stat=,comm= | awk '$4 == "tapir"')
+  # Only this test's own processes: its session (other tests may run
+  # tapir as the same user at the same time).
+  left=$(ps -s "$(ps -o sid= -p $$ | tr -d ' ')" -o pid=,ppid=,stat=,comm= | awk '$4 == "tapir"')
   [[ -z $left ]] && return 0
   echo "# still there: $left"
+  local ppid
+  for ppid in $(awk '{print $2}' <<<"$left"); do echo "# parent: $(ps -o pid=,stat=,args= -p "$ppid")"; done
   return 1
 }
 check "tapir run: nothing left running" no_tapir_left
