@@ -18,7 +18,7 @@ TAPIR_BUILD_PACKAGES=(
 # Fuzzing: clang with libFuzzer and the sanitizer runtimes.
 TAPIR_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 # End-to-end tests: namespaces and the real clients they drive.
-TAPIR_TEST_PACKAGES=(iproute2 util-linux procps passwd jq)
+TAPIR_TEST_PACKAGES=(iproute2 util-linux procps passwd jq podman runc conmon rootlesskit uidmap busybox)
 
 log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
