@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -85,10 +86,10 @@ std::string not_yet(const char* opt, const char* issue) {
 
 }  // namespace
 
-bool Options::ipv6_wanted() const {
+bool Options::ipv6_wanted(bool host_has_ipv6_default) const {
   if (disable_ipv6) return false;
   if (enable_ipv6) return true;
-  return mode == Mode::kRun || !tapname_given;
+  return (mode == Mode::kRun || !tapname_given) && host_has_ipv6_default;
 }
 
 const char* usage_text() {
@@ -111,9 +112,11 @@ const char* usage_text() {
          "-e, --exit-fd=FD         exit when FD reports an event (e.g. the other end closed)\n"
          "-r, --ready-fd=FD        write \"1\" to FD and close it once everything is up\n"
          "-m, --mtu=MTU            specify MTU (default=1500, max=65521)\n"
-         "-6, --enable-ipv6        enable IPv6 (fd00::/64); on by default for tapir run and\n"
-         "                         for PID without TAPNAME\n"
+         "-6, --enable-ipv6        enable IPv6 (fd00::/64); tapir run and PID without\n"
+         "                         TAPNAME turn it on when the host has an IPv6 default route\n"
          "--cidr=CIDR              specify network address CIDR (default=10.0.2.0/24)\n"
+         "--disable-host-loopback  prohibit connecting to 127.0.0.1:* on the host namespace\n"
+         "                         (nothing reaches the host yet in this build)\n"
          "--netns-type=TYPE        specify network namespace type ([path|pid], default=pid)\n"
          "--userns-path=PATH       specify user namespace path\n"
          "--macaddress=MAC         specify the MAC address of the TAP (only valid with -c)\n"
@@ -228,9 +231,12 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
       case 'h': o.mode = Mode::kHelp; return o;
       case 'v': o.mode = Mode::kVersion; return o;
       case 'a': return unexpected(not_yet("--api-socket", "port forwarding and the control API: issue 6"));
-      case kOptDisableHostLoopback:
       case kOptNoHostLoopback:
-        return unexpected(not_yet("--disable-host-loopback", "the data path: issue 5"));
+        std::fprintf(stderr,
+                     "WARNING: --no-host-loopback is deprecated and will be removed in future "
+                     "releases, please use --disable-host-loopback instead.\n");
+        [[fallthrough]];
+      case kOptDisableHostLoopback: o.disable_host_loopback = true; break;
       case kOptOutboundAddr:
       case kOptOutboundAddr6:
         return unexpected(not_yet(opt_name.c_str(), "the data path: issue 5"));

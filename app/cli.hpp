@@ -56,9 +56,12 @@ struct Options {
   bool no_dhcpv6 = false;        // --no-dhcpv6
   LogLevel log_level = LogLevel::kInfo;
 
+  bool disable_host_loopback = false;  // --disable-host-loopback
+
   // IPv6 follows slirp4netns (-6 turns it on) except for tapir's own
-  // invocations (run mode, or no TAPNAME), which turn it on by default.
-  bool ipv6_wanted() const;
+  // invocations (run mode, or no TAPNAME), which turn it on when the host
+  // has an IPv6 default route.
+  bool ipv6_wanted(bool host_has_ipv6_default) const;
 };
 
 // Parses argv. The error is one line without a "tapir:" prefix.

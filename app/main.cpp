@@ -13,6 +13,7 @@
 #include "app/cli.hpp"
 #include "app/serve.hpp"
 #include "base/log.hpp"
+#include "ns/host.hpp"
 #include "ns/namespace.hpp"
 #include "ns/spawn.hpp"
 
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
   req.mtu = opts.mtu;
   req.mac = opts.macaddress;
   req.plan = tapir::wire::AddressPlan::nat(opts.cidr, *tapir::wire::Ipv6Prefix::parse("fd00::/64"),
-                                           opts.ipv6_wanted());
+                                           opts.ipv6_wanted(tapir::ns::host_has_ipv6_default_route()));
   req.plan.mtu = opts.mtu;
 
   std::optional<tapir::ns::Spawned> spawned;

@@ -69,8 +69,7 @@ TEST(Cli, TapirsOwnErrorsNameTheProblem) {
 }
 
 TEST(Cli, UnimplementedOptionsAreRefusedByName) {
-  for (const char* opt : {"--api-socket=/tmp/s", "--disable-host-loopback", "--no-host-loopback",
-                          "--outbound-addr=1.2.3.4", "--outbound-addr6=::1", "--disable-dns",
+  for (const char* opt : {"--api-socket=/tmp/s", "--outbound-addr=1.2.3.4", "--outbound-addr6=::1", "--disable-dns",
                           "--enable-sandbox", "--enable-seccomp"}) {
     auto r = parse({opt, "1", "tap0"});
     ASSERT_FALSE(r) << opt;
@@ -78,7 +77,7 @@ TEST(Cli, UnimplementedOptionsAreRefusedByName) {
   }
   // ... and --help does not advertise them.
   const std::string help = usage_text();
-  for (const char* opt : {"--api-socket", "--disable-host-loopback", "--outbound-addr", "--disable-dns",
+  for (const char* opt : {"--api-socket", "--outbound-addr", "--disable-dns",
                           "--enable-sandbox", "--enable-seccomp"}) {
     EXPECT_EQ(help.find(opt), std::string::npos) << opt;
   }
@@ -99,7 +98,7 @@ TEST(Cli, Slirp4netnsStyleInvocation) {
   EXPECT_EQ(r->cidr.to_string(), "10.0.135.128/25");
   ASSERT_TRUE(r->macaddress);
   EXPECT_EQ(r->macaddress->to_string(), "52:54:00:aa:bb:cc");
-  EXPECT_FALSE(r->ipv6_wanted());  // slirp4netns: IPv6 only with -6
+  EXPECT_FALSE(r->ipv6_wanted(true));  // slirp4netns: IPv6 only with -6
 }
 
 TEST(Cli, PathModeAndUserns) {
@@ -116,10 +115,14 @@ TEST(Cli, NoTapnameMeansTap0ConfiguredWithIpv6) {
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(r->tapname, "tap0");
   EXPECT_TRUE(r->configure);
-  EXPECT_TRUE(r->ipv6_wanted());
+  EXPECT_TRUE(r->ipv6_wanted(true));
+  EXPECT_FALSE(r->ipv6_wanted(false));  // no IPv6 default route on the host
   auto off = parse({"--disable-ipv6", "42"});
   ASSERT_TRUE(off);
-  EXPECT_FALSE(off->ipv6_wanted());
+  EXPECT_FALSE(off->ipv6_wanted(true));
+  auto on = parse({"-6", "42", "tap0"});
+  ASSERT_TRUE(on);
+  EXPECT_TRUE(on->ipv6_wanted(false));
 }
 
 TEST(Cli, RunModeKeepsTheCommandsOwnOptions) {
@@ -132,6 +135,18 @@ TEST(Cli, RunModeKeepsTheCommandsOwnOptions) {
   auto bare = parse({"run", "sh", "-c", "exit 3"});
   ASSERT_TRUE(bare) << bare.error();
   EXPECT_EQ(bare->command, (std::vector<std::string>{"sh", "-c", "exit 3"}));
+}
+
+TEST(Cli, DisableHostLoopbackAndItsDeprecatedAlias) {
+  auto r = parse({"--disable-host-loopback", "1", "tap0"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->disable_host_loopback);
+  testing::internal::CaptureStderr();
+  auto old = parse({"--no-host-loopback", "1", "tap0"});
+  const std::string warn = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(old);
+  EXPECT_TRUE(old->disable_host_loopback);
+  EXPECT_NE(warn.find("--no-host-loopback is deprecated"), std::string::npos);
 }
 
 TEST(Cli, ServiceOptions) {
