@@ -45,7 +45,7 @@ Ipv6Addr Ipv6Prefix::network() const {
   for (size_t i = 0; i < 16; ++i) {
     const int bits = static_cast<int>(len) - static_cast<int>(i) * 8;
     if (bits >= 8) continue;
-    n.octets[i] = bits <= 0 ? 0 : static_cast<uint8_t>(n.octets[i] & (0xff << (8 - bits)));
+    n.octets[i] = bits <= 0 ? uint8_t{0} : static_cast<uint8_t>(n.octets[i] & (0xff << (8 - bits)));
   }
   return n;
 }
