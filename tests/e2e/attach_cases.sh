@@ -156,13 +156,9 @@ check "tapir run: a missing command gives 127" test $? = 127
 check "tapir run: ... and says so in one line" test "$(wc -l <"$WORK/err4")" = 1
 no_tapir_left() {
   local left
-  # Only this test's own processes: its session (other tests may run
-  # tapir as the same user at the same time).
-  left=$(ps -s "$(ps -o sid= -p $$ | tr -d ' ')" -o pid=,ppid=,stat=,comm= | awk '$4 == "tapir"')
+  left=$(e2e_own_tapirs)
   [[ -z $left ]] && return 0
   echo "# still there: $left"
-  local ppid
-  for ppid in $(awk '{print $2}' <<<"$left"); do echo "# parent: $(ps -o pid=,stat=,args= -p "$ppid")"; done
   return 1
 }
 check "tapir run: nothing left running" no_tapir_left

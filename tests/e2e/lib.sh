@@ -8,6 +8,9 @@
 set -uo pipefail
 
 E2E_USER=tapir-e2e
+# Marks every process one test run starts (through its environment), so a
+# test can tell its own leftovers from those of tests running beside it.
+E2E_RUN_ID=${E2E_RUN_ID:-$$.$RANDOM}
 E2E_PASSED=0
 E2E_FAILED=0
 E2E_SKIP=77   # ctest SKIP_RETURN_CODE
@@ -62,7 +65,7 @@ e2e_as_user() {
   nsenter --net="/run/netns/$E2E_HNS" -- \
     setpriv --reuid="$E2E_UID" --regid="$E2E_GID" --init-groups \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="/home/$E2E_USER" USER="$E2E_USER" \
-    TAPIR="$TAPIR" "$@"
+    TAPIR="$TAPIR" E2E_RUN_ID="$E2E_RUN_ID" "$@"
 }
 
 # check DESCRIPTION COMMAND...: one test; prints ok / not ok like TAP.
@@ -73,6 +76,17 @@ check() {
   else
     E2E_FAILED=$((E2E_FAILED + 1)); echo "not ok - $desc"
   fi
+}
+
+# e2e_own_tapirs: "PID PPID STAT" of running tapir processes this test run
+# started (zombies have no readable environment and are not running).
+e2e_own_tapirs() {
+  local pid
+  for pid in $(pgrep -x tapir); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "E2E_RUN_ID=$E2E_RUN_ID"; then
+      ps -o pid=,ppid=,stat=,args= -p "$pid"
+    fi
+  done
 }
 
 e2e_report() {
