@@ -87,12 +87,15 @@ Engine::Engine(Ring ring, const EngineConfig& cfg, FrameHandler& handler)
     tx_.slots_[i].buf = std::make_unique<std::byte[]>(kFrameBufLen);
     tx_.free_.push_back(cfg.tx_slots - 1 - i);
   }
+  sockets_.resize(cfg.socket_slots);
+  for (uint32_t i = 0; i < cfg.socket_slots; ++i) free_sockets_.push_back(cfg.socket_slots - 1 - i);
   tick_ts_.tv_sec = cfg.tick.ns / 1000000000;
   tick_ts_.tv_nsec = cfg.tick.ns % 1000000000;
 }
 
 SysResult<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, FrameHandler& handler) {
-  TAPIR_CHECK(cfg.rx_slots > 0 && cfg.tx_slots > 0 && cfg.rx_slots + cfg.tx_slots < Tag::kMaxSlot);
+  TAPIR_CHECK(cfg.rx_slots > 0 && cfg.tx_slots > 0 && cfg.rx_slots + cfg.tx_slots < Tag::kMaxSlot &&
+              cfg.socket_slots < Tag::kMaxSlot);
   // io_uring retries a read that would block by polling, instead of parking
   // a kernel worker thread in a blocking read.
   const int fl = ::fcntl(cfg.tap_fd, F_GETFL);
@@ -109,6 +112,73 @@ void Engine::post_read(uint32_t slot) {
   io_uring_prep_read(sqe, cfg_.tap_fd, s.buf.get(), static_cast<unsigned>(kFrameBufLen), 0);
   io_uring_sqe_set_data64(sqe, Tag{Op::kTapRead, slot, ++s.generation}.pack());
   ++inflight_;
+}
+
+WatchHandle Engine::watch(int fd, unsigned events, SocketClient& client, uint64_t cookie) {
+  if (free_sockets_.empty()) return {};
+  const uint32_t slot = free_sockets_.back();
+  free_sockets_.pop_back();
+  ++socket_slots_used_;
+  SocketSlot& s = sockets_[slot];
+  s.client = &client;
+  s.cookie = cookie;
+  s.fd = fd;
+  s.events = events;
+  s.active = true;
+  if (++s.generation == 0) s.generation = 1;  // 0 marks an invalid handle
+  post_socket_poll(slot);
+  return {slot, s.generation};
+}
+
+void Engine::post_socket_poll(uint32_t slot) {
+  SocketSlot& s = sockets_[slot];
+  io_uring_sqe* sqe = ring_.sqe();
+  io_uring_prep_poll_multishot(sqe, s.fd, s.events);
+  io_uring_sqe_set_data64(sqe, Tag{Op::kSocket, slot, s.generation}.pack());
+  s.armed = true;
+  ++inflight_;
+}
+
+void Engine::unwatch(WatchHandle h) {
+  if (!h.valid() || h.slot >= sockets_.size()) return;
+  SocketSlot& s = sockets_[h.slot];
+  if (s.generation != h.generation || !s.active) return;
+  s.active = false;
+  s.client = nullptr;
+  if (s.armed) {
+    // The slot comes free when the poll's last completion (no F_MORE) arrives.
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_poll_remove(sqe, Tag{Op::kSocket, h.slot, s.generation}.pack());
+    io_uring_sqe_set_data64(sqe, Tag{Op::kCancel, 0, 0}.pack());
+    ++inflight_;
+  } else {
+    free_sockets_.push_back(h.slot);
+    --socket_slots_used_;
+  }
+}
+
+void Engine::on_socket(const Tag& tag, const io_uring_cqe& cqe, MonoTime now) {
+  if (tag.slot >= sockets_.size() || sockets_[tag.slot].generation != tag.generation) {
+    ++stats_.stale_completions;
+    return;
+  }
+  SocketSlot& s = sockets_[tag.slot];
+  const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+  if (!more) s.armed = false;
+  if (s.active && cqe.res >= 0) {
+    s.client->on_socket(s.cookie, static_cast<unsigned>(cqe.res), now, tx_);
+  } else if (s.active && cqe.res < 0 && cqe.res != -ECANCELED) {
+    s.client->on_socket(s.cookie, POLLERR, now, tx_);
+  }
+  // The client may have unwatched from inside on_socket.
+  if (!s.armed) {
+    if (s.active) {
+      post_socket_poll(tag.slot);  // the kernel ended the multishot (e.g. CQ overflow): re-arm
+    } else if (s.generation == tag.generation) {
+      free_sockets_.push_back(tag.slot);
+      --socket_slots_used_;
+    }
+  }
 }
 
 void Engine::post_tick() {
@@ -203,6 +273,8 @@ SysResult<size_t> Engine::run_until_watch() {
           handler_.on_tick(now, tx_);
           post_tick();
           break;
+        case Op::kSocket: on_socket(tag, *cqe, now); break;
+        case Op::kCancel:
         case Op::kNone: break;
       }
     }

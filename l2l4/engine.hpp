@@ -67,6 +67,24 @@ class TxQueue {
   void complete(const Tag& tag, int res);
 };
 
+// Something that owns host sockets (a DNS forwarder, a UDP or TCP flow) and
+// wants to hear when one is ready. The engine never reads or writes the
+// socket itself: the client does its own non-blocking syscalls.
+class SocketClient {
+ public:
+  virtual ~SocketClient() = default;
+  // `revents` are poll(2) bits (POLLIN, POLLOUT, POLLERR, POLLHUP, ...).
+  virtual void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) = 0;
+};
+
+// A registration made by Engine::watch(). Generation-checked: an old handle
+// can never reach a slot that was reused.
+struct WatchHandle {
+  uint32_t slot = 0;
+  uint32_t generation = 0;
+  bool valid() const { return generation != 0; }
+};
+
 class FrameHandler {
  public:
   virtual ~FrameHandler() = default;
@@ -85,6 +103,7 @@ struct EngineConfig {
   Duration tick = Duration::seconds(1);
   uint32_t rx_slots = 32;
   uint32_t tx_slots = 64;
+  uint32_t socket_slots = 4096;
 };
 
 struct EngineStats {
@@ -108,6 +127,16 @@ class Engine {
   SysResult<size_t> run_until_watch();
   static constexpr size_t kTapGone = ~size_t{0};
   void rearm_watch(size_t index);
+
+  // Host sockets. watch() registers a multishot poll for `events` on `fd`;
+  // `client.on_socket(cookie, ...)` runs for each readiness. unwatch() ends it;
+  // the slot is reused only after the kernel confirmed the end, and the fd
+  // must stay open until then (close it after unwatch(): the engine holds no
+  // reference once the removal is submitted, but the kernel might). Returns
+  // an invalid handle when every socket slot is in use.
+  WatchHandle watch(int fd, unsigned events, SocketClient& client, uint64_t cookie);
+  void unwatch(WatchHandle h);
+  size_t watched_sockets() const { return socket_slots_used_; }
   // Cancels everything in flight and waits for the completions, so that no
   // request still holds the tap when its fd is closed: the kernel tears a
   // ring down asynchronously, and until then the tap would stay busy.
@@ -122,6 +151,8 @@ class Engine {
   void post_read(uint32_t slot);
   void post_tick();
   void on_read(const Tag& tag, int res, MonoTime now);
+  void post_socket_poll(uint32_t slot);
+  void on_socket(const Tag& tag, const io_uring_cqe& cqe, MonoTime now);
 
   Ring ring_;
   EngineConfig cfg_;
@@ -132,6 +163,18 @@ class Engine {
     uint32_t generation = 0;
   };
   std::vector<RxSlot> rx_;
+  struct SocketSlot {
+    SocketClient* client = nullptr;
+    uint64_t cookie = 0;
+    int fd = -1;
+    unsigned events = 0;
+    uint32_t generation = 0;
+    bool active = false;    // registered and wanted
+    bool armed = false;     // a multishot poll is in the kernel
+  };
+  std::vector<SocketSlot> sockets_;
+  std::vector<uint32_t> free_sockets_;
+  size_t socket_slots_used_ = 0;
   uint64_t inflight_ = 0;  // submissions whose completion has not arrived
   bool tap_gone_ = false;
   __kernel_timespec tick_ts_{};

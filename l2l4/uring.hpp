@@ -25,6 +25,8 @@ enum class Op : uint8_t {
   kTapWrite = 2,
   kWatch = 3,   // poll on a lifecycle fd (exit-fd, signals, pidfd)
   kTick = 4,    // the one timeout that drives timers
+  kSocket = 5,  // multishot poll on a host socket (Engine::watch)
+  kCancel = 6,  // a poll removal or cancel; its completion carries nothing
 };
 
 struct Tag {
