@@ -1,0 +1,425 @@
+#include "dns/forwarder.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/check.hpp"
+#include "dns/message_build.hpp"
+#include "dns/message_edit.hpp"
+
+namespace tapir::dns {
+namespace {
+
+uint64_t bit(size_t i) { return uint64_t{1} << i; }
+
+// splitmix64's finaliser: spreads FNV's weak low bits over the whole word.
+uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+Forwarder::Forwarder(ForwarderConfig config, BuiltinNames builtin, ForwarderIo& io)
+    : config_(std::move(config)),
+      builtin_(std::move(builtin)),
+      io_(io),
+      cache_(config_.cache),
+      upstreams_(config_.upstream),
+      rng_(config_.seed != 0 ? config_.seed : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()),
+      scratch_(kMaxMessage),
+      upstream_(kMaxMessage) {
+  hash_seed_ = rng_();
+  const size_t np = std::max<size_t>(config_.max_pending, 1);
+  pending_.resize(np);
+  for (size_t i = np; i-- > 0;) free_pending_.push_back(static_cast<int32_t>(i));
+  size_t nb = 16;
+  while (nb < 2 * np) nb *= 2;
+  buckets_.assign(nb, -1);
+  waiters_.resize(std::max<size_t>(config_.max_waiters, 1));
+  for (size_t i = waiters_.size(); i-- > 0;) {
+    waiters_[i].next = free_waiters_;
+    free_waiters_ = static_cast<int32_t>(i);
+  }
+}
+
+uint64_t Forwarder::question_hash(const Name& name, uint16_t qtype, uint16_t qclass,
+                                  bool dnssec_ok) const {
+  // FNV-1a over the lower-cased name and the rest of the key, seeded per
+  // process so the guest cannot predict which chain a name lands in.
+  uint64_t h = 0xcbf29ce484222325ull ^ hash_seed_;
+  auto step = [&h](uint8_t b) { h = (h ^ b) * 0x100000001b3ull; };
+  for (std::byte b : name.wire()) step(ascii_lower(static_cast<uint8_t>(b)));
+  step(static_cast<uint8_t>(qtype >> 8));
+  step(static_cast<uint8_t>(qtype));
+  step(static_cast<uint8_t>(qclass >> 8));
+  step(static_cast<uint8_t>(qclass));
+  step(dnssec_ok ? 1 : 0);
+  return mix(h);
+}
+
+int32_t Forwarder::find_pending(const Name& name, uint16_t qtype, uint16_t qclass, bool dnssec_ok,
+                                uint64_t hash) const {
+  for (int32_t i = buckets_[hash & (buckets_.size() - 1)]; i >= 0;) {
+    const Pending& p = pending_[static_cast<size_t>(i)];
+    if (p.hash == hash && p.qtype == qtype && p.qclass == qclass && p.dnssec_ok == dnssec_ok &&
+        p.qname.equals_ci(name)) {
+      return i;
+    }
+    i = p.next_in_bucket;
+  }
+  return -1;
+}
+
+int32_t Forwarder::new_pending() {
+  if (free_pending_.empty()) return -1;
+  const int32_t slot = free_pending_.back();
+  free_pending_.pop_back();
+  ++pending_used_;
+  Pending& p = pending_[static_cast<size_t>(slot)];
+  // Attempts keep their generations across reuse: an old AttemptRef never
+  // matches a new attempt in the same place.
+  p.active = true;
+  p.waiters = -1;
+  p.tried = 0;
+  p.next_in_bucket = -1;
+  for (Attempt& a : p.attempts) a.open = a.live = false;
+  return slot;
+}
+
+void Forwarder::finish_pending(uint32_t slot) {
+  Pending& p = pending_[slot];
+  for (size_t k = 0; k < kMaxAttempts; ++k) {
+    Attempt& a = p.attempts[k];
+    if (!a.open) continue;
+    a.open = a.live = false;
+    io_.close_query({static_cast<uint32_t>(slot * kMaxAttempts + k), a.generation});
+  }
+  while (p.waiters >= 0) {
+    const int32_t w = p.waiters;
+    p.waiters = waiters_[static_cast<size_t>(w)].next;
+    waiters_[static_cast<size_t>(w)].next = free_waiters_;
+    free_waiters_ = w;
+  }
+  int32_t* link = &buckets_[p.hash & (buckets_.size() - 1)];
+  while (*link >= 0 && *link != static_cast<int32_t>(slot)) {
+    link = &pending_[static_cast<size_t>(*link)].next_in_bucket;
+  }
+  if (*link == static_cast<int32_t>(slot)) *link = p.next_in_bucket;
+  p.active = false;
+  free_pending_.push_back(static_cast<int32_t>(slot));
+  --pending_used_;
+}
+
+void Forwarder::fill_waiter(Waiter& w, const ClientKey& client, const Message& query) {
+  const auto e = query.edns();
+  w.client = client;
+  w.id = query.id();
+  w.rd = query.rd();
+  w.cd = query.cd();
+  w.edns = e.has_value();
+  w.udp_limit = client.transport == ClientKey::Transport::kTcp
+                    ? 0
+                    : (e ? e->effective_udp_size() : kClassicUdpSize);
+  w.qname = query.qname();
+}
+
+bool Forwarder::add_waiter(Pending& p, const ClientKey& client, const Message& query) {
+  if (free_waiters_ < 0) return false;
+  const int32_t i = free_waiters_;
+  Waiter& w = waiters_[static_cast<size_t>(i)];
+  free_waiters_ = w.next;
+  fill_waiter(w, client, query);
+  // Appended, so clients are answered in the order they asked.
+  w.next = -1;
+  int32_t* link = &p.waiters;
+  while (*link >= 0) link = &waiters_[static_cast<size_t>(*link)].next;
+  *link = i;
+  return true;
+}
+
+void Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now) {
+  ++stats_.queries;
+  if (query.size() < kHeaderLen ||
+      (wire::load_be16(query, Message::kFlagsOffset) & Message::kFlagQr) != 0) {
+    ++stats_.dropped;
+    return;
+  }
+  auto m = Message::parse(query);
+  if (!m) {
+    ++stats_.formerr;
+    return answer_error(client, query, rcode::kFormErr);
+  }
+  if (m->opcode() != opcode::kQuery) {
+    ++stats_.notimp;
+    return answer_error(client, query, rcode::kNotImp);
+  }
+  const auto q = m->question();
+  if (m->qdcount() != 1 || !q) {
+    ++stats_.formerr;
+    return answer_error(client, query, rcode::kFormErr);
+  }
+  const MutBytes scratch(scratch_);
+  if (auto n = builtin_.answer(*m, scratch)) {
+    ++stats_.builtin;
+    ++stats_.answers;
+    io_.answer(client, scratch.first(*n));
+    return;
+  }
+  if (auto n = cache_.lookup(*m, now, scratch)) {
+    ++stats_.cache_hits;
+    Waiter w;
+    fill_waiter(w, client, *m);
+    deliver(w, *n);
+    return;
+  }
+  if (upstreams_.size() == 0) {
+    ++stats_.servfail;
+    return answer_error(client, query, rcode::kServFail);
+  }
+
+  const auto e = m->edns();
+  const bool dnssec_ok = e && e->dnssec_ok;
+  const Name qname = m->qname();
+  const uint64_t hash = question_hash(qname, q->qtype, q->qclass, dnssec_ok);
+  if (int32_t slot = find_pending(qname, q->qtype, q->qclass, dnssec_ok, hash); slot >= 0) {
+    Pending& p = pending_[static_cast<size_t>(slot)];
+    for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
+      const Waiter& w = waiters_[static_cast<size_t>(i)];
+      if (w.id == m->id() && w.client == client) {
+        ++stats_.retransmits;  // the answer is on its way; one is enough
+        return;
+      }
+    }
+    if (!add_waiter(p, client, *m)) {
+      ++stats_.pool_full;
+      ++stats_.servfail;
+      return answer_error(client, query, rcode::kServFail);
+    }
+    ++stats_.coalesced;
+    return;
+  }
+
+  const int32_t s = new_pending();
+  if (s < 0) {
+    ++stats_.pool_full;
+    ++stats_.servfail;
+    return answer_error(client, query, rcode::kServFail);
+  }
+  const auto slot = static_cast<uint32_t>(s);
+  Pending& p = pending_[slot];
+  p.qname = qname;
+  p.qtype = q->qtype;
+  p.qclass = q->qclass;
+  p.dnssec_ok = dnssec_ok;
+  p.rd = m->rd();
+  p.cd = m->cd();
+  p.hash = hash;
+  p.deadline = now + config_.total_deadline;
+  if (!add_waiter(p, client, *m)) {
+    finish_pending(slot);
+    ++stats_.pool_full;
+    ++stats_.servfail;
+    return answer_error(client, query, rcode::kServFail);
+  }
+  int32_t& head = buckets_[hash & (buckets_.size() - 1)];
+  p.next_in_bucket = head;
+  head = s;
+
+  if (!send_next(slot, now)) return fail_pending(slot);
+  // Re-probe an unhealthy upstream with a copy of this real query
+  // (upstream_set.hpp); whichever answers first wins.
+  if (auto j = upstreams_.take_probe(now); j && (p.tried & bit(*j)) == 0) {
+    if (send_attempt(slot, *j, now)) ++stats_.probes;
+  }
+}
+
+bool Forwarder::send_next(uint32_t slot, MonoTime now) {
+  Pending& p = pending_[slot];
+  while (auto i = upstreams_.pick(p.tried)) {
+    if (send_attempt(slot, *i, now)) return true;
+    // No free attempt: nothing else can be sent for this query.
+    if (std::none_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& a) { return !a.open; })) {
+      return false;
+    }
+  }
+  return false;
+}
+
+bool Forwarder::send_attempt(uint32_t slot, size_t upstream, MonoTime now) {
+  Pending& p = pending_[slot];
+  size_t k = 0;
+  while (k < kMaxAttempts && p.attempts[k].open) ++k;
+  if (k == kMaxAttempts) return false;
+  p.tried |= bit(upstream);
+
+  Attempt& a = p.attempts[k];
+  // RFC 5452 9.2: an unpredictable ID for every query that leaves.
+  const auto id = static_cast<uint16_t>(rng_());
+  QuerySpec spec;
+  spec.id = id;
+  spec.qname = p.qname;
+  spec.qtype = p.qtype;
+  spec.qclass = p.qclass;
+  spec.rd = p.rd;
+  spec.cd = p.cd;
+  spec.dnssec_ok = p.dnssec_ok;  // the cache key includes DO, so the answer must match it
+  const auto len = build_query(MutBytes(upstream_), spec);
+  TAPIR_CHECK(len.has_value());  // one question in 64 KiB always fits
+
+  if (++a.generation == 0) a.generation = 1;
+  a.id = id;
+  a.upstream = static_cast<uint8_t>(upstream);
+  a.to = upstreams_.endpoint(upstream);
+  a.sent = now;
+  const AttemptRef ref{static_cast<uint32_t>(slot * kMaxAttempts + k), a.generation};
+  upstreams_.on_sent(upstream);
+  ++stats_.upstream_queries;
+  if (!io_.send_query(ref, a.to, ConstBytes(upstream_).first(*len))) {
+    ++stats_.send_failures;
+    return false;
+  }
+  a.open = a.live = true;
+  return true;
+}
+
+Forwarder::Attempt* Forwarder::find_attempt(AttemptRef ref, uint32_t* slot) {
+  const size_t s = ref.index / kMaxAttempts;
+  if (s >= pending_.size() || !pending_[s].active) return nullptr;
+  Attempt& a = pending_[s].attempts[ref.index % kMaxAttempts];
+  if (!a.open || a.generation != ref.generation) return nullptr;
+  *slot = static_cast<uint32_t>(s);
+  return &a;
+}
+
+void Forwarder::attempt_failed(uint32_t slot, Attempt& a, MonoTime now) {
+  Pending& p = pending_[slot];
+  a.live = false;
+  ++stats_.timeouts;
+  // A reload may have renumbered the upstreams: only blame the one we asked.
+  if (a.upstream < upstreams_.size() && upstreams_.endpoint(a.upstream) == a.to) {
+    upstreams_.on_timeout(a.upstream, now);
+  }
+  if (std::any_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& x) { return x.live; })) {
+    return;
+  }
+  if (send_next(slot, now)) return;
+  // Nothing left to ask. Earlier attempts may still answer late; if none is
+  // open either, there is nothing to wait for.
+  if (std::none_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& x) { return x.open; })) {
+    fail_pending(slot);
+  }
+}
+
+void Forwarder::on_attempt_error(AttemptRef ref, MonoTime now) {
+  uint32_t slot = 0;
+  Attempt* a = find_attempt(ref, &slot);
+  if (a == nullptr) return;
+  // The socket is useless now: close it and free its attempt for the next upstream.
+  a->open = false;
+  io_.close_query(ref);
+  if (a->live) {
+    attempt_failed(slot, *a, now);
+  } else if (std::none_of(pending_[slot].attempts.begin(), pending_[slot].attempts.end(),
+                          [](const Attempt& x) { return x.open; })) {
+    if (!send_next(slot, now)) fail_pending(slot);
+  }
+}
+
+void Forwarder::on_reply(AttemptRef ref, const Endpoint& from, ConstBytes reply, MonoTime now) {
+  uint32_t slot = 0;
+  Attempt* a = find_attempt(ref, &slot);
+  if (a == nullptr) {
+    ++stats_.rejected_replies;
+    return;
+  }
+  Pending& p = pending_[slot];
+  const OutstandingQuery q{a->to, a->id, p.qname, p.qtype, p.qclass};
+  if (check_reply(q, from, reply) != ReplyCheck::kMatch) {
+    ++stats_.rejected_replies;
+    return;
+  }
+  ++stats_.replies;
+  if (a->upstream < upstreams_.size() && upstreams_.endpoint(a->upstream) == a->to) {
+    upstreams_.on_reply(a->upstream, now - a->sent);
+  }
+  // check_reply parsed it; the message proper, without trailing bytes.
+  const ConstBytes msg = Message::parse(reply)->bytes();
+  cache_.insert(msg, p.dnssec_ok, now);
+  for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
+    std::memcpy(scratch_.data(), msg.data(), msg.size());
+    deliver(waiters_[static_cast<size_t>(i)], msg.size());
+  }
+  finish_pending(slot);
+}
+
+void Forwarder::on_tick(MonoTime now) {
+  if (pending_used_ == 0) return;
+  for (uint32_t slot = 0; slot < pending_.size(); ++slot) {
+    Pending& p = pending_[slot];
+    if (!p.active) continue;
+    if (now >= p.deadline) {
+      fail_pending(slot);
+      continue;
+    }
+    for (Attempt& a : p.attempts) {
+      if (a.live && now >= a.sent + config_.attempt_timeout) {
+        attempt_failed(slot, a, now);
+        if (!p.active) break;
+      }
+    }
+  }
+}
+
+void Forwarder::fail_pending(uint32_t slot) {
+  const Pending& p = pending_[slot];
+  for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
+    const Waiter& w = waiters_[static_cast<size_t>(i)];
+    // Rebuild the client's query from what we kept, and answer it SERVFAIL
+    // (RFC 1035 4.1.1; DESIGN.md: a failure is never NXDOMAIN).
+    QuerySpec spec;
+    spec.id = w.id;
+    spec.qname = w.qname;
+    spec.qtype = p.qtype;
+    spec.qclass = p.qclass;
+    spec.rd = w.rd;
+    spec.cd = w.cd;
+    spec.edns_udp_size = w.edns ? std::optional<uint16_t>(kAdvertisedUdpSize) : std::nullopt;
+    spec.dnssec_ok = p.dnssec_ok;
+    const auto qlen = build_query(MutBytes(upstream_), spec);
+    TAPIR_CHECK(qlen.has_value());
+    const auto n = build_error_response(MutBytes(scratch_), ConstBytes(upstream_).first(*qlen),
+                                        rcode::kServFail);
+    TAPIR_CHECK(n.has_value());
+    ++stats_.servfail;
+    ++stats_.answers;
+    io_.answer(w.client, ConstBytes(scratch_).first(*n));
+  }
+  finish_pending(slot);
+}
+
+void Forwarder::deliver(const Waiter& w, size_t len) {
+  const MutBytes all(scratch_);
+  set_id(all.first(len), w.id);
+  copy_question_case(all.first(len), w.qname);  // false only for a compressed question: keep it
+  if (!w.edns) {
+    if (auto n = remove_opt(all.first(len))) len = *n;
+  }
+  if (w.udp_limit != 0) {
+    const size_t limit = std::min(w.udp_limit, config_.max_udp_answer);
+    if (auto n = clamp_to_size(all.first(len), limit)) len = *n;
+  }
+  ++stats_.answers;
+  io_.answer(w.client, all.first(len));
+}
+
+void Forwarder::answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode) {
+  const MutBytes scratch(scratch_);
+  if (auto n = build_error_response(scratch, query, rcode)) {
+    ++stats_.answers;
+    io_.answer(client, scratch.first(*n));
+  }
+}
+
+}  // namespace tapir::dns

@@ -1,0 +1,250 @@
+#pragma once
+// The DNS forwarder as a pure state machine: client queries in, answers and
+// upstream queries out. No sockets, no clock: the engine's glue
+// (l2l4/dns_io) owns both and calls in with `now`.
+//
+// Theory of operation.
+//
+// on_query(client, bytes, now) decides, in this order (DESIGN.md "DNS forwarder"):
+//   1. fewer than 12 bytes, or QR set          -> dropped (never answer a
+//      response: two forwarders pointed at each other stop bouncing);
+//   2. does not parse                          -> FORMERR (RFC 1035 4.1.1);
+//      OPCODE other than QUERY                 -> NOTIMP;
+//      QDCOUNT != 1                            -> FORMERR (RFC 9619: exactly one);
+//   3. a built-in name (builtin.hpp)           -> answered, never forwarded;
+//   4. a cache hit (cache.hpp)                 -> answered;
+//   5. no upstream configured                  -> SERVFAIL;
+//   6. the same question already in flight     -> the client waits on it
+//      (coalescing: one upstream query for many clients, keyed like the
+//      cache by lower-cased QNAME, QTYPE, QCLASS and DO);
+//   7. otherwise a new pending query: a fresh random ID (RFC 5452 9.2;
+//      the fresh source port is the kernel's, one socket per attempt) is
+//      sent to UpstreamSet::pick(), plus a probe copy to an unhealthy
+//      upstream whose re-probe time has come.
+//
+// A pending query is a sequence of attempts, each to one upstream with its
+// own ID. An attempt that goes unanswered for attempt_timeout marks its
+// upstream unhealthy and the next untried upstream is asked; an earlier
+// attempt stays open until the query ends, so a late answer from a slow
+// first upstream still counts. When no answer has come by total_deadline
+// every waiting client gets SERVFAIL: a failure is never NXDOMAIN.
+//
+//   attempt   opened by          ends on
+//   live      send_query()       reply (query done), timeout or error -> timed out
+//   timed out timeout/error      reply (still accepted), query done
+//
+// on_reply(attempt, from, bytes, now) accepts a reply only through
+// check_reply() (source address and port, ID, QR, question); anything
+// else is counted and ignored, and the real answer may still come. An
+// accepted reply goes into the cache and is rewritten for every waiting
+// client: its own ID and question case (0x20), OPT removed for a client
+// that sent none (RFC 6891 7), clamped to the client's UDP size (512
+// without EDNS, RFC 1035 4.2.1; the EDNS size otherwise, RFC 6891 6.2.5),
+// TC set when answers had to go.
+//
+// Timers: on_tick(now) runs every timeout that is due; the glue calls it
+// often enough for the precision it wants (l2l4/dns_io: every 100 ms while
+// pending() > 0), so the forwarder needs no timer of its own.
+//
+// Memory and allocation. Pending queries, their attempts and the waiting
+// clients live in pools sized once in the constructor (max_pending,
+// max_waiters); the question index is a fixed array of chain heads with
+// the chain links inside the pool, hashed with a per-process random seed
+// so a guest cannot aim for one chain. Nothing on the query, reply or tick
+// path allocates, with two exceptions: Cache::insert (cache.hpp: one entry
+// per distinct answer) and the glue's own socket. Answers are built in a
+// scratch buffer owned by the forwarder and handed to ForwarderIo::answer,
+// valid only during that call.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "dns/builtin.hpp"
+#include "dns/cache.hpp"
+#include "dns/endpoint.hpp"
+#include "dns/message.hpp"
+#include "dns/upstream_set.hpp"
+#include "l2l4/wire/addr.hpp"
+
+namespace tapir::dns {
+
+// Who asked: where the answer goes. The MAC and `conn` are the glue's
+// (which frame to build, which TCP connection); the forwarder only
+// compares keys, to recognise a client's retransmission.
+struct ClientKey {
+  enum class Transport : uint8_t { kUdp, kTcp };
+  Transport transport = Transport::kUdp;
+  bool ipv6 = false;
+  wire::Ipv4Addr addr4;
+  wire::Ipv6Addr addr6;
+  uint16_t port = 0;
+  wire::MacAddr mac;
+  uint64_t conn = 0;
+
+  bool operator==(const ClientKey& o) const {
+    return transport == o.transport && ipv6 == o.ipv6 && port == o.port && conn == o.conn &&
+           (ipv6 ? addr6 == o.addr6 : addr4 == o.addr4);
+  }
+};
+
+// One upstream attempt, as the glue sees it: `index` is dense in
+// [0, Forwarder::attempt_capacity()) so the glue can keep its sockets in a
+// plain array; `generation` tells a reused index from the old one.
+struct AttemptRef {
+  uint32_t index = 0;
+  uint32_t generation = 0;
+  uint64_t pack() const { return (uint64_t{generation} << 32) | index; }
+  static AttemptRef unpack(uint64_t v) {
+    return {static_cast<uint32_t>(v & 0xffffffffu), static_cast<uint32_t>(v >> 32)};
+  }
+  bool operator==(const AttemptRef&) const = default;
+};
+
+// What the forwarder asks of the glue. Calls may nest inside any of the
+// forwarder's entry points; none of them may call back into the forwarder.
+class ForwarderIo {
+ public:
+  virtual ~ForwarderIo() = default;
+  // Send `msg` (valid only during the call) to `client`.
+  virtual void answer(const ClientKey& client, ConstBytes msg) = 0;
+  // Open a socket for `attempt` to `to`, send `query`; false if that
+  // failed (the forwarder counts it and moves on to the next upstream).
+  virtual bool send_query(AttemptRef attempt, const Endpoint& to, ConstBytes query) = 0;
+  // The attempt is over: close its socket. Replies after this are not wanted.
+  virtual void close_query(AttemptRef attempt) = 0;
+};
+
+struct ForwarderConfig {
+  Duration attempt_timeout = Duration::millis(1000);
+  // Well under glibc's 5 s first-try timeout (resolv.conf(5) "timeout"),
+  // so the client hears SERVFAIL before it gives up on us and retries.
+  Duration total_deadline = Duration::millis(2500);
+  size_t max_pending = 256;    // distinct questions in flight (each holds up to kMaxAttempts sockets)
+  size_t max_waiters = 4096;   // clients waiting on them, in all
+  size_t max_udp_answer = 65535;  // an extra cap on UDP answers (the glue's MTU budget)
+  CacheConfig cache;
+  UpstreamSetConfig upstream;
+  uint64_t seed = 0;  // for query IDs and the index hash; 0: std::random_device
+};
+
+struct ForwarderStats {
+  uint64_t queries = 0;  // client queries handed in
+  uint64_t dropped = 0;  // short, or a response (QR)
+  uint64_t formerr = 0;
+  uint64_t notimp = 0;
+  uint64_t builtin = 0;
+  uint64_t cache_hits = 0;
+  uint64_t coalesced = 0;      // joined a question already in flight
+  uint64_t retransmits = 0;    // same client and ID already waiting: ignored
+  uint64_t upstream_queries = 0;
+  uint64_t send_failures = 0;  // ForwarderIo::send_query returned false
+  uint64_t probes = 0;
+  uint64_t replies = 0;        // accepted upstream replies
+  uint64_t rejected_replies = 0;  // by check_reply or for a finished attempt
+  uint64_t timeouts = 0;       // attempts that timed out or failed
+  uint64_t servfail = 0;       // SERVFAILs sent (deadline, no upstream, no room)
+  uint64_t answers = 0;        // every answer handed to ForwarderIo::answer
+  uint64_t pool_full = 0;      // no room for a pending query or a waiter
+};
+
+class Forwarder {
+ public:
+  static constexpr size_t kMaxAttempts = 4;
+  // Largest message the forwarder builds or relays (a TCP message's limit).
+  static constexpr size_t kMaxMessage = 65535;
+
+  Forwarder(ForwarderConfig config, BuiltinNames builtin, ForwarderIo& io);
+
+  void set_upstreams(const std::vector<Endpoint>& upstreams) { upstreams_.set_upstreams(upstreams); }
+
+  void on_query(const ClientKey& client, ConstBytes query, MonoTime now);
+  void on_reply(AttemptRef attempt, const Endpoint& from, ConstBytes reply, MonoTime now);
+  // The attempt's socket failed (ICMP unreachable shows as ECONNREFUSED on a
+  // connected UDP socket): treated as a timeout now, so failover is immediate.
+  void on_attempt_error(AttemptRef attempt, MonoTime now);
+  void on_tick(MonoTime now);
+
+  size_t attempt_capacity() const { return pending_.size() * kMaxAttempts; }
+  size_t pending() const { return pending_used_; }
+
+  const ForwarderStats& stats() const { return stats_; }
+  const Cache& cache() const { return cache_; }
+  const UpstreamSet& upstreams() const { return upstreams_; }
+
+ private:
+  struct Attempt {
+    uint32_t generation = 0;
+    bool open = false;
+    bool live = false;  // open and not yet timed out
+    uint16_t id = 0;
+    uint8_t upstream = 0;
+    Endpoint to;
+    MonoTime sent{};
+  };
+  struct Pending {
+    bool active = false;
+    Name qname;  // as the first client spelled it; compared case-insensitively
+    uint16_t qtype = 0;
+    uint16_t qclass = 0;
+    bool dnssec_ok = false;
+    bool rd = true;
+    bool cd = false;
+    uint64_t hash = 0;
+    int32_t next_in_bucket = -1;
+    int32_t waiters = -1;  // head of the waiter list
+    uint64_t tried = 0;    // UpstreamSet::pick bitmask
+    MonoTime deadline{};
+    std::array<Attempt, kMaxAttempts> attempts{};
+  };
+  struct Waiter {
+    ClientKey client;
+    uint16_t id = 0;
+    bool rd = true;
+    bool cd = false;
+    bool edns = false;
+    size_t udp_limit = kClassicUdpSize;  // 0: no limit (TCP)
+    Name qname;  // the client's spelling
+    int32_t next = -1;
+  };
+
+  uint64_t question_hash(const Name& name, uint16_t qtype, uint16_t qclass, bool dnssec_ok) const;
+  int32_t find_pending(const Name& name, uint16_t qtype, uint16_t qclass, bool dnssec_ok,
+                       uint64_t hash) const;
+  int32_t new_pending();
+  void finish_pending(uint32_t slot);
+  static void fill_waiter(Waiter& w, const ClientKey& client, const Message& query);
+  bool add_waiter(Pending& p, const ClientKey& client, const Message& query);
+  // Sends the next attempt (pick order); false when no upstream is left.
+  bool send_next(uint32_t slot, MonoTime now);
+  bool send_attempt(uint32_t slot, size_t upstream, MonoTime now);
+  void attempt_failed(uint32_t slot, Attempt& a, MonoTime now);
+  // Answers every waiting client SERVFAIL and ends the query.
+  Attempt* find_attempt(AttemptRef ref, uint32_t* slot);
+  void fail_pending(uint32_t slot);
+  // Rewrites scratch_[0, len) for `w` and hands it to the glue.
+  void deliver(const Waiter& w, size_t len);
+  void answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode);
+
+  ForwarderConfig config_;
+  BuiltinNames builtin_;
+  ForwarderIo& io_;
+  Cache cache_;
+  UpstreamSet upstreams_;
+  std::mt19937_64 rng_;
+  uint64_t hash_seed_ = 0;
+  std::vector<Pending> pending_;
+  std::vector<int32_t> free_pending_;
+  size_t pending_used_ = 0;
+  std::vector<int32_t> buckets_;  // power of two, chain heads into pending_
+  std::vector<Waiter> waiters_;
+  int32_t free_waiters_ = -1;
+  std::vector<std::byte> scratch_;   // answers to clients
+  std::vector<std::byte> upstream_;  // a copy of an accepted reply, or a query being built
+  ForwarderStats stats_;
+};
+
+}  // namespace tapir::dns

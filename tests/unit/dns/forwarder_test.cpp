@@ -1,0 +1,351 @@
+#include "dns/forwarder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "dns/message_build.hpp"
+#include "dns/message_edit.hpp"
+
+namespace tapir::dns {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+ConstBytes cb(const Bytes& b) { return wire::as_bytes(b); }
+MutBytes mb(Bytes& b) { return wire::as_writable_bytes(b); }
+Bytes to_vec(ConstBytes b) {
+  const auto* p = reinterpret_cast<const uint8_t*>(b.data());  // NOLINT: bytes as octets
+  return Bytes(p, p + b.size());
+}
+
+// The engine's clock, faked.
+constexpr MonoTime kT0{1'000'000'000'000};
+MonoTime at(double seconds) { return kT0 + Duration::nanos(static_cast<int64_t>(seconds * 1e9)); }
+
+const Endpoint kUp0 = Endpoint::ipv4(wire::Ipv4Addr::from_octets(127, 0, 0, 1), 5353);
+const Endpoint kUp1 = Endpoint::ipv4(wire::Ipv4Addr::from_octets(127, 0, 0, 1), 5354);
+
+ClientKey client(uint16_t port) {
+  ClientKey k;
+  k.addr4 = wire::Ipv4Addr::from_octets(10, 0, 2, 100);
+  k.port = port;
+  return k;
+}
+
+// What the forwarder asked the glue to do, in order.
+struct FakeIo final : ForwarderIo {
+  struct Answer {
+    ClientKey to;
+    Bytes msg;
+  };
+  struct Sent {
+    AttemptRef ref;
+    Endpoint to;
+    Bytes msg;
+  };
+  std::vector<Answer> answers;
+  std::vector<Sent> sent;
+  std::vector<AttemptRef> closed;
+  bool fail_sends = false;
+
+  void answer(const ClientKey& c, ConstBytes msg) override { answers.push_back({c, to_vec(msg)}); }
+  bool send_query(AttemptRef a, const Endpoint& to, ConstBytes q) override {
+    if (fail_sends) return false;
+    sent.push_back({a, to, to_vec(q)});
+    return true;
+  }
+  void close_query(AttemptRef a) override { closed.push_back(a); }
+  bool is_closed(AttemptRef a) const {
+    for (const auto& c : closed) {
+      if (c == a) return true;
+    }
+    return false;
+  }
+};
+
+Bytes query_for(const std::string& name, uint16_t id, uint16_t qtype = rrtype::kA,
+                std::optional<uint16_t> edns = kAdvertisedUdpSize) {
+  QuerySpec q;
+  q.id = id;
+  q.qname = *Name::from_text(name);
+  q.qtype = qtype;
+  q.edns_udp_size = edns;
+  Bytes out(512);
+  out.resize(*build_query(mb(out), q));
+  return out;
+}
+
+// The upstream's answer to `query` (as the forwarder sent it): `count` A
+// records with a TTL of 300, or an NXDOMAIN with an SOA.
+Bytes answer_to(const Bytes& query, size_t count = 1, uint8_t rc = rcode::kNoError) {
+  auto qm = Message::parse(cb(query));
+  Bytes out(4096);
+  ResponseBuilder rb(mb(out), *qm, rc, false);
+  for (size_t i = 0; i < count; ++i) {
+    rb.add_a(300, wire::Ipv4Addr::from_octets(192, 0, 2, static_cast<uint8_t>(10 + i)));
+  }
+  out.resize(*rb.finish());
+  return out;
+}
+
+Message parsed(const Bytes& b) {
+  auto m = Message::parse(cb(b));
+  EXPECT_TRUE(m.has_value());
+  return *m;
+}
+
+class ForwarderTest : public ::testing::Test {
+ protected:
+  ForwarderTest() { make({}); }
+  void make(ForwarderConfig cfg, std::vector<Endpoint> ups = {kUp0, kUp1}) {
+    cfg.seed = 42;
+    BuiltinConfig bc;
+    bc.host4 = wire::Ipv4Addr::from_octets(10, 0, 2, 2);
+    bc.gateway4 = wire::Ipv4Addr::from_octets(10, 0, 2, 2);
+    io = FakeIo{};
+    fwd.emplace(cfg, BuiltinNames(bc), io);
+    fwd->set_upstreams(ups);
+  }
+  FakeIo io;
+  std::optional<Forwarder> fwd;
+};
+
+TEST_F(ForwarderTest, BuiltinNameIsAnsweredWithoutAskingUpstream) {
+  fwd->on_query(client(1000), cb(query_for("host.containers.internal", 9)), at(0));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_TRUE(io.sent.empty());
+  const Message a = parsed(io.answers[0].msg);
+  EXPECT_EQ(a.id(), 9);
+  EXPECT_EQ(a.rcode(), rcode::kNoError);
+  EXPECT_EQ(a.ancount(), 1);
+  EXPECT_EQ(fwd->stats().builtin, 1u);
+}
+
+TEST_F(ForwarderTest, GarbageGetsFormerrShortAndResponsesAreDropped) {
+  // A header claiming one question and nothing after it.
+  Bytes garbage = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0x3f};
+  fwd->on_query(client(1000), cb(garbage), at(0));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(io.answers[0].msg[0], 0x12);
+  EXPECT_EQ(io.answers[0].msg[1], 0x34);
+  EXPECT_EQ(io.answers[0].msg[3] & 0xf, rcode::kFormErr);
+
+  fwd->on_query(client(1000), cb(Bytes{1, 2, 3}), at(0));
+  Bytes response = query_for("example.test", 5);
+  response[2] |= 0x80;  // QR
+  fwd->on_query(client(1000), cb(response), at(0));
+  EXPECT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(fwd->stats().dropped, 2u);
+  EXPECT_TRUE(io.sent.empty());
+}
+
+TEST_F(ForwarderTest, MissGoesUpstreamWithAFreshIdAndTheAnswerComesBackAsTheClients) {
+  fwd->on_query(client(1000), cb(query_for("ExAmple.TEST", 777)), at(0));
+  ASSERT_EQ(io.sent.size(), 1u);
+  EXPECT_EQ(io.sent[0].to, kUp0);
+  const Message up = parsed(io.sent[0].msg);
+  EXPECT_TRUE(up.qname().equals_ci(*Name::from_text("example.test")));
+  ASSERT_TRUE(up.edns().has_value());
+  EXPECT_EQ(up.edns()->udp_payload_size, kAdvertisedUdpSize);
+  EXPECT_TRUE(io.answers.empty());
+
+  // dnsmasq-like: the answer's question in lower case.
+  Bytes reply = answer_to(query_for("example.test", up.id()));
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(reply), at(0.01));
+  ASSERT_EQ(io.answers.size(), 1u);
+  const Message a = parsed(io.answers[0].msg);
+  EXPECT_EQ(a.id(), 777);
+  EXPECT_EQ(a.qname().to_string(), "ExAmple.TEST");  // the client's 0x20 case
+  EXPECT_EQ(a.ancount(), 1);
+  EXPECT_TRUE(io.is_closed(io.sent[0].ref));
+  EXPECT_EQ(fwd->pending(), 0u);
+
+  // Second time: from the cache, nothing sent.
+  fwd->on_query(client(1001), cb(query_for("example.test", 778)), at(5));
+  ASSERT_EQ(io.answers.size(), 2u);
+  EXPECT_EQ(io.sent.size(), 1u);
+  EXPECT_EQ(parsed(io.answers[1].msg).id(), 778);
+  EXPECT_EQ(fwd->stats().cache_hits, 1u);
+}
+
+TEST_F(ForwarderTest, IdenticalQuestionsInFlightAreCoalesced) {
+  fwd->on_query(client(1000), cb(query_for("example.test", 1)), at(0));
+  fwd->on_query(client(1001), cb(query_for("EXAMPLE.test", 2)), at(0.1));
+  fwd->on_query(client(1000), cb(query_for("example.test", 1)), at(0.2));  // retransmission
+  fwd->on_query(client(1002), cb(query_for("example.test", 3, rrtype::kAaaa)), at(0.2));
+  ASSERT_EQ(io.sent.size(), 2u);  // A once, AAAA once
+  EXPECT_EQ(fwd->stats().coalesced, 1u);
+  EXPECT_EQ(fwd->stats().retransmits, 1u);
+
+  const Message up = parsed(io.sent[0].msg);
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(answer_to(query_for("example.test", up.id()))), at(0.3));
+  ASSERT_EQ(io.answers.size(), 2u);
+  EXPECT_EQ(io.answers[0].to.port, 1000);
+  EXPECT_EQ(parsed(io.answers[0].msg).id(), 1);
+  EXPECT_EQ(io.answers[1].to.port, 1001);
+  EXPECT_EQ(parsed(io.answers[1].msg).id(), 2);
+  EXPECT_EQ(parsed(io.answers[1].msg).qname().to_string(), "EXAMPLE.test");
+  EXPECT_EQ(fwd->pending(), 1u);  // the AAAA one
+}
+
+TEST_F(ForwarderTest, SpoofedRepliesAreIgnoredAndTheRealOneServed) {
+  fwd->on_query(client(1000), cb(query_for("example.test", 1)), at(0));
+  ASSERT_EQ(io.sent.size(), 1u);
+  const auto ref = io.sent[0].ref;
+  const uint16_t id = parsed(io.sent[0].msg).id();
+  fwd->on_reply(ref, kUp1, cb(answer_to(query_for("example.test", id))), at(0.01));  // wrong port
+  fwd->on_reply(ref, kUp0, cb(answer_to(query_for("example.test", static_cast<uint16_t>(id + 1)))), at(0.01));
+  fwd->on_reply(ref, kUp0, cb(answer_to(query_for("other.test", id))), at(0.01));  // wrong question
+  fwd->on_reply(ref, kUp0, cb(Bytes{1, 2, 3}), at(0.01));
+  EXPECT_TRUE(io.answers.empty());
+  EXPECT_EQ(fwd->stats().rejected_replies, 4u);
+  fwd->on_reply(ref, kUp0, cb(answer_to(query_for("example.test", id))), at(0.02));
+  ASSERT_EQ(io.answers.size(), 1u);
+  // After the query is done, its attempt no longer takes replies.
+  fwd->on_reply(ref, kUp0, cb(answer_to(query_for("example.test", id))), at(0.03));
+  EXPECT_EQ(io.answers.size(), 1u);
+}
+
+TEST_F(ForwarderTest, SilentFirstUpstreamFailsOverAfterOneSecondAndIsSkippedNextTime) {
+  fwd->on_query(client(1000), cb(query_for("example.test", 1)), at(0));
+  ASSERT_EQ(io.sent.size(), 1u);
+  fwd->on_tick(at(0.9));
+  EXPECT_EQ(io.sent.size(), 1u);
+  fwd->on_tick(at(1.0));
+  ASSERT_EQ(io.sent.size(), 2u);
+  EXPECT_EQ(io.sent[1].to, kUp1);
+  const uint16_t id0 = parsed(io.sent[0].msg).id();
+  const uint16_t id1 = parsed(io.sent[1].msg).id();
+  EXPECT_FALSE(io.is_closed(io.sent[0].ref));  // a late answer is still welcome
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(answer_to(query_for("example.test", id1))), at(1.01));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(parsed(io.answers[0].msg).id(), 1);
+  EXPECT_TRUE(io.is_closed(io.sent[0].ref));
+  EXPECT_FALSE(fwd->upstreams().stats(0).healthy);
+  (void)id0;
+
+  // The next question goes straight to the healthy second upstream.
+  fwd->on_query(client(1000), cb(query_for("other.test", 2)), at(2));
+  ASSERT_EQ(io.sent.size(), 3u);
+  EXPECT_EQ(io.sent[2].to, kUp1);
+}
+
+TEST_F(ForwarderTest, LateAnswerFromTheFirstUpstreamIsAccepted) {
+  fwd->on_query(client(1000), cb(query_for("example.test", 1)), at(0));
+  fwd->on_tick(at(1.0));
+  ASSERT_EQ(io.sent.size(), 2u);
+  const uint16_t id0 = parsed(io.sent[0].msg).id();
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(answer_to(query_for("example.test", id0))), at(1.2));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_TRUE(fwd->upstreams().stats(0).healthy);  // it answered after all
+  EXPECT_TRUE(io.is_closed(io.sent[1].ref));
+}
+
+TEST_F(ForwarderTest, DeadlineGivesServfailNeverNxdomain) {
+  fwd->on_query(client(1000), cb(query_for("example.test", 1, rrtype::kA, std::nullopt)), at(0));
+  fwd->on_query(client(1001), cb(query_for("example.test", 2, rrtype::kA, std::nullopt)), at(0.5));
+  for (double t = 0.1; t < 2.45; t += 0.1) fwd->on_tick(at(t));
+  EXPECT_TRUE(io.answers.empty());
+  EXPECT_EQ(io.sent.size(), 2u);  // both upstreams tried
+  fwd->on_tick(at(2.5));
+  ASSERT_EQ(io.answers.size(), 2u);
+  for (const auto& a : io.answers) {
+    const Message m = parsed(a.msg);
+    EXPECT_EQ(m.rcode(), rcode::kServFail);
+    EXPECT_TRUE(m.qr());
+    EXPECT_FALSE(m.edns().has_value());  // the client sent no OPT
+    EXPECT_EQ(m.qname().to_string(), "example.test");
+  }
+  EXPECT_EQ(parsed(io.answers[1].msg).id(), 2);
+  EXPECT_TRUE(io.is_closed(io.sent[0].ref));
+  EXPECT_TRUE(io.is_closed(io.sent[1].ref));
+  EXPECT_EQ(fwd->pending(), 0u);
+}
+
+TEST_F(ForwarderTest, SocketErrorFailsOverAtOnce) {
+  fwd->on_query(client(1000), cb(query_for("example.test", 1)), at(0));
+  fwd->on_attempt_error(io.sent[0].ref, at(0.001));
+  ASSERT_EQ(io.sent.size(), 2u);
+  EXPECT_EQ(io.sent[1].to, kUp1);
+  EXPECT_TRUE(io.is_closed(io.sent[0].ref));
+  fwd->on_attempt_error(io.sent[1].ref, at(0.002));
+  ASSERT_EQ(io.answers.size(), 1u);  // nobody left to ask
+  EXPECT_EQ(parsed(io.answers[0].msg).rcode(), rcode::kServFail);
+}
+
+TEST_F(ForwarderTest, NoUpstreamOrFailingSocketsGiveServfail) {
+  make({}, {});
+  fwd->on_query(client(1000), cb(query_for("example.test", 1)), at(0));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(parsed(io.answers[0].msg).rcode(), rcode::kServFail);
+
+  make({});
+  io.fail_sends = true;
+  fwd->on_query(client(1000), cb(query_for("example.test", 1)), at(0));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(parsed(io.answers[0].msg).rcode(), rcode::kServFail);
+  EXPECT_EQ(fwd->pending(), 0u);
+}
+
+TEST_F(ForwarderTest, NxdomainIsPassedOn) {
+  fwd->on_query(client(1000), cb(query_for("missing.test", 1)), at(0));
+  const uint16_t id = parsed(io.sent[0].msg).id();
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(answer_to(query_for("missing.test", id), 0, rcode::kNxDomain)), at(0.01));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(parsed(io.answers[0].msg).rcode(), rcode::kNxDomain);
+}
+
+TEST_F(ForwarderTest, AnswersAreClampedToTheClientsUdpSize) {
+  // A classic client (no OPT): 512 bytes at most, no OPT, TC when answers were cut.
+  fwd->on_query(client(1000), cb(query_for("big.test", 1, rrtype::kA, std::nullopt)), at(0));
+  fwd->on_query(client(1001), cb(query_for("big.test", 2)), at(0));  // EDNS 1232
+  ASSERT_EQ(io.sent.size(), 1u);
+  const uint16_t id = parsed(io.sent[0].msg).id();
+  const Bytes big = answer_to(query_for("big.test", id), 50);  // 50 * 16 bytes of A records
+  ASSERT_GT(big.size(), 512u);
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(big), at(0.01));
+  ASSERT_EQ(io.answers.size(), 2u);
+  const Message classic = parsed(io.answers[0].msg);
+  EXPECT_LE(io.answers[0].msg.size(), 512u);
+  EXPECT_TRUE(classic.tc());
+  EXPECT_FALSE(classic.edns().has_value());
+  const Message edns = parsed(io.answers[1].msg);
+  EXPECT_FALSE(edns.tc());
+  EXPECT_EQ(edns.ancount(), 50);
+}
+
+TEST_F(ForwarderTest, FullPoolsAnswerServfail) {
+  ForwarderConfig cfg;
+  cfg.max_pending = 1;
+  cfg.max_waiters = 2;
+  make(cfg);
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  fwd->on_query(client(1001), cb(query_for("b.test", 2)), at(0));  // no pending slot
+  fwd->on_query(client(1002), cb(query_for("a.test", 3)), at(0));  // second waiter
+  fwd->on_query(client(1003), cb(query_for("a.test", 4)), at(0));  // no waiter left
+  ASSERT_EQ(io.answers.size(), 2u);
+  EXPECT_EQ(parsed(io.answers[0].msg).id(), 2);
+  EXPECT_EQ(parsed(io.answers[0].msg).rcode(), rcode::kServFail);
+  EXPECT_EQ(parsed(io.answers[1].msg).id(), 4);
+  EXPECT_EQ(fwd->stats().pool_full, 2u);
+  // Slots come back: after the deadline the pool serves again.
+  fwd->on_tick(at(3));
+  fwd->on_query(client(1001), cb(query_for("b.test", 5)), at(3));
+  EXPECT_EQ(fwd->pending(), 1u);
+}
+
+TEST_F(ForwarderTest, ReprobesAnUnhealthyUpstreamAlongsideARealQuery) {
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  fwd->on_tick(at(1));  // upstream 0 unhealthy, next probe at 11 s
+  const uint16_t id = parsed(io.sent[1].msg).id();
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(answer_to(query_for("a.test", id))), at(1.1));
+  fwd->on_query(client(1000), cb(query_for("b.test", 2)), at(12));
+  ASSERT_EQ(io.sent.size(), 4u);
+  EXPECT_EQ(io.sent[2].to, kUp1);
+  EXPECT_EQ(io.sent[3].to, kUp0);  // the probe
+  EXPECT_EQ(fwd->stats().probes, 1u);
+}
+
+}  // namespace
+}  // namespace tapir::dns
