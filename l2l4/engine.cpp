@@ -261,7 +261,9 @@ SysResult<size_t> Engine::run_until_watch() {
     std::optional<size_t> fired;
     io_uring_for_each_cqe(ring_.raw(), head, cqe) {
       ++seen;
-      --inflight_;
+      // A multishot submission completes many times; only its last
+      // completion (no F_MORE) ends it.
+      if ((cqe->flags & IORING_CQE_F_MORE) == 0) --inflight_;
       const Tag tag = Tag::unpack(io_uring_cqe_get_data64(cqe));
       switch (tag.op) {
         case Op::kTapRead: on_read(tag, cqe->res, now); break;
@@ -285,10 +287,15 @@ SysResult<size_t> Engine::run_until_watch() {
 }
 
 void Engine::shutdown() {
-  // One cancel for everything (IORING_ASYNC_CANCEL_ANY, Linux 5.19); its own
-  // completion is not counted in inflight_.
+  // One cancel for everything (IORING_ASYNC_CANCEL_ANY, Linux 5.19) plus
+  // the tick's removal; their own completions are not counted in inflight_.
   io_uring_sqe* sqe = ring_.sqe();
   io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+  io_uring_sqe_set_data64(sqe, Tag{Op::kNone, 0, 0}.pack());
+  // ASYNC_CANCEL does not reach timeouts: the tick would hold the drain up
+  // to a whole interval. Remove it by its tag.
+  sqe = ring_.sqe();
+  io_uring_prep_timeout_remove(sqe, Tag{Op::kTick, 0, 0}.pack(), 0);
   io_uring_sqe_set_data64(sqe, Tag{Op::kNone, 0, 0}.pack());
   // Bounded: every request is cancellable, so this ends in a few rounds.
   for (int round = 0; round < 100 && inflight_ > 0; ++round) {
@@ -300,7 +307,15 @@ void Engine::shutdown() {
     io_uring_for_each_cqe(ring_.raw(), head, cqe) {
       ++seen;
       const Tag tag = Tag::unpack(io_uring_cqe_get_data64(cqe));
-      if (tag.op != Op::kNone) --inflight_;
+      if (tag.op != Op::kNone && (cqe->flags & IORING_CQE_F_MORE) == 0) --inflight_;
+      // A socket poll's last completion frees its slot; nobody hears of it.
+      if (tag.op == Op::kSocket && (cqe->flags & IORING_CQE_F_MORE) == 0 &&
+          tag.slot < sockets_.size() && sockets_[tag.slot].generation == tag.generation &&
+          sockets_[tag.slot].armed) {
+        sockets_[tag.slot] = SocketSlot{nullptr, 0, -1, 0, sockets_[tag.slot].generation, false, false};
+        free_sockets_.push_back(tag.slot);
+        --socket_slots_used_;
+      }
     }
     io_uring_cq_advance(ring_.raw(), seen);
   }

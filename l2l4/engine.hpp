@@ -137,6 +137,8 @@ class Engine {
   WatchHandle watch(int fd, unsigned events, SocketClient& client, uint64_t cookie);
   void unwatch(WatchHandle h);
   size_t watched_sockets() const { return socket_slots_used_; }
+  // Submissions whose last completion has not arrived (0 after shutdown()).
+  uint64_t in_flight() const { return inflight_; }
   // Cancels everything in flight and waits for the completions, so that no
   // request still holds the tap when its fd is closed: the kernel tears a
   // ring down asynchronously, and until then the tap would stay busy.
