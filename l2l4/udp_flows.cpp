@@ -1,0 +1,209 @@
+#include "l2l4/udp_flows.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "base/log.hpp"
+#include "services/frame.hpp"
+
+namespace tapir::l2l4 {
+namespace {
+
+// Bound on datagrams read per readiness, so one busy flow cannot starve
+// the others in the same batch of completions.
+constexpr int kMaxReadsPerWake = 64;
+
+uint64_t mix(uint64_t h, uint64_t v) {
+  // SplitMix64 step over a keyed state: cheap, and with a random secret a
+  // guest cannot aim many flows at one bucket.
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
+}
+
+uint64_t load64(const std::array<uint8_t, 16>& a, size_t off) {
+  uint64_t v;
+  std::memcpy(&v, a.data() + off, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+size_t UdpFlows::KeyHash::operator()(const UdpFlowKey& k) const noexcept {
+  uint64_t h = secret;
+  h = mix(h, load64(k.guest, 0));
+  h = mix(h, load64(k.guest, 8));
+  h = mix(h, load64(k.dst, 0));
+  h = mix(h, load64(k.dst, 8));
+  h = mix(h, (uint64_t{k.guest_port} << 32) | (uint64_t{k.dst_port} << 16) | (k.v6 ? 1u : 0u));
+  return static_cast<size_t>(h);
+}
+
+UdpFlows::UdpFlows(NatConfig nat, size_t max_flows)
+    : nat_(std::move(nat)),
+      max_flows_(max_flows),
+      index_(64, KeyHash{(uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()}) {}
+
+UdpFlows::~UdpFlows() {
+  // The engine may already be gone at exit; its shutdown() cancelled the polls.
+  flows_.clear();
+}
+
+UdpFlows::Flow* UdpFlows::open_flow(const UdpFlowKey& key, const sockaddr_storage& to,
+                                    socklen_t to_len, const wire::MacAddr& guest_mac, MonoTime now,
+                                    uint64_t& id) {
+  if (flows_.size() >= max_flows_) {
+    ++stats_.table_full;
+    static RateLimit rl(1, Duration::seconds(10));
+    TAPIR_LOG_RL(LogLevel::kWarn, rl, now, "UDP flow table full (%zu flows): new flows refused",
+                 flows_.size());
+    return nullptr;
+  }
+  Fd fd(::socket(to.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), to_len) < 0) {  // NOLINT
+    ++stats_.socket_errors;
+    static RateLimit rl(5, Duration::seconds(10));
+    TAPIR_LOG_RL(LogLevel::kWarn, rl, now, "UDP flow: cannot open a host socket: %s",
+                 strerrordesc_np(errno));
+    return nullptr;
+  }
+  id = next_id_++;
+  Flow f;
+  f.key = key;
+  f.fd = std::move(fd);
+  f.guest_mac = guest_mac;
+  f.last = now;
+  f.watch = engine_->watch(f.fd.get(), POLLIN, *this, id);
+  if (!f.watch.valid()) {
+    ++stats_.socket_errors;
+    return nullptr;
+  }
+  ++stats_.created;
+  index_.emplace(key, id);
+  return &flows_.emplace(id, std::move(f)).first->second;
+}
+
+void UdpFlows::send_to_host(Flow& f, wire::ConstBytes payload, MonoTime now) {
+  f.last = now;
+  const ssize_t n = ::send(f.fd.get(), payload.data(), payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n >= 0) {
+    ++stats_.to_host;
+  } else if (errno == ECONNREFUSED) {
+    ++stats_.refused;  // the previous datagram drew an ICMP port unreachable
+  } else {
+    ++stats_.send_errors;
+  }
+}
+
+void UdpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
+                         const wire::UdpView& udp, MonoTime now) {
+  UdpFlowKey key;
+  ip.source().store(wire::as_writable_bytes(key.guest), 0);
+  ip.destination().store(wire::as_writable_bytes(key.dst), 0);
+  key.guest_port = udp.source_port();
+  key.dst_port = udp.destination_port();
+  if (auto it = index_.find(key); it != index_.end()) {
+    return send_to_host(flows_.at(it->second), udp.payload(), now);
+  }
+  sockaddr_storage to;
+  socklen_t to_len = 0;
+  switch (map_destination4(nat_, ip.destination(), key.dst_port, to, to_len)) {
+    case MapResult::kHost: break;
+    case MapResult::kUnreachable: ++stats_.unreachable; return;
+    case MapResult::kLocal: return;
+  }
+  uint64_t id = 0;
+  if (Flow* f = open_flow(key, to, to_len, eth.source(), now, id)) send_to_host(*f, udp.payload(), now);
+}
+
+void UdpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
+                         const wire::UdpView& udp, MonoTime now) {
+  UdpFlowKey key;
+  key.v6 = true;
+  key.guest = ip.source().octets;
+  key.dst = ip.destination().octets;
+  key.guest_port = udp.source_port();
+  key.dst_port = udp.destination_port();
+  if (auto it = index_.find(key); it != index_.end()) {
+    return send_to_host(flows_.at(it->second), udp.payload(), now);
+  }
+  sockaddr_storage to;
+  socklen_t to_len = 0;
+  switch (map_destination6(nat_, ip.destination(), key.dst_port, to, to_len)) {
+    case MapResult::kHost: break;
+    case MapResult::kUnreachable: ++stats_.unreachable; return;
+    case MapResult::kLocal: return;
+  }
+  uint64_t id = 0;
+  if (Flow* f = open_flow(key, to, to_len, eth.source(), now, id)) send_to_host(*f, udp.payload(), now);
+}
+
+void UdpFlows::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, TxQueue& tx) {
+  auto it = flows_.find(cookie);
+  if (it == flows_.end()) return;  // closed meanwhile
+  Flow& f = it->second;
+  const size_t offset = f.key.v6 ? services::kUdp6PayloadOffset : services::kUdp4PayloadOffset;
+  const size_t mtu_room = nat_.plan.mtu - (f.key.v6 ? 48 : 28);
+  for (int i = 0; i < kMaxReadsPerWake; ++i) {
+    wire::MutBytes out = tx.acquire();
+    if (out.empty()) return;  // every transmit buffer busy: the next wake reads on
+    const size_t room = std::min(out.size() - offset, mtu_room);
+    const ssize_t n = ::recv(f.fd.get(), out.data() + offset, room, MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0) {
+      tx.cancel();
+      if (errno == ECONNREFUSED) ++stats_.refused;
+      return;  // EAGAIN: drained
+    }
+    if (static_cast<size_t>(n) > room) {
+      tx.cancel();
+      ++stats_.too_big;
+      continue;
+    }
+    f.last = now;
+    f.replied = true;
+    const services::L2Addrs l2{nat_.plan.gateway_mac, f.guest_mac};
+    size_t len;
+    if (f.key.v6) {
+      wire::Ipv6Addr src{f.key.dst}, dst{f.key.guest};
+      len = services::finish_udp6(out, l2, src, dst, f.key.dst_port, f.key.guest_port,
+                                  static_cast<size_t>(n), 64);
+    } else {
+      const auto src = wire::Ipv4Addr::load(wire::as_bytes(f.key.dst), 0);
+      const auto dst = wire::Ipv4Addr::load(wire::as_bytes(f.key.guest), 0);
+      len = services::finish_udp4(out, l2, src, dst, f.key.dst_port, f.key.guest_port,
+                                  static_cast<size_t>(n));
+    }
+    tx.send(len);
+    ++stats_.to_guest;
+  }
+}
+
+void UdpFlows::close_flow(uint64_t id) {
+  auto it = flows_.find(id);
+  if (it == flows_.end()) return;
+  if (engine_ != nullptr) engine_->unwatch(it->second.watch);
+  index_.erase(it->second.key);
+  flows_.erase(it);  // closes the socket; the engine's poll holds its own file reference
+}
+
+void UdpFlows::expire(MonoTime now) {
+  std::vector<uint64_t> idle;
+  for (const auto& [id, f] : flows_) {
+    if (now - f.last >= (f.replied ? kStreamTimeout : kIdleTimeout)) idle.push_back(id);
+  }
+  for (uint64_t id : idle) {
+    close_flow(id);
+    ++stats_.expired;
+  }
+}
+
+}  // namespace tapir::l2l4

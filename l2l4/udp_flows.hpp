@@ -1,0 +1,104 @@
+#pragma once
+// UDP flows (NAT mode): each guest 5-tuple gets one connected, non-blocking
+// host socket, so the kernel demultiplexes replies and filters strangers.
+//
+// Theory of operation. A datagram from the guest to a destination that
+// maps to the host (l2l4/nat.hpp) looks its flow up by {guest address and
+// port, destination address and port}; a new flow opens a socket, connects
+// it to the mapped destination and asks the engine to watch it. Replies
+// are read straight into a transmit buffer at the payload offset and the
+// Ethernet/IP/UDP headers are put in front (services/frame.hpp), with the
+// destination the guest used as the source. Flows expire like conntrack's:
+// 30 s after the last datagram, 180 s once both sides have spoken. The
+// table is bounded (--max-flows); at the cap new flows are refused and
+// counted. A connection refused by the host side (ECONNREFUSED, from the
+// kernel's ICMP) is counted; turning it into ICMP for the guest is for a
+// later change.
+
+#include <array>
+#include <cstdint>
+#include <unordered_map>
+
+#include "base/clock.hpp"
+#include "base/fd.hpp"
+#include "l2l4/engine.hpp"
+#include "l2l4/nat.hpp"
+#include "l2l4/wire/addr.hpp"
+#include "l2l4/wire/ethernet.hpp"
+#include "l2l4/wire/ipv4.hpp"
+#include "l2l4/wire/ipv6.hpp"
+#include "l2l4/wire/udp.hpp"
+
+namespace tapir::l2l4 {
+
+struct UdpFlowKey {
+  bool v6 = false;
+  std::array<uint8_t, 16> guest{};  // IPv4 in the first 4 bytes
+  std::array<uint8_t, 16> dst{};
+  uint16_t guest_port = 0;
+  uint16_t dst_port = 0;
+  bool operator==(const UdpFlowKey&) const = default;
+};
+
+struct UdpFlowStats {
+  uint64_t created = 0;
+  uint64_t expired = 0;
+  uint64_t to_host = 0;       // datagrams sent on host sockets
+  uint64_t to_guest = 0;      // datagrams delivered to the guest
+  uint64_t send_errors = 0;
+  uint64_t refused = 0;       // ECONNREFUSED from the host side
+  uint64_t socket_errors = 0; // socket()/connect() failed (e.g. out of fds)
+  uint64_t table_full = 0;    // refused at --max-flows
+  uint64_t unreachable = 0;   // host loopback with --disable-host-loopback
+  uint64_t too_big = 0;       // reply larger than the guest's MTU allows
+};
+
+class UdpFlows final : public SocketClient {
+ public:
+  UdpFlows(NatConfig nat, size_t max_flows);
+  ~UdpFlows() override;
+  void set_engine(Engine* e) { engine_ = e; }
+
+  // A guest datagram for a host destination (not for tapir's services).
+  void on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::UdpView& udp,
+                 MonoTime now);
+  void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,
+                 MonoTime now);
+  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) override;
+  // Expires idle flows; call from the tick.
+  void expire(MonoTime now);
+
+  size_t size() const { return flows_.size(); }
+  const UdpFlowStats& stats() const { return stats_; }
+
+  static constexpr Duration kIdleTimeout = Duration::seconds(30);
+  static constexpr Duration kStreamTimeout = Duration::seconds(180);
+
+ private:
+  struct KeyHash {
+    uint64_t secret;
+    size_t operator()(const UdpFlowKey& k) const noexcept;
+  };
+  struct Flow {
+    UdpFlowKey key;
+    Fd fd;
+    WatchHandle watch;
+    wire::MacAddr guest_mac;
+    MonoTime last{};
+    bool replied = false;
+  };
+  Flow* open_flow(const UdpFlowKey& key, const sockaddr_storage& to, socklen_t to_len,
+                  const wire::MacAddr& guest_mac, MonoTime now, uint64_t& id);
+  void send_to_host(Flow& f, wire::ConstBytes payload, MonoTime now);
+  void close_flow(uint64_t id);
+
+  NatConfig nat_;
+  size_t max_flows_;
+  Engine* engine_ = nullptr;
+  std::unordered_map<UdpFlowKey, uint64_t, KeyHash> index_;
+  std::unordered_map<uint64_t, Flow> flows_;  // by id; ids are never reused
+  uint64_t next_id_ = 1;
+  UdpFlowStats stats_;
+};
+
+}  // namespace tapir::l2l4
