@@ -69,6 +69,11 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
       if (ip->protocol() == wire::ipproto::kUdp) {
         auto udp = wire::UdpView::parse(ip->payload());
         if (!udp) return stats_.drops.count(udp.error());
+        // DNS (l2l4/dns_io).
+        if (ip->destination() == cfg_.plan.dns4 && udp->destination_port() == dns::kDnsPort) {
+          if (dns_ == nullptr) return static_cast<void>(++stats_.dns_disabled);
+          return dns_->on_udp4(*eth, *ip, *udp, now, tx);
+        }
         if (udp->destination_port() == kDhcpServerPort && cfg_.dhcp) {
           return respond(tx, [&](wire::MutBytes out) {
             return services::dhcp4_reply(*eth, *ip, *udp, cfg_, state_, now, out);
@@ -106,6 +111,11 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
       } else if (ip->upper_protocol() == wire::ipproto::kUdp) {
         auto udp = wire::UdpView::parse(ip->upper_payload());
         if (!udp) return stats_.drops.count(udp.error());
+        // DNS (l2l4/dns_io).
+        if (ip->destination() == cfg_.plan.dns6 && udp->destination_port() == dns::kDnsPort) {
+          if (dns_ == nullptr) return static_cast<void>(++stats_.dns_disabled);
+          return dns_->on_udp6(*eth, *ip, *udp, now, tx);
+        }
         if (udp->destination_port() == kDhcp6ServerPort && cfg_.dhcpv6) {
           return respond(tx, [&](wire::MutBytes out) {
             return services::dhcp6_reply(*eth, *ip, *udp, cfg_, state_, now, out);
@@ -120,6 +130,7 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
 }
 
 void ServiceDispatcher::on_tick(MonoTime now, TxQueue& tx) {
+  if (dns_ != nullptr) dns_->on_tick(now, tx);
   // Unsolicited router advertisements (RFC 4861 6.2.4): a few quickly at
   // start, then at a random interval between Min and MaxRtrAdvInterval.
   if (!cfg_.plan.ipv6 || !cfg_.ndp) return;

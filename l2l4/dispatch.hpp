@@ -8,6 +8,8 @@
 //   ICMPv6 echo to the gateway / DNS -> services::icmp6_echo_reply
 //   NDP (RS, NS, NA, ...)            -> services::ndp_reply
 //   IPv6 UDP to port 547             -> services::dhcp6_reply
+//   UDP to the DNS address, port 53  -> DnsService (l2l4/dns_io), or counted
+//                                       and dropped with --disable-dns
 //   every tick                       -> unsolicited router advertisements
 //   anything else                    -> counted as "no_data_path" until the
 //                                       TCP/UDP/ICMP translation exists
@@ -18,6 +20,7 @@
 #include <cstdint>
 #include <random>
 
+#include "l2l4/dns_io.hpp"
 #include "l2l4/engine.hpp"
 #include "l2l4/wire/parse_error.hpp"
 #include "services/guest_state.hpp"
@@ -32,6 +35,7 @@ struct DispatchStats {
   uint64_t no_data_path = 0;  // traffic for the (not yet built) translation layer
   uint64_t gso_frames = 0;    // large segments: data-path traffic by definition
   uint64_t tx_full = 0;       // a reply was dropped: every transmit buffer busy
+  uint64_t dns_disabled = 0;  // DNS queries dropped: --disable-dns
   wire::DropCounters drops;
 };
 
@@ -42,6 +46,10 @@ class ServiceDispatcher final : public FrameHandler {
   void on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTime now, TxQueue& tx) override;
   void on_tick(MonoTime now, TxQueue& tx) override;
 
+  // The DNS forwarder for UDP to plan.dns4:53 / plan.dns6:53; nullptr
+  // (--disable-dns): those datagrams are counted and dropped.
+  void set_dns(DnsService* dns) { dns_ = dns; }
+
   const DispatchStats& stats() const { return stats_; }
   const services::GuestState& guest() const { return state_; }
 
@@ -51,6 +59,7 @@ class ServiceDispatcher final : public FrameHandler {
   void respond(TxQueue& tx, F&& reply);
 
   services::ServiceConfig cfg_;
+  DnsService* dns_ = nullptr;
   services::GuestState state_;
   DispatchStats stats_;
   uint32_t ra_sent_ = 0;

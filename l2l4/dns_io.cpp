@@ -1,0 +1,257 @@
+#include "l2l4/dns_io.hpp"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/log.hpp"
+#include "services/frame.hpp"
+
+namespace tapir::l2l4 {
+namespace {
+
+constexpr Duration kTimerInterval = Duration::millis(100);
+constexpr uint8_t kHopLimit = 64;
+
+// The upstream as a sockaddr; false for an IPv6 scope that names no interface.
+bool to_sockaddr(const dns::Endpoint& e, sockaddr_storage& ss, socklen_t& len) {
+  std::memset(&ss, 0, sizeof ss);
+  if (!e.is_ipv6()) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);  // NOLINT: the sockaddr API
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(e.port);
+    sin->sin_addr.s_addr = htonl(e.v4.value);
+    len = sizeof(sockaddr_in);
+    return true;
+  }
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);  // NOLINT: the sockaddr API
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons(e.port);
+  std::memcpy(&sin6->sin6_addr, e.v6.octets.data(), 16);
+  if (!e.scope.empty()) {
+    // RFC 4007 11: an interface name, or its number.
+    unsigned idx = if_nametoindex(e.scope.c_str());
+    if (idx == 0) {
+      char* end = nullptr;
+      const unsigned long v = std::strtoul(e.scope.c_str(), &end, 10);
+      if (end == e.scope.c_str() || *end != '\0' || v == 0) return false;
+      idx = static_cast<unsigned>(v);
+    }
+    sin6->sin6_scope_id = idx;
+  }
+  len = sizeof(sockaddr_in6);
+  return true;
+}
+
+dns::Endpoint from_sockaddr(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);  // NOLINT: the sockaddr API
+    wire::Ipv6Addr a;
+    std::memcpy(a.octets.data(), &sin6->sin6_addr, 16);
+    return dns::Endpoint::ipv6(a, ntohs(sin6->sin6_port));
+  }
+  const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);  // NOLINT: the sockaddr API
+  return dns::Endpoint::ipv4({ntohl(sin->sin_addr.s_addr)}, ntohs(sin->sin_port));
+}
+
+dns::ForwarderConfig with_mtu(dns::ForwarderConfig f, uint32_t mtu) {
+  // An answer must fit one frame to the guest: MTU minus IPv6 and UDP headers.
+  const size_t budget = mtu > wire::kIpv6HeaderLen + wire::kUdpHeaderLen
+                            ? mtu - wire::kIpv6HeaderLen - wire::kUdpHeaderLen
+                            : dns::kClassicUdpSize;
+  f.max_udp_answer = std::max(dns::kClassicUdpSize, std::min(f.max_udp_answer, budget));
+  return f;
+}
+
+}  // namespace
+
+DnsService::DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg)
+    : plan_(plan),
+      log_queries_(cfg.log_queries),
+      forwarder_(with_mtu(cfg.forwarder, plan.mtu), dns::BuiltinNames(cfg.builtin), *this),
+      rx_(dns::Forwarder::kMaxMessage) {
+  forwarder_.set_upstreams(cfg.upstreams);
+  sockets_.resize(forwarder_.attempt_capacity());
+}
+
+DnsService::~DnsService() {
+  // The engine is shut down (nothing in flight) before this runs.
+  for (Socket& s : sockets_) {
+    if (s.fd >= 0) ::close(s.fd);
+  }
+}
+
+void DnsService::attach(Engine& engine) {
+  engine_ = &engine;
+  timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!timer_) {
+    LOG_WARN("dns: timerfd: %s; timeouts follow the 1 s tick", strerrordesc_np(errno));
+    return;
+  }
+  timer_watch_ = engine.watch(timer_.get(), POLLIN, *this, kTimerCookie);
+}
+
+void DnsService::update_timer() {
+  const bool want = forwarder_.pending() != 0;
+  if (want == timer_running_ || !timer_ || !timer_watch_.valid()) return;
+  itimerspec its{};
+  if (want) {
+    its.it_value.tv_nsec = kTimerInterval.ns;
+    its.it_interval.tv_nsec = kTimerInterval.ns;
+  }
+  if (::timerfd_settime(timer_.get(), 0, &its, nullptr) == 0) timer_running_ = want;
+}
+
+void DnsService::on_udp4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
+                         const wire::UdpView& udp, MonoTime now, TxQueue& tx) {
+  tx_ = &tx;
+  dns::ClientKey c;
+  c.addr4 = ip.source();
+  c.port = udp.source_port();
+  c.mac = eth.source();
+  forwarder_.on_query(c, udp.payload(), now);
+  update_timer();
+}
+
+void DnsService::on_udp6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
+                         const wire::UdpView& udp, MonoTime now, TxQueue& tx) {
+  tx_ = &tx;
+  dns::ClientKey c;
+  c.ipv6 = true;
+  c.addr6 = ip.source();
+  c.port = udp.source_port();
+  c.mac = eth.source();
+  forwarder_.on_query(c, udp.payload(), now);
+  update_timer();
+}
+
+void DnsService::on_tick(MonoTime now, TxQueue& tx) {
+  tx_ = &tx;
+  forwarder_.on_tick(now);
+  update_timer();
+}
+
+void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) {
+  tx_ = &tx;
+  if (cookie == kTimerCookie) {
+    uint64_t expirations = 0;
+    while (::read(timer_.get(), &expirations, sizeof expirations) < 0 && errno == EINTR) {
+    }
+    forwarder_.on_tick(now);
+  } else {
+    (void)revents;  // errors show up as recvfrom's errno
+    drain(dns::AttemptRef::unpack(cookie), now);
+  }
+  update_timer();
+}
+
+void DnsService::drain(dns::AttemptRef ref, MonoTime now) {
+  // Every datagram queued on the socket, until EAGAIN or until the
+  // forwarder closes the attempt (an accepted answer ends the query).
+  while (ref.index < sockets_.size()) {
+    const Socket& s = sockets_[ref.index];
+    if (s.fd < 0 || s.generation != ref.generation) return;
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof from;
+    const ssize_t n = ::recvfrom(s.fd, rx_.data(), rx_.size(), MSG_DONTWAIT,
+                                 reinterpret_cast<sockaddr*>(&from), &from_len);  // NOLINT
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      // ECONNREFUSED (port unreachable) and the like: this upstream is not answering.
+      ++stats_.recv_errors;
+      forwarder_.on_attempt_error(ref, now);
+      return;
+    }
+    forwarder_.on_reply(ref, from_sockaddr(from), wire::ConstBytes(rx_).first(static_cast<size_t>(n)), now);
+  }
+}
+
+bool DnsService::send_query(dns::AttemptRef ref, const dns::Endpoint& to, wire::ConstBytes query) {
+  if (engine_ == nullptr || ref.index >= sockets_.size()) return false;
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (!to_sockaddr(to, ss, len)) {
+    ++stats_.socket_errors;
+    return false;
+  }
+  Fd fd(::socket(to.is_ipv6() ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  // connect(): the kernel picks a random source port and filters replies to
+  // this upstream's address and port.
+  if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) < 0 ||  // NOLINT
+      ::send(fd.get(), query.data(), query.size(), MSG_DONTWAIT) != static_cast<ssize_t>(query.size())) {
+    ++stats_.socket_errors;
+    static RateLimit limit(5, Duration::seconds(60));
+    TAPIR_LOG_RL(LogLevel::kWarn, limit, mono_now(), "dns: cannot query %s: %s", to.to_string().c_str(),
+                 strerrordesc_np(errno));
+    return false;
+  }
+  const WatchHandle h = engine_->watch(fd.get(), POLLIN, *this, ref.pack());
+  if (!h.valid()) {
+    ++stats_.socket_errors;
+    return false;
+  }
+  Socket& s = sockets_[ref.index];
+  TAPIR_CHECK(s.fd < 0);  // the forwarder closes an attempt before reusing it
+  s.fd = fd.release();
+  s.generation = ref.generation;
+  s.watch = h;
+  return true;
+}
+
+void DnsService::close_query(dns::AttemptRef ref) {
+  if (ref.index >= sockets_.size()) return;
+  Socket& s = sockets_[ref.index];
+  if (s.fd < 0 || s.generation != ref.generation) return;
+  // unwatch() first: the engine submits the poll removal and forgets the fd.
+  engine_->unwatch(s.watch);
+  ::close(s.fd);
+  s.fd = -1;
+  s.watch = {};
+}
+
+void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {
+  if (log_queries_) log_answer(c, msg);
+  if (tx_ == nullptr) return;
+  wire::MutBytes out = tx_->acquire();
+  if (out.empty()) {
+    ++stats_.tx_full;
+    return;
+  }
+  const size_t off = c.ipv6 ? services::kUdp6PayloadOffset : services::kUdp4PayloadOffset;
+  if (off + msg.size() > out.size()) {
+    tx_->cancel();
+    return;
+  }
+  std::memcpy(out.data() + off, msg.data(), msg.size());
+  const services::L2Addrs l2{plan_.gateway_mac, c.mac};
+  const size_t n = c.ipv6 ? services::finish_udp6(out, l2, plan_.dns6, c.addr6, dns::kDnsPort, c.port,
+                                                  msg.size(), kHopLimit)
+                          : services::finish_udp4(out, l2, plan_.dns4, c.addr4, dns::kDnsPort, c.port,
+                                                  msg.size());
+  tx_->send(n);
+}
+
+void DnsService::log_answer(const dns::ClientKey& c, wire::ConstBytes msg) const {
+  auto m = dns::Message::parse(msg);
+  const std::string who = c.ipv6 ? c.addr6.to_string() : c.addr4.to_string();
+  const char* open = c.ipv6 ? "[" : "";
+  const char* close = c.ipv6 ? "]" : "";
+  if (!m) {
+    LOG_INFO("dns: %s%s%s:%u -> malformed answer", open, who.c_str(), close, c.port);
+    return;
+  }
+  const auto q = m->question();
+  LOG_INFO("dns: %s%s%s:%u %s type %u -> rcode %u, %u answers%s", open, who.c_str(), close, c.port,
+           m->qname().to_string().c_str(), q ? q->qtype : 0U, m->rcode(), m->ancount(),
+           m->tc() ? ", truncated" : "");
+}
+
+}  // namespace tapir::l2l4

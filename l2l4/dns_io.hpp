@@ -1,0 +1,107 @@
+#pragma once
+// The DNS forwarder's I/O: guest datagrams in, host sockets out, answers
+// back to the guest as frames.
+//
+// Theory of operation. dns::Forwarder decides everything; this class is
+// the part that touches the kernel (DESIGN.md: dns/ stays I/O-free).
+//
+//   guest UDP to plan.dns4:53 / plan.dns6:53  -> on_udp4/on_udp6 -> Forwarder::on_query
+//   ForwarderIo::send_query                   -> socket(), connect(), send(), Engine::watch
+//   socket readable                           -> recvfrom() until EAGAIN -> Forwarder::on_reply
+//   ECONNREFUSED (ICMP unreachable)           -> Forwarder::on_attempt_error (failover now)
+//   ForwarderIo::close_query                  -> Engine::unwatch, close()
+//   ForwarderIo::answer                       -> a frame from the DNS address, port 53
+//   timerfd every 100 ms while queries are pending, and the engine tick
+//                                             -> Forwarder::on_tick
+//
+// One UDP socket per upstream attempt, connected to the upstream: the
+// kernel picks a random ephemeral source port for each (RFC 5452 9.2) and
+// drops datagrams from anyone else; check_reply() checks the source again
+// anyway. The sockets live in tapir's own (the caller's) network
+// namespace, so loopback resolvers such as 127.0.0.53 work for the guest.
+//
+// Allocation: the socket table (one entry per possible attempt) and the
+// receive buffer are sized in the constructor; the per-query path makes
+// syscalls (socket, connect, send, close) but does not allocate, beyond
+// what Forwarder documents (Cache::insert).
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "base/fd.hpp"
+#include "dns/forwarder.hpp"
+#include "l2l4/engine.hpp"
+#include "l2l4/wire/address_plan.hpp"
+#include "l2l4/wire/ethernet.hpp"
+#include "l2l4/wire/ipv4.hpp"
+#include "l2l4/wire/ipv6.hpp"
+#include "l2l4/wire/udp.hpp"
+
+namespace tapir::l2l4 {
+
+struct DnsServiceConfig {
+  dns::ForwarderConfig forwarder;
+  dns::BuiltinConfig builtin;
+  std::vector<dns::Endpoint> upstreams;
+  bool log_queries = false;  // --dns-log: one line per answer
+};
+
+struct DnsIoStats {
+  uint64_t tx_full = 0;        // an answer was dropped: no transmit buffer
+  uint64_t socket_errors = 0;  // socket/connect/send failed, or no watch slot
+  uint64_t recv_errors = 0;
+};
+
+class DnsService final : public SocketClient, private dns::ForwarderIo {
+ public:
+  DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg);
+  ~DnsService() override;
+  DnsService(const DnsService&) = delete;
+  DnsService& operator=(const DnsService&) = delete;
+
+  // Before Engine::start(): sockets are watched on `engine` from now on.
+  // Without it every query that needs an upstream gets SERVFAIL.
+  void attach(Engine& engine);
+
+  // A datagram from the guest to the DNS address, port 53.
+  void on_udp4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::UdpView& udp,
+               MonoTime now, TxQueue& tx);
+  void on_udp6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,
+               MonoTime now, TxQueue& tx);
+  void on_tick(MonoTime now, TxQueue& tx);
+  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) override;
+
+  const dns::Forwarder& forwarder() const { return forwarder_; }
+  const DnsIoStats& stats() const { return stats_; }
+
+ private:
+  struct Socket {
+    int fd = -1;
+    uint32_t generation = 0;
+    WatchHandle watch;
+  };
+  static constexpr uint64_t kTimerCookie = ~uint64_t{0};
+
+  void answer(const dns::ClientKey& client, wire::ConstBytes msg) override;
+  bool send_query(dns::AttemptRef attempt, const dns::Endpoint& to, wire::ConstBytes query) override;
+  void close_query(dns::AttemptRef attempt) override;
+  void drain(dns::AttemptRef ref, MonoTime now);
+  // Keeps the 100 ms timer running exactly while queries are pending.
+  void update_timer();
+  void log_answer(const dns::ClientKey& client, wire::ConstBytes msg) const;
+
+  wire::AddressPlan plan_;
+  bool log_queries_;
+  dns::Forwarder forwarder_;
+  Engine* engine_ = nullptr;
+  TxQueue* tx_ = nullptr;  // valid during an entry point only
+  std::vector<Socket> sockets_;
+  std::vector<std::byte> rx_;
+  Fd timer_;
+  WatchHandle timer_watch_;
+  bool timer_running_ = false;
+  DnsIoStats stats_;
+};
+
+}  // namespace tapir::l2l4
