@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "dns/resolv_conf.hpp"
+
 namespace tapir::app {
 namespace {
 
@@ -32,6 +34,10 @@ enum LongOnly : int {
   kOptNoDhcp,
   kOptNoNdp,
   kOptNoDhcpv6,
+  kOptDnsUpstream,
+  kOptResolvConf,
+  kOptDnsCacheSize,
+  kOptDnsLog,
 };
 
 const option kLongOptions[] = {
@@ -64,6 +70,10 @@ const option kLongOptions[] = {
     {"no-dhcp", no_argument, nullptr, kOptNoDhcp},
     {"no-ndp", no_argument, nullptr, kOptNoNdp},
     {"no-dhcpv6", no_argument, nullptr, kOptNoDhcpv6},
+    {"dns-upstream", required_argument, nullptr, kOptDnsUpstream},
+    {"resolv-conf", required_argument, nullptr, kOptResolvConf},
+    {"dns-cache-size", required_argument, nullptr, kOptDnsCacheSize},
+    {"dns-log", no_argument, nullptr, kOptDnsLog},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -104,8 +114,9 @@ const char* usage_text() {
          "configured tap, and exits with CMD's status.\n"
          "\n"
          "Status: this build configures guests (ARP, DHCPv4, router advertisements,\n"
-         "DHCPv6, ping to the gateway and DNS addresses) but does not forward traffic\n"
-         "to the host yet: other frames from the guest are counted and dropped.\n"
+         "DHCPv6, ping to the gateway and DNS addresses) and forwards DNS over UDP,\n"
+         "but does not forward other traffic to the host yet: other frames from the\n"
+         "guest are counted and dropped.\n"
          "\n"
          "-c, --configure          bring up the interface: lo and TAPNAME up, MTU, the\n"
          "                         address network+100 and a default route via network+2\n"
@@ -126,6 +137,13 @@ const char* usage_text() {
          "--no-dhcp                do not answer DHCPv4\n"
          "--no-ndp                 do not send router advertisements\n"
          "--no-dhcpv6              do not answer DHCPv6\n"
+         "--disable-dns            do not answer DNS queries on the DNS address\n"
+         "--dns-upstream=ADDR[:PORT]  DNS server to forward to (repeatable; IPv6 as\n"
+         "                         [ADDR]:PORT); default: the nameservers of --resolv-conf\n"
+         "--resolv-conf=PATH       read upstream nameservers from PATH (default\n"
+         "                         /etc/resolv.conf); read once at startup\n"
+         "--dns-cache-size=N       DNS answers to keep (default 10000, 0 disables)\n"
+         "--dns-log                log every DNS answer in one line\n"
          "-q, --quiet              log only warnings and errors\n"
          "--debug                  log debugging detail\n"
          "-h, --help               show this help and exit\n"
@@ -226,6 +244,26 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
       case kOptNoDhcp: o.no_dhcp = true; break;
       case kOptNoNdp: o.no_ndp = true; break;
       case kOptNoDhcpv6: o.no_dhcpv6 = true; break;
+      case kOptDnsUpstream: {
+        auto e = dns::parse_upstream(optarg);
+        if (!e) {
+          return unexpected("invalid --dns-upstream \"" + std::string(optarg) + "\": " +
+                            dns::upstream_error_name(e.error()));
+        }
+        o.dns_upstreams.push_back(std::move(*e));
+        break;
+      }
+      case kOptResolvConf:
+        if (*optarg == '\0') return unexpected(std::string("--resolv-conf needs a file name"));
+        o.resolv_conf = optarg;
+        break;
+      case kOptDnsCacheSize:
+        if (!parse_long(optarg, 0, 10'000'000, v)) {
+          return unexpected(std::string("--dns-cache-size must be an integer 0-10000000"));
+        }
+        o.dns_cache_size = static_cast<size_t>(v);
+        break;
+      case kOptDnsLog: o.dns_log = true; break;
       case 'q': o.log_level = LogLevel::kWarn; break;
       case kOptDebug: o.log_level = LogLevel::kDebug; break;
       case 'h': o.mode = Mode::kHelp; return o;
@@ -240,7 +278,7 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
       case kOptOutboundAddr:
       case kOptOutboundAddr6:
         return unexpected(not_yet(opt_name.c_str(), "the data path: issue 5"));
-      case kOptDisableDns: return unexpected(not_yet("--disable-dns", "the DNS forwarder: issue 7"));
+      case kOptDisableDns: o.disable_dns = true; break;
       case kOptEnableSandbox:
       case kOptCreateSandbox:
       case kOptEnableSeccomp: return unexpected(not_yet(opt_name.c_str(), "the sandbox"));

@@ -20,6 +20,7 @@
 
 #include "base/expected.hpp"
 #include "base/log.hpp"
+#include "dns/endpoint.hpp"
 #include "l2l4/wire/address_plan.hpp"
 
 namespace tapir::app {
@@ -57,6 +58,13 @@ struct Options {
   LogLevel log_level = LogLevel::kInfo;
 
   bool disable_host_loopback = false;  // --disable-host-loopback
+
+  // DNS forwarder (DESIGN.md "DNS forwarder").
+  bool disable_dns = false;                     // --disable-dns: nothing answers on the DNS address
+  std::vector<dns::Endpoint> dns_upstreams;     // --dns-upstream, repeatable; overrides the file
+  std::string resolv_conf = "/etc/resolv.conf"; // --resolv-conf
+  size_t dns_cache_size = 10000;                // --dns-cache-size; 0 disables the cache
+  bool dns_log = false;                         // --dns-log
 
   // IPv6 follows slirp4netns (-6 turns it on) except for tapir's own
   // invocations (run mode, or no TAPNAME), which turn it on when the host

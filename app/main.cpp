@@ -6,13 +6,17 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "app/attach.hpp"
 #include "app/cli.hpp"
 #include "app/serve.hpp"
 #include "base/log.hpp"
+#include "dns/resolv_conf.hpp"
 #include "ns/host.hpp"
 #include "ns/namespace.hpp"
 #include "ns/spawn.hpp"
@@ -52,9 +56,44 @@ void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out)
     std::fprintf(out, "* IPv6 gateway:    %s\n", plan.gateway6.to_string().c_str());
   }
   std::fprintf(out, "* DHCP begin:      %s\n", plan.dhcp_start4.to_string().c_str());
-  std::fprintf(out, "* Services:        ARP, DHCPv4, NDP, DHCPv6, ping to the gateway and DNS\n");
+  std::fprintf(out, "* Services:        ARP, DHCPv4, NDP, DHCPv6, ping to the gateway and DNS, DNS forwarder (UDP)\n");
   std::fprintf(out, "* Data path:       not implemented yet; other guest traffic is counted and dropped\n");
   std::fflush(out);
+}
+
+// The DNS forwarder's configuration: upstreams from --dns-upstream, else
+// from the resolv.conf file (read once: live reload is not built yet).
+tapir::l2l4::DnsServiceConfig dns_config(const tapir::app::Options& opts,
+                                         const tapir::wire::AddressPlan& plan) {
+  tapir::l2l4::DnsServiceConfig d;
+  d.forwarder.cache.max_entries = opts.dns_cache_size;
+  d.log_queries = opts.dns_log;
+  // host.containers.internal is the gateway address, which reaches the host.
+  d.builtin.host4 = plan.gateway4;
+  d.builtin.gateway4 = plan.gateway4;
+  if (plan.ipv6) {
+    d.builtin.host6 = plan.gateway6;
+    d.builtin.gateway6 = plan.gateway6;
+  }
+  if (!opts.dns_upstreams.empty()) {
+    d.upstreams = opts.dns_upstreams;
+  } else {
+    std::ifstream in(opts.resolv_conf);
+    if (!in) {
+      LOG_WARN("cannot read %s: %s; DNS queries will be answered SERVFAIL (see --dns-upstream)",
+               opts.resolv_conf.c_str(), strerrordesc_np(errno));
+    } else {
+      std::ostringstream text;
+      text << in.rdbuf();
+      d.upstreams = tapir::dns::parse_resolv_conf(text.str()).nameservers;
+      if (d.upstreams.empty()) {
+        LOG_WARN("%s names no nameserver; DNS queries will be answered SERVFAIL (see --dns-upstream)",
+                 opts.resolv_conf.c_str());
+      }
+    }
+  }
+  for (const auto& u : d.upstreams) LOG_DEBUG("dns upstream: %s", u.to_string().c_str());
+  return d;
 }
 
 }  // namespace
@@ -140,6 +179,7 @@ int main(int argc, char** argv) {
   services.dhcp = !opts.no_dhcp;
   services.ndp = !opts.no_ndp;
   services.dhcpv6 = !opts.no_dhcpv6;
+  if (!opts.disable_dns) cfg.dns = dns_config(opts, req.plan);
   tapir::app::ServeStats stats;
   const int code = tapir::app::serve(*tap, cfg, services, stats);
   LOG_DEBUG("frames from the guest: %llu (%llu bytes); %llu answered by built-in services, "
@@ -149,5 +189,12 @@ int main(int argc, char** argv) {
             static_cast<unsigned long long>(stats.replies),
             static_cast<unsigned long long>(stats.no_data_path),
             static_cast<unsigned long long>(stats.dropped));
+  LOG_DEBUG("dns: %llu queries, %llu cache hits, %llu upstream queries, %llu SERVFAIL, "
+            "%llu dropped (--disable-dns)",
+            static_cast<unsigned long long>(stats.dns_queries),
+            static_cast<unsigned long long>(stats.dns_cache_hits),
+            static_cast<unsigned long long>(stats.dns_upstream_queries),
+            static_cast<unsigned long long>(stats.dns_servfail),
+            static_cast<unsigned long long>(stats.dns_disabled));
   return code;
 }

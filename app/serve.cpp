@@ -86,12 +86,20 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
   Fd never_r(never[0]), never_w(never[1]);
 
+  // Declared before the engine: its sockets are closed only after the
+  // engine's shutdown() saw every submission on them complete.
+  std::optional<l2l4::DnsService> dns;
   l2l4::ServiceDispatcher dispatcher(services);
+  if (cfg.dns) {
+    dns.emplace(services.plan, *cfg.dns);
+    dispatcher.set_dns(&*dns);
+  }
   auto engine = l2l4::Engine::create(ec, dispatcher);
   if (!engine) {
     LOG_ERROR("cannot start the engine: %s", engine.error().message().c_str());
     return 1;
   }
+  if (dns) dns->attach(**engine);
   if (auto r = (*engine)->start(); !r) {
     LOG_ERROR("cannot start the engine: %s", r.error().message().c_str());
     return 1;
@@ -170,6 +178,14 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   out_stats.replies = ds.replies;
   out_stats.no_data_path = ds.no_data_path;
   out_stats.dropped = ds.drops.total() + es.drops.total();
+  out_stats.dns_disabled = ds.dns_disabled;
+  if (dns) {
+    const auto& fs = dns->forwarder().stats();
+    out_stats.dns_queries = fs.queries;
+    out_stats.dns_cache_hits = fs.cache_hits;
+    out_stats.dns_upstream_queries = fs.upstream_queries;
+    out_stats.dns_servfail = fs.servfail;
+  }
   return code;
 }
 

@@ -16,8 +16,10 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 
 #include "app/attach.hpp"
+#include "l2l4/dns_io.hpp"
 #include "services/service_config.hpp"
 
 namespace tapir::app {
@@ -27,6 +29,8 @@ struct ServeConfig {
   int ready_fd = -1;
   pid_t watch_pid = 0;     // PID mode: the target
   pid_t command_pid = 0;   // run mode: the command (our child)
+  // The DNS forwarder; nullopt with --disable-dns.
+  std::optional<l2l4::DnsServiceConfig> dns;
 };
 
 struct ServeStats {
@@ -35,6 +39,11 @@ struct ServeStats {
   uint64_t replies = 0;
   uint64_t no_data_path = 0;
   uint64_t dropped = 0;
+  uint64_t dns_queries = 0;
+  uint64_t dns_cache_hits = 0;
+  uint64_t dns_upstream_queries = 0;
+  uint64_t dns_servfail = 0;
+  uint64_t dns_disabled = 0;  // dropped because of --disable-dns
 };
 
 // Runs until one of the ends above; returns the process exit status.

@@ -69,7 +69,7 @@ TEST(Cli, TapirsOwnErrorsNameTheProblem) {
 }
 
 TEST(Cli, UnimplementedOptionsAreRefusedByName) {
-  for (const char* opt : {"--api-socket=/tmp/s", "--outbound-addr=1.2.3.4", "--outbound-addr6=::1", "--disable-dns",
+  for (const char* opt : {"--api-socket=/tmp/s", "--outbound-addr=1.2.3.4", "--outbound-addr6=::1",
                           "--enable-sandbox", "--enable-seccomp"}) {
     auto r = parse({opt, "1", "tap0"});
     ASSERT_FALSE(r) << opt;
@@ -77,9 +77,46 @@ TEST(Cli, UnimplementedOptionsAreRefusedByName) {
   }
   // ... and --help does not advertise them.
   const std::string help = usage_text();
-  for (const char* opt : {"--api-socket", "--outbound-addr", "--disable-dns",
+  for (const char* opt : {"--api-socket", "--outbound-addr",
                           "--enable-sandbox", "--enable-seccomp"}) {
     EXPECT_EQ(help.find(opt), std::string::npos) << opt;
+  }
+}
+
+TEST(Cli, DnsOptions) {
+  auto d = parse({"1", "tap0"});
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_FALSE(d->disable_dns);
+  EXPECT_TRUE(d->dns_upstreams.empty());
+  EXPECT_EQ(d->resolv_conf, "/etc/resolv.conf");
+  EXPECT_EQ(d->dns_cache_size, 10000u);
+  EXPECT_FALSE(d->dns_log);
+
+  auto r = parse({"--disable-dns", "--dns-upstream", "127.0.0.1:5353", "--dns-upstream=[fd00::1]:53",
+                  "--dns-upstream=192.0.2.1", "--resolv-conf=/tmp/r.conf", "--dns-cache-size=0",
+                  "--dns-log", "1", "tap0"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(r->disable_dns);
+  ASSERT_EQ(r->dns_upstreams.size(), 3u);
+  EXPECT_EQ(r->dns_upstreams[0].to_string(), "127.0.0.1:5353");
+  EXPECT_EQ(r->dns_upstreams[1].to_string(), "[fd00::1]:53");
+  EXPECT_EQ(r->dns_upstreams[2].port, 53);
+  EXPECT_EQ(r->resolv_conf, "/tmp/r.conf");
+  EXPECT_EQ(r->dns_cache_size, 0u);
+  EXPECT_TRUE(r->dns_log);
+
+  for (const char* bad : {"--dns-upstream=nameserver", "--dns-upstream=1.2.3.4:0", "--dns-cache-size=-1",
+                          "--dns-cache-size=many", "--resolv-conf="}) {
+    auto e = parse({bad, "1", "tap0"});
+    EXPECT_FALSE(e) << bad;
+  }
+  auto e = parse({"--dns-upstream=1.2.3.4:99999", "1", "tap0"});
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().find("--dns-upstream"), std::string::npos) << e.error();
+
+  const std::string help = usage_text();
+  for (const char* opt : {"--disable-dns", "--dns-upstream", "--resolv-conf", "--dns-cache-size", "--dns-log"}) {
+    EXPECT_NE(help.find(opt), std::string::npos) << opt;
   }
 }
 
