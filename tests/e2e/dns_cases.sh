@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The DNS forwarder (issue 7), run by dns_test.sh as the unprivileged test
+# user inside the test's host namespace. Upstreams are local and the
+# test's own: dnsmasq on 127.0.0.1:53 with test records (it logs every
+# query it gets, so cache hits can be counted), and a silent "upstream" on
+# 127.0.0.2:53 (socat receiving and never answering) for failover.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+WORK=$(mktemp -d /tmp/tapir-e2e-dns.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_for() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
+
+dnsmasq -k --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces --port=53 \
+  --address=/example.test/192.0.2.10 --address=/example.test/2001:db8::10 \
+  --address=/missing.test/ --local-ttl=300 --pid-file= \
+  --log-queries --log-facility="$WORK/dnsmasq.log" 2>"$WORK/dnsmasq.err" &
+PIDS+=($!)
+socat -u UDP4-RECV:53,bind=127.0.0.2 OPEN:/dev/null 2>"$WORK/socat.err" &
+PIDS+=($!)
+# (probe.example.test: the cache check below counts the queries for example.test itself)
+upstream_up() { dig @127.0.0.1 +time=1 +tries=1 +short probe.example.test 2>/dev/null | grep -q 192.0.2.10; }
+check "the test upstream (dnsmasq on 127.0.0.1) answers" wait_for upstream_up
+queries() { grep -c "query\[$1\] $2 from" "$WORK/dnsmasq.log" 2>/dev/null; }
+
+# --- guest 1: upstream from a resolv.conf of the test's own ------------------
+printf '# test resolv.conf\nnameserver 127.0.0.1\nsearch test\n' >"$WORK/resolv.conf"
+unshare --user --map-root-user --net sleep 300 &
+GUEST=$!; PIDS+=("$GUEST")
+wait_for test "$(readlink /proc/$GUEST/ns/net 2>/dev/null)" != "$(readlink /proc/self/ns/net)"
+in_guest() { nsenter -t "$GUEST" -U -n --preserve-credentials "$@"; }
+"$TAPIR" --debug -c -6 --resolv-conf "$WORK/resolv.conf" --dns-log "$GUEST" tap0 \
+  >"$WORK/out" 2>"$WORK/err" &
+TAPIR_PID=$!; PIDS+=("$TAPIR_PID")
+tap_ready() { in_guest ip -4 addr show dev tap0 2>/dev/null | grep -q 10.0.2.100; }
+wait_for tap_ready
+v6_ready() { in_guest ip -j -6 addr show dev tap0 scope global | jq -r '.[0].addr_info[]? | select(.tentative != true) | .local' | grep -q '^fd00::'; }
+wait_for v6_ready
+
+DIG=(dig +time=3 +tries=1)
+status() { "${DIG[@]}" "$@" +noall +comments 2>/dev/null | sed -nE 's/.*status: ([A-Z]+),.*/\1/p'; }
+check "dig @10.0.2.3 example.test A -> 192.0.2.10" \
+  test "$(in_guest "${DIG[@]}" @10.0.2.3 +short example.test A)" = 192.0.2.10
+check "dig -6 @fd00::3 example.test AAAA -> 2001:db8::10 (IPv6 transport)" \
+  test "$(in_guest "${DIG[@]}" -6 @fd00::3 +short example.test AAAA)" = 2001:db8::10
+check "missing.test -> NXDOMAIN" test "$(in_guest bash -c "$(declare -f status); DIG=(${DIG[*]}); status @10.0.2.3 missing.test")" = NXDOMAIN
+check "host.containers.internal -> 10.0.2.2 (built-in)" \
+  test "$(in_guest "${DIG[@]}" @10.0.2.3 +short host.containers.internal)" = 10.0.2.2
+check "host.containers.internal AAAA -> fd00::2 (built-in)" \
+  test "$(in_guest "${DIG[@]}" @10.0.2.3 +short host.containers.internal AAAA)" = fd00::2
+check "the built-in name never reached the upstream" test "$(queries A host.containers.internal)" = 0
+
+before=$(queries A example.test)
+in_guest "${DIG[@]}" @10.0.2.3 +short EXAMPLE.test A >"$WORK/cached" 2>&1
+check "second identical question answered (0x20 case kept: EXAMPLE.test)" \
+  grep -qx 192.0.2.10 "$WORK/cached"
+check "... from the cache: dnsmasq saw example.test A once ($before)" \
+  test "$(queries A example.test)" = "$before" -a "$before" = 1
+answer_name=$(in_guest "${DIG[@]}" @10.0.2.3 +noall +answer EXAMPLE.test A | awk '{print $1}')
+check "the cached answer carries the client's spelling ($answer_name)" test "$answer_name" = EXAMPLE.test.
+
+# Garbage: a header with one question and a truncated name -> FORMERR with
+# the client's ID; a 3-byte datagram is dropped; the next query is answered.
+formerr=$(printf '\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x3f' |
+  in_guest socat -t 2 - UDP4:10.0.2.3:53 2>/dev/null | xxd -p | head -c 8)
+# ID 1234, QR|RD (81), then RA and RCODE 1 (FORMERR) in the low nibble.
+is_formerr() { [[ $1 =~ ^123481[0-9a-f]1$ ]]; }
+check "garbage query -> FORMERR with its ID (${formerr:-none})" is_formerr "$formerr"
+printf 'xyz' | in_guest socat -u - UDP4-SENDTO:10.0.2.3:53 2>/dev/null
+check "after garbage, the next query is still answered" \
+  test "$(in_guest "${DIG[@]}" @10.0.2.3 +short example.test AAAA)" = 2001:db8::10
+check "--dns-log logged the answers" grep -q 'dns: 10.0.2.100:[0-9]* example.test type 1 -> rcode 0, 1 answers' "$WORK/err"
+check "tapir is still running" kill -0 "$TAPIR_PID"
+kill -TERM "$TAPIR_PID"; wait "$TAPIR_PID"
+
+# --- first upstream silent: failover within 2 s ---------------------------
+cat >"$WORK/failover.sh" <<'S'
+#!/bin/bash
+t0=$(date +%s%N)
+a=$(dig +time=4 +tries=1 @10.0.2.3 +short example.test A)
+t1=$(date +%s%N)
+b=$(dig +time=4 +tries=1 @10.0.2.3 +short example.test AAAA)
+t2=$(date +%s%N)
+echo "first=$a ms1=$(( (t1 - t0) / 1000000 )) second=$b ms2=$(( (t2 - t1) / 1000000 ))"
+S
+"$TAPIR" run --dns-upstream 127.0.0.2 --dns-upstream 127.0.0.1:53 -- bash "$WORK/failover.sh" \
+  >"$WORK/failover" 2>"$WORK/failover.err"
+read -r first ms1 second ms2 < <(sed -E 's/first=(\S*) ms1=(\S*) second=(\S*) ms2=(\S*)/\1 \2 \3 \4/' "$WORK/failover")
+check "first upstream silent: answer from the second (${first:-none})" test "${first:-}" = 192.0.2.10
+check "... within 2 s (${ms1:-?} ms)" test "${ms1:-9999}" -lt 2000
+check "a later query skips the dead upstream at once (${ms2:-?} ms)" \
+  test "${second:-}" = 2001:db8::10 -a "${ms2:-9999}" -lt 500
+
+# --- all upstreams silent: SERVFAIL, not NXDOMAIN, before glibc's 5 s ------
+"$TAPIR" run --dns-upstream 127.0.0.2 -- dig +time=5 +tries=1 @10.0.2.3 example.test \
+  >"$WORK/dead" 2>&1
+check "no upstream answers -> SERVFAIL" grep -q 'status: SERVFAIL' "$WORK/dead"
+
+# --- --disable-dns: nothing answers on the DNS address --------------------
+"$TAPIR" run --disable-dns --dns-upstream 127.0.0.1 -- \
+  dig +time=1 +tries=1 @10.0.2.3 example.test >"$WORK/disabled" 2>&1
+check "--disable-dns: the query times out" grep -q 'timed out' "$WORK/disabled"
+
+e2e_report "dns (as $(id -un))"
