@@ -57,7 +57,7 @@ void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out)
   }
   std::fprintf(out, "* DHCP begin:      %s\n", plan.dhcp_start4.to_string().c_str());
   std::fprintf(out, "* Services:        ARP, DHCPv4, NDP, DHCPv6, ping to the gateway and DNS, DNS forwarder (UDP)\n");
-  std::fprintf(out, "* Data path:       not implemented yet; other guest traffic is counted and dropped\n");
+  std::fprintf(out, "* Data path:       UDP (NAT); TCP and ICMP to other hosts not implemented yet\n");
   std::fflush(out);
 }
 
@@ -180,15 +180,20 @@ int main(int argc, char** argv) {
   services.ndp = !opts.no_ndp;
   services.dhcpv6 = !opts.no_dhcpv6;
   if (!opts.disable_dns) cfg.dns = dns_config(opts, req.plan);
+  cfg.disable_host_loopback = opts.disable_host_loopback;
   tapir::app::ServeStats stats;
   const int code = tapir::app::serve(*tap, cfg, services, stats);
   LOG_DEBUG("frames from the guest: %llu (%llu bytes); %llu answered by built-in services, "
-            "%llu for the data path (not built yet), %llu malformed",
+            "%llu for the data path not built yet (TCP, ICMP), %llu malformed",
             static_cast<unsigned long long>(stats.frames_in),
             static_cast<unsigned long long>(stats.bytes_in),
             static_cast<unsigned long long>(stats.replies),
             static_cast<unsigned long long>(stats.no_data_path),
             static_cast<unsigned long long>(stats.dropped));
+  LOG_DEBUG("udp: %llu flows, %llu datagrams to the host, %llu to the guest",
+            static_cast<unsigned long long>(stats.udp_flows),
+            static_cast<unsigned long long>(stats.udp_to_host),
+            static_cast<unsigned long long>(stats.udp_to_guest));
   LOG_DEBUG("dns: %llu queries, %llu cache hits, %llu upstream queries, %llu SERVFAIL, "
             "%llu dropped (--disable-dns)",
             static_cast<unsigned long long>(stats.dns_queries),

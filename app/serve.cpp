@@ -89,7 +89,9 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   // Declared before the engine: its sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
   std::optional<l2l4::DnsService> dns;
+  l2l4::UdpFlows udp(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows);
   l2l4::ServiceDispatcher dispatcher(services);
+  dispatcher.set_udp(&udp);
   if (cfg.dns) {
     dns.emplace(services.plan, *cfg.dns);
     dispatcher.set_dns(&*dns);
@@ -100,6 +102,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
     return 1;
   }
   if (dns) dns->attach(**engine);
+  udp.set_engine(engine->get());
   if (auto r = (*engine)->start(); !r) {
     LOG_ERROR("cannot start the engine: %s", r.error().message().c_str());
     return 1;
@@ -179,6 +182,9 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   out_stats.no_data_path = ds.no_data_path;
   out_stats.dropped = ds.drops.total() + es.drops.total();
   out_stats.dns_disabled = ds.dns_disabled;
+  out_stats.udp_flows = udp.stats().created;
+  out_stats.udp_to_host = udp.stats().to_host;
+  out_stats.udp_to_guest = udp.stats().to_guest;
   if (dns) {
     const auto& fs = dns->forwarder().stats();
     out_stats.dns_queries = fs.queries;

@@ -31,9 +31,14 @@ struct ServeConfig {
   pid_t command_pid = 0;   // run mode: the command (our child)
   // The DNS forwarder; nullopt with --disable-dns.
   std::optional<l2l4::DnsServiceConfig> dns;
+  bool disable_host_loopback = false;
+  size_t max_udp_flows = 65536;
 };
 
 struct ServeStats {
+  uint64_t udp_flows = 0;          // created
+  uint64_t udp_to_host = 0;
+  uint64_t udp_to_guest = 0;
   uint64_t frames_in = 0;
   uint64_t bytes_in = 0;
   uint64_t replies = 0;

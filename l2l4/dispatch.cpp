@@ -79,6 +79,12 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
             return services::dhcp4_reply(*eth, *ip, *udp, cfg_, state_, now, out);
           });
         }
+        // UDP flows (l2l4/udp_flows): unicast only.
+        const wire::Ipv4Addr dst = ip->destination();
+        if (udp_ != nullptr && !dst.is_multicast() && !dst.is_broadcast() &&
+            dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified()) {
+          return udp_->on_guest4(*eth, *ip, *udp, now);
+        }
       } else if (ip->protocol() == wire::ipproto::kIcmp &&
                  services::is_local_echo_target(ip->destination(), cfg_)) {
         auto icmp = wire::Icmp4View::parse(ip->payload());
@@ -121,6 +127,11 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
             return services::dhcp6_reply(*eth, *ip, *udp, cfg_, state_, now, out);
           });
         }
+        // UDP flows (l2l4/udp_flows): unicast only.
+        if (udp_ != nullptr && !ip->destination().is_multicast() &&
+            !ip->destination().is_unspecified()) {
+          return udp_->on_guest6(*eth, *ip, *udp, now);
+        }
       }
       break;
     }
@@ -131,6 +142,7 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
 
 void ServiceDispatcher::on_tick(MonoTime now, TxQueue& tx) {
   if (dns_ != nullptr) dns_->on_tick(now, tx);
+  if (udp_ != nullptr) udp_->expire(now);
   // Unsolicited router advertisements (RFC 4861 6.2.4): a few quickly at
   // start, then at a random interval between Min and MaxRtrAdvInterval.
   if (!cfg_.plan.ipv6 || !cfg_.ndp) return;

@@ -10,6 +10,7 @@
 //   IPv6 UDP to port 547             -> services::dhcp6_reply
 //   UDP to the DNS address, port 53  -> DnsService (l2l4/dns_io), or counted
 //                                       and dropped with --disable-dns
+//   other unicast UDP                -> UdpFlows (l2l4/udp_flows): host sockets
 //   every tick                       -> unsolicited router advertisements
 //   anything else                    -> counted as "no_data_path" until the
 //                                       TCP/UDP/ICMP translation exists
@@ -21,6 +22,7 @@
 #include <random>
 
 #include "l2l4/dns_io.hpp"
+#include "l2l4/udp_flows.hpp"
 #include "l2l4/engine.hpp"
 #include "l2l4/wire/parse_error.hpp"
 #include "services/guest_state.hpp"
@@ -49,6 +51,9 @@ class ServiceDispatcher final : public FrameHandler {
   // The DNS forwarder for UDP to plan.dns4:53 / plan.dns6:53; nullptr
   // (--disable-dns): those datagrams are counted and dropped.
   void set_dns(DnsService* dns) { dns_ = dns; }
+  // UDP to everything else (unicast): NAT flows to host sockets; nullptr:
+  // counted as no_data_path.
+  void set_udp(UdpFlows* udp) { udp_ = udp; }
 
   const DispatchStats& stats() const { return stats_; }
   const services::GuestState& guest() const { return state_; }
@@ -60,6 +65,7 @@ class ServiceDispatcher final : public FrameHandler {
 
   services::ServiceConfig cfg_;
   DnsService* dns_ = nullptr;
+  UdpFlows* udp_ = nullptr;
   services::GuestState state_;
   DispatchStats stats_;
   uint32_t ra_sent_ = 0;
