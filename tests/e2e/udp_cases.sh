@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# UDP flows (issue 6, first part), run by udp_test.sh as the unprivileged
+# test user in the test's host namespace. Echo servers: one in the world
+# namespace (192.0.2.1:7001, started by udp_test.sh as root) and one on the
+# host namespace's loopback (127.0.0.1:7002, started here), which the guest
+# reaches through the gateway address 10.0.2.2.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+WORK=$(mktemp -d /tmp/tapir-e2e-udp.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+wait_for() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
+
+socat -b 70000 -T 30 UDP4-RECVFROM:7002,bind=127.0.0.1,fork EXEC:cat &
+PIDS+=($!)
+
+# echo_check DESC DST SIZE [TAPIR ARGS...]: sends SIZE random bytes in one
+# datagram from a fresh guest to DST through tapir run, and compares the
+# sha256 of what came back with what was sent.
+echo_check() {
+  local desc="$1" dst="$2" size="$3"; shift 3
+  head -c "$size" /dev/urandom >"$WORK/out.bin"
+  # One datagram out (-b larger than the file: one read, one datagram), and
+  # whatever comes back on the same socket within 3 idle seconds.
+  "$TAPIR" run "$@" -- sh -c "socat -T 3 -b 70000 - UDP4:$dst <$WORK/out.bin >$WORK/back.bin" \
+    >/dev/null 2>"$WORK/err"
+  check "$desc: $size bytes come back intact" \
+    test "$(sha256sum <"$WORK/out.bin")" = "$(sha256sum <"$WORK/back.bin" 2>/dev/null)"
+}
+
+echo_check "to the world (192.0.2.1)" 192.0.2.1:7001 1000
+echo_check "to the gateway (host loopback)" 10.0.2.2:7002 1400
+echo_check "a full-MTU datagram" 192.0.2.1:7001 1472
+echo_check "a jumbo datagram at MTU 65520" 192.0.2.1:7001 65000 --mtu 65520
+
+# --disable-host-loopback: the gateway's loopback is out of reach.
+"$TAPIR" run --disable-host-loopback -- sh -c "echo hi | socat -T 2 - UDP4:10.0.2.2:7002 >$WORK/dhl.out" \
+  >/dev/null 2>&1
+check "--disable-host-loopback: nothing comes back from the host's loopback" test ! -s "$WORK/dhl.out"
+
+e2e_report "udp (as $(id -un))"
