@@ -1,0 +1,28 @@
+#pragma once
+// ICMP and ICMPv6 error messages from tapir to the guest ("network
+// unreachable", "administratively prohibited"), sent as if by the gateway.
+//
+// The body quotes the offending packet so the guest's stack can match the
+// error to its socket: the IP header and the first 8 bytes of the payload
+// for ICMPv4 (RFC 792; RFC 1812 4.3.2.3 allows more, we stay small), and
+// as much as fits in the minimum MTU of 1280 for ICMPv6 (RFC 4443 2.4(c)).
+
+#include <cstddef>
+#include <cstdint>
+
+#include "l2l4/wire/address_plan.hpp"
+#include "l2l4/wire/bytes.hpp"
+#include "l2l4/wire/ipv4.hpp"
+#include "l2l4/wire/ipv6.hpp"
+
+namespace tapir::l2l4 {
+
+// Writes the whole frame into `out` (>= 1514 bytes); returns its length.
+size_t build_icmp4_error(wire::MutBytes out, const wire::AddressPlan& plan,
+                         const wire::MacAddr& guest_mac, const wire::Ipv4View& offending,
+                         uint8_t type, uint8_t code);
+size_t build_icmp6_error(wire::MutBytes out, const wire::AddressPlan& plan,
+                         const wire::MacAddr& guest_mac, const wire::Ipv6View& offending,
+                         uint8_t type, uint8_t code);
+
+}  // namespace tapir::l2l4
