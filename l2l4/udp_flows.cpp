@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "l2l4/icmp_errors.hpp"
+#include "l2l4/wire/icmp4.hpp"
+#include "l2l4/wire/icmp6.hpp"
 #include "services/frame.hpp"
 
 namespace tapir::l2l4 {
@@ -105,7 +108,7 @@ void UdpFlows::send_to_host(Flow& f, wire::ConstBytes payload, MonoTime now) {
 }
 
 void UdpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
-                         const wire::UdpView& udp, MonoTime now) {
+                         const wire::UdpView& udp, MonoTime now, TxQueue& tx) {
   UdpFlowKey key;
   ip.source().store(wire::as_writable_bytes(key.guest), 0);
   ip.destination().store(wire::as_writable_bytes(key.dst), 0);
@@ -118,7 +121,15 @@ void UdpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip
   socklen_t to_len = 0;
   switch (map_destination4(nat_, ip.destination(), key.dst_port, to, to_len)) {
     case MapResult::kHost: break;
-    case MapResult::kUnreachable: ++stats_.unreachable; return;
+    case MapResult::kUnreachable: {
+      ++stats_.unreachable;
+      wire::MutBytes out = tx.acquire();
+      if (!out.empty()) {
+        tx.send(build_icmp4_error(out, nat_.plan, eth.source(), ip, wire::icmp4_type::kDestUnreachable,
+                                  wire::icmp4_unreach::kNet));
+      }
+      return;
+    }
     case MapResult::kLocal: return;
   }
   uint64_t id = 0;
@@ -126,7 +137,7 @@ void UdpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip
 }
 
 void UdpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
-                         const wire::UdpView& udp, MonoTime now) {
+                         const wire::UdpView& udp, MonoTime now, TxQueue& tx) {
   UdpFlowKey key;
   key.v6 = true;
   key.guest = ip.source().octets;
@@ -140,7 +151,15 @@ void UdpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip
   socklen_t to_len = 0;
   switch (map_destination6(nat_, ip.destination(), key.dst_port, to, to_len)) {
     case MapResult::kHost: break;
-    case MapResult::kUnreachable: ++stats_.unreachable; return;
+    case MapResult::kUnreachable: {
+      ++stats_.unreachable;
+      wire::MutBytes out = tx.acquire();
+      if (!out.empty()) {
+        tx.send(build_icmp6_error(out, nat_.plan, eth.source(), ip, wire::icmp6_type::kDestUnreachable,
+                                  wire::icmp6_unreach::kNoRoute));
+      }
+      return;
+    }
     case MapResult::kLocal: return;
   }
   uint64_t id = 0;

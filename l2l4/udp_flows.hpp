@@ -49,7 +49,7 @@ struct UdpFlowStats {
   uint64_t refused = 0;       // ECONNREFUSED from the host side
   uint64_t socket_errors = 0; // socket()/connect() failed (e.g. out of fds)
   uint64_t table_full = 0;    // refused at --max-flows
-  uint64_t unreachable = 0;   // host loopback with --disable-host-loopback
+  uint64_t unreachable = 0;   // host loopback with --disable-host-loopback: ICMP net unreachable
   uint64_t too_big = 0;       // reply larger than the guest's MTU allows
 };
 
@@ -60,10 +60,12 @@ class UdpFlows final : public SocketClient {
   void set_engine(Engine* e) { engine_ = e; }
 
   // A guest datagram for a host destination (not for tapir's services).
+  // `tx` carries "network unreachable" back when the destination is host
+  // loopback and --disable-host-loopback is set (as slirp4netns).
   void on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::UdpView& udp,
-                 MonoTime now);
+                 MonoTime now, TxQueue& tx);
   void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,
-                 MonoTime now);
+                 MonoTime now, TxQueue& tx);
   void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) override;
   // Expires idle flows; call from the tick.
   void expire(MonoTime now);

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "l2l4/wire/icmp4.hpp"
 #include "l2l4/wire/proto.hpp"
 
 namespace tapir::l2l4 {
@@ -29,14 +30,14 @@ const wire::MacAddr kGuestMac{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
 class ToFlows : public FrameHandler {
  public:
   explicit ToFlows(UdpFlows& f) : flows_(f) {}
-  void on_frame(wire::MutBytes frame, uint16_t, MonoTime now, TxQueue&) override {
+  void on_frame(wire::MutBytes frame, uint16_t, MonoTime now, TxQueue& tx) override {
     auto eth = wire::EthernetView::parse(frame);
     ASSERT_TRUE(eth);
     auto ip = wire::Ipv4View::parse(eth->payload());
     ASSERT_TRUE(ip);
     auto udp = wire::UdpView::parse(ip->payload());
     ASSERT_TRUE(udp);
-    flows_.on_guest4(*eth, *ip, *udp, now);
+    flows_.on_guest4(*eth, *ip, *udp, now, tx);
   }
   void on_tick(MonoTime, TxQueue&) override {}
 
@@ -211,6 +212,26 @@ TEST(UdpFlows, DisableHostLoopbackAndTheTableCap) {
   stopper.join();
   EXPECT_EQ(flows.stats().unreachable, 1u);
   EXPECT_EQ(flows.size(), 0u);
+  // ... and the guest was told "network unreachable" by the gateway,
+  // quoting its datagram.
+  pollfd p{h.peer, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1);
+  Bytes b(2048);
+  const ssize_t n = ::read(h.peer, b.data(), b.size());
+  ASSERT_GT(n, static_cast<ssize_t>(kVnetHdrLen));
+  b.resize(static_cast<size_t>(n));
+  auto eth = wire::EthernetView::parse(wire::as_bytes(b).subspan(kVnetHdrLen));
+  ASSERT_TRUE(eth);
+  auto ip = wire::Ipv4View::parse(eth->payload());
+  ASSERT_TRUE(ip);
+  EXPECT_EQ(ip->source().to_string(), "10.0.2.2");
+  EXPECT_EQ(ip->protocol(), wire::ipproto::kIcmp);
+  auto icmp = wire::Icmp4View::parse(ip->payload());
+  ASSERT_TRUE(icmp);
+  EXPECT_TRUE(icmp->checksum_ok());
+  EXPECT_EQ(icmp->type(), wire::icmp4_type::kDestUnreachable);
+  EXPECT_EQ(icmp->code(), wire::icmp4_unreach::kNet);
+  EXPECT_EQ(icmp->body().size(), 28u);  // the datagram's IP header + 8 bytes
   (*engine)->shutdown();
 }
 
