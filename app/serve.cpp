@@ -90,8 +90,10 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   // engine's shutdown() saw every submission on them complete.
   std::optional<l2l4::DnsService> dns;
   l2l4::UdpFlows udp(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows);
+  l2l4::IcmpEchoFlows echo(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, 1024);
   l2l4::ServiceDispatcher dispatcher(services);
   dispatcher.set_udp(&udp);
+  dispatcher.set_echo(&echo);
   if (cfg.dns) {
     dns.emplace(services.plan, *cfg.dns);
     dispatcher.set_dns(&*dns);
@@ -103,6 +105,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
   if (dns) dns->attach(**engine);
   udp.set_engine(engine->get());
+  echo.set_engine(engine->get());
   if (auto r = (*engine)->start(); !r) {
     LOG_ERROR("cannot start the engine: %s", r.error().message().c_str());
     return 1;

@@ -83,15 +83,20 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
         const wire::Ipv4Addr dst = ip->destination();
         if (udp_ != nullptr && !dst.is_multicast() && !dst.is_broadcast() &&
             dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified()) {
-          return udp_->on_guest4(*eth, *ip, *udp, now);
+          return udp_->on_guest4(*eth, *ip, *udp, now, tx);
         }
-      } else if (ip->protocol() == wire::ipproto::kIcmp &&
-                 services::is_local_echo_target(ip->destination(), cfg_)) {
+      } else if (ip->protocol() == wire::ipproto::kIcmp) {
         auto icmp = wire::Icmp4View::parse(ip->payload());
         if (!icmp) return stats_.drops.count(icmp.error());
-        return respond(tx, [&](wire::MutBytes out) {
-          return services::icmp4_echo_reply(*eth, *ip, *icmp, cfg_, out);
-        });
+        if (services::is_local_echo_target(ip->destination(), cfg_)) {
+          return respond(tx, [&](wire::MutBytes out) {
+            return services::icmp4_echo_reply(*eth, *ip, *icmp, cfg_, out);
+          });
+        }
+        if (echo_ != nullptr && icmp->type() == wire::icmp4_type::kEchoRequest &&
+            !ip->destination().is_multicast() && !ip->destination().is_broadcast()) {
+          return echo_->on_guest4(*eth, *ip, *icmp, now, tx);
+        }
       }
       break;
     }
@@ -114,6 +119,10 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
             return services::icmp6_echo_reply(*eth, *ip, *icmp, cfg_, out);
           });
         }
+        if (echo_ != nullptr && type == wire::icmp6_type::kEchoRequest &&
+            !ip->destination().is_multicast()) {
+          return echo_->on_guest6(*eth, *ip, *icmp, now, tx);
+        }
       } else if (ip->upper_protocol() == wire::ipproto::kUdp) {
         auto udp = wire::UdpView::parse(ip->upper_payload());
         if (!udp) return stats_.drops.count(udp.error());
@@ -130,7 +139,7 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
         // UDP flows (l2l4/udp_flows): unicast only.
         if (udp_ != nullptr && !ip->destination().is_multicast() &&
             !ip->destination().is_unspecified()) {
-          return udp_->on_guest6(*eth, *ip, *udp, now);
+          return udp_->on_guest6(*eth, *ip, *udp, now, tx);
         }
       }
       break;
@@ -143,6 +152,7 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTi
 void ServiceDispatcher::on_tick(MonoTime now, TxQueue& tx) {
   if (dns_ != nullptr) dns_->on_tick(now, tx);
   if (udp_ != nullptr) udp_->expire(now);
+  if (echo_ != nullptr) echo_->expire(now);
   // Unsolicited router advertisements (RFC 4861 6.2.4): a few quickly at
   // start, then at a random interval between Min and MaxRtrAdvInterval.
   if (!cfg_.plan.ipv6 || !cfg_.ndp) return;

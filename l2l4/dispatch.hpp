@@ -11,6 +11,7 @@
 //   UDP to the DNS address, port 53  -> DnsService (l2l4/dns_io), or counted
 //                                       and dropped with --disable-dns
 //   other unicast UDP                -> UdpFlows (l2l4/udp_flows): host sockets
+//   echo requests to other hosts     -> IcmpEchoFlows (l2l4/icmp_echo_flows)
 //   every tick                       -> unsolicited router advertisements
 //   anything else                    -> counted as "no_data_path" until the
 //                                       TCP/UDP/ICMP translation exists
@@ -22,6 +23,7 @@
 #include <random>
 
 #include "l2l4/dns_io.hpp"
+#include "l2l4/icmp_echo_flows.hpp"
 #include "l2l4/udp_flows.hpp"
 #include "l2l4/engine.hpp"
 #include "l2l4/wire/parse_error.hpp"
@@ -54,6 +56,8 @@ class ServiceDispatcher final : public FrameHandler {
   // UDP to everything else (unicast): NAT flows to host sockets; nullptr:
   // counted as no_data_path.
   void set_udp(UdpFlows* udp) { udp_ = udp; }
+  // Echo requests to other hosts: ping sockets; nullptr: no_data_path.
+  void set_echo(IcmpEchoFlows* echo) { echo_ = echo; }
 
   const DispatchStats& stats() const { return stats_; }
   const services::GuestState& guest() const { return state_; }
@@ -66,6 +70,7 @@ class ServiceDispatcher final : public FrameHandler {
   services::ServiceConfig cfg_;
   DnsService* dns_ = nullptr;
   UdpFlows* udp_ = nullptr;
+  IcmpEchoFlows* echo_ = nullptr;
   services::GuestState state_;
   DispatchStats stats_;
   uint32_t ra_sent_ = 0;
