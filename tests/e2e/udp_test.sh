@@ -30,4 +30,13 @@ else
   E2E_FAILED=1; echo "not ok - the user-side cases did not finish"
 fi
 
+# Ping sockets forbidden (ping_group_range "1 0", in the test's host
+# namespace only): the guest is told "administratively prohibited".
+ip netns exec "$E2E_HNS" sysctl -qw net.ipv4.ping_group_range="1 0"
+out=$(e2e_as_user "$TAPIR" run -- ping -c1 -W3 192.0.2.1 2>&1)
+check "ping sockets forbidden: the guest's ping is answered 'prohibited', not silence" \
+  grep -qi 'prohibited' <<<"$out"
+check "... and tapir says why in its log" grep -q 'ping_group_range' <<<"$out"
+ip netns exec "$E2E_HNS" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+
 e2e_report "e2e udp"
