@@ -57,7 +57,7 @@ void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out)
   }
   std::fprintf(out, "* DHCP begin:      %s\n", plan.dhcp_start4.to_string().c_str());
   std::fprintf(out, "* Services:        ARP, DHCPv4, NDP, DHCPv6, ping to the gateway and DNS, DNS forwarder (UDP)\n");
-  std::fprintf(out, "* Data path:       UDP (NAT); TCP and ICMP to other hosts not implemented yet\n");
+  std::fprintf(out, "* Data path:       UDP and ping (NAT); TCP not implemented yet\n");
   std::fflush(out);
 }
 
@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
   tapir::app::ServeStats stats;
   const int code = tapir::app::serve(*tap, cfg, services, stats);
   LOG_DEBUG("frames from the guest: %llu (%llu bytes); %llu answered by built-in services, "
-            "%llu for the data path not built yet (TCP, ICMP), %llu malformed",
+            "%llu for the data path not built yet (TCP), %llu malformed",
             static_cast<unsigned long long>(stats.frames_in),
             static_cast<unsigned long long>(stats.bytes_in),
             static_cast<unsigned long long>(stats.replies),
