@@ -33,10 +33,10 @@ TEST(ResolvConf, SystemdResolvedStub) {
 
 TEST(ResolvConf, ManyNameserversLinkLocalAndJunk) {
   const auto rc = parse_resolv_conf(
-      "nameserver 192.168.1.1\n"
+      "nameserver 198.51.100.1\n"
       "nameserver fe80::1%wlp2s0\n"
       "  nameserver 2001:db8::53   # indented, trailing comment\n"
-      "nameserver 9.9.9.9\n"         // a fourth: glibc ignores it, tapir keeps it
+      "nameserver 203.0.113.9\n"         // a fourth: glibc ignores it, tapir keeps it
       "nameserver 192.0.2.1:5353\n"  // no port syntax in resolv.conf
       "nameserver\n"                 // no address
       "nameserver 1.2.3\n"
@@ -48,7 +48,7 @@ TEST(ResolvConf, ManyNameserversLinkLocalAndJunk) {
       "\r\n"
       "nameserver\t192.0.2.53\r\n");
   EXPECT_EQ(texts(rc.nameservers),
-            (Strings{"192.168.1.1:53", "[fe80::1%wlp2s0]:53", "[2001:db8::53]:53", "9.9.9.9:53",
+            (Strings{"198.51.100.1:53", "[fe80::1%wlp2s0]:53", "[2001:db8::53]:53", "203.0.113.9:53",
                      "10.0.0.1:53", "192.0.2.53:53"}));
   EXPECT_EQ(rc.nameservers[1].scope, "wlp2s0");
   EXPECT_EQ(rc.bad_nameservers, 3u);

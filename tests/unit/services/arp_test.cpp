@@ -94,7 +94,7 @@ TEST(ArpResponder, IgnoresOutOfSubnetNetworkAndBroadcast) {
   const auto cfg = default_config();
   GuestState state;
   const Frame req = capture_frame("arp.pcap", kRequestGateway);
-  for (const char* t : {"10.0.3.2", "192.168.1.1", "10.0.2.0", "10.0.2.255", "0.0.0.0"}) {
+  for (const char* t : {"10.0.3.2", "198.51.100.1", "10.0.2.0", "10.0.2.255", "0.0.0.0"}) {
     const Outcome r = feed(retarget(req, v4(t)), cfg, state);
     ASSERT_TRUE(r.result) << t;
     EXPECT_EQ(*r.result, 0u) << t;
