@@ -68,7 +68,7 @@ compat_cleanup() {
 }
 
 # compat_as_user TIMEOUT CMD...: CMD as the test user in the host namespace,
-# in a new PID (and mount, for /proc) namespace, with HOME, XDG_RUNTIME_DIR
+# in a new PID (and mount, for /proc and the test's resolv.conf) namespace, with HOME, XDG_RUNTIME_DIR
 # and TMPDIR under $WORK and the extra environment in COMPAT_ENV.
 # nsenter, not `ip netns exec`: the latter remounts /sys and hides cgroups.
 COMPAT_ENV=()
@@ -77,6 +77,7 @@ compat_as_user() {
   timeout --kill-after=10 "$t" \
     nsenter --net="/run/netns/$E2E_HNS" -- \
     unshare --pid --fork --kill-child --mount --mount-proc -- \
+    sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$E2E_RESOLV" \
     setpriv --reuid="$E2E_UID" --regid="$E2E_GID" --init-groups \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$WORK/home" USER="$E2E_USER" \
     LOGNAME="$E2E_USER" XDG_RUNTIME_DIR="$WORK/run" TMPDIR="$WORK/tmp" TAPIR="$TAPIR" WORK="$WORK" \

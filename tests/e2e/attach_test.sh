@@ -29,6 +29,7 @@ fi
 # node is replaced by a root-only file, so the machine's node is untouched.
 install -m 0600 /dev/null "$BIN/no-tun"
 err=$(unshare --mount bash -c "mount --bind '$BIN/no-tun' /dev/net/tun && \
+  mount --bind '$E2E_RESOLV' /etc/resolv.conf && \
   nsenter --net=/run/netns/$E2E_HNS -- setpriv --reuid=$E2E_UID --regid=$E2E_GID --init-groups \
   bash -c 'unshare -rn sleep 30 & G=\$!; sleep 0.3; $TAPIR \$G tap0; rc=\$?; kill \$G; exit \$rc'" 2>&1)
 rc=$?

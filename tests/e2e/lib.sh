@@ -48,6 +48,11 @@ e2e_netns_up() {
     ip -n "$ns" link set eth0 up
   done
   ip -n "$E2E_HNS" route add default via 192.0.2.1
+  # What tapir reads as the host's resolv.conf in every test: the test host
+  # namespace's own loopback, never the machine's real resolver.
+  E2E_RESOLV=$(mktemp /tmp/tapir-e2e-resolv.XXXXXX)
+  echo "nameserver 127.0.0.1" >"$E2E_RESOLV"
+  chmod 0644 "$E2E_RESOLV"
   # Ping sockets for everyone inside the test's host namespace only.
   ip netns exec "$E2E_HNS" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 }
@@ -56,13 +61,17 @@ e2e_netns_down() {
   [[ -n ${E2E_HNS:-} ]] && ip netns pids "$E2E_HNS" 2>/dev/null | xargs -r kill -9 2>/dev/null
   [[ -n ${E2E_HNS:-} ]] && ip netns del "$E2E_HNS" 2>/dev/null
   [[ -n ${E2E_WNS:-} ]] && ip netns del "$E2E_WNS" 2>/dev/null
+  [[ -n ${E2E_RESOLV:-} ]] && rm -f "$E2E_RESOLV"
   return 0
 }
 
-# e2e_as_user CMD...: runs CMD in the host namespace as the test user.
-# (nsenter, not `ip netns exec`, so /sys and the cgroup mounts stay.)
+
+# e2e_as_user CMD...: runs CMD in the host namespace as the test user,
+# seeing the test's resolv.conf. (nsenter, not `ip netns exec`, so /sys and
+# the cgroup mounts stay.)
 e2e_as_user() {
-  nsenter --net="/run/netns/$E2E_HNS" -- \
+  nsenter --net="/run/netns/$E2E_HNS" -- unshare --mount --propagation private -- \
+    sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$E2E_RESOLV" \
     setpriv --reuid="$E2E_UID" --regid="$E2E_GID" --init-groups \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="/home/$E2E_USER" USER="$E2E_USER" \
     TAPIR="$TAPIR" E2E_RUN_ID="$E2E_RUN_ID" "$@"
