@@ -25,6 +25,7 @@ constexpr uint16_t kDhcp6ServerPort = 547;
 
 template <class F>
 void ServiceDispatcher::respond(TxQueue& tx, F&& reply) {
+  if (meta_ != nullptr) meta_->complete_checksum(frame_);
   wire::MutBytes out = tx.acquire();
   if (out.empty()) {
     ++stats_.tx_full;
@@ -45,9 +46,15 @@ void ServiceDispatcher::respond(TxQueue& tx, F&& reply) {
   tx.send(*r);
 }
 
-void ServiceDispatcher::on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTime now, TxQueue& tx) {
+void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime now, TxQueue& tx) {
   ++stats_.frames;
-  if (gso_size != 0) {
+  frame_ = frame;
+  meta_ = &meta;
+  struct Clear {
+    FrameMeta*& m;
+    ~Clear() { m = nullptr; }  // `meta` lives only for this call
+  } clear{meta_};
+  if (meta.gso_size != 0) {
     ++stats_.gso_frames;
     return;
   }

@@ -47,7 +47,7 @@ class ServiceDispatcher final : public FrameHandler {
  public:
   explicit ServiceDispatcher(services::ServiceConfig cfg) : cfg_(std::move(cfg)) {}
 
-  void on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTime now, TxQueue& tx) override;
+  void on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime now, TxQueue& tx) override;
   void on_tick(MonoTime now, TxQueue& tx) override;
 
   // The DNS forwarder for UDP to plan.dns4:53 / plan.dns6:53; nullptr
@@ -64,10 +64,15 @@ class ServiceDispatcher final : public FrameHandler {
 
  private:
   // Runs `reply` (a callable taking the output span) and sends its frame.
+  // The services verify checksums, so a partial one in the frame being
+  // handled is completed first — on this path only.
   template <class F>
   void respond(TxQueue& tx, F&& reply);
 
   services::ServiceConfig cfg_;
+  // The frame being handled (on_frame) and its metadata, for respond().
+  wire::MutBytes frame_;
+  FrameMeta* meta_ = nullptr;
   DnsService* dns_ = nullptr;
   UdpFlows* udp_ = nullptr;
   IcmpEchoFlows* echo_ = nullptr;

@@ -93,6 +93,29 @@ Engine::Engine(Ring ring, const EngineConfig& cfg, FrameHandler& handler)
   tick_ts_.tv_nsec = cfg.tick.ns % 1000000000;
 }
 
+void FrameMeta::complete_checksum(wire::MutBytes frame) {
+  if (!needs_csum) return;
+  needs_csum = false;
+  // Cannot fail: validate_against_frame() checked the offsets.
+  (void)complete_partial_checksum(frame, csum_start, csum_offset);
+}
+
+void Engine::deliver(wire::MutBytes all, MonoTime now) {
+  FrameMeta meta;
+  if (cfg_.vnet_hdr_len == 0) return handler_.on_frame(all, meta, now, tx_);
+  auto h = wire::VirtioNetHdrView::parse(all, cfg_.vnet_hdr_len);
+  if (!h) return stats_.drops.count(h.error());
+  wire::MutBytes frame = all.subspan(cfg_.vnet_hdr_len);
+  if (auto v = h->validate_against_frame(frame.size()); !v) return stats_.drops.count(v.error());
+  if (h->gso_type() != wire::vnet_gso::kNone) meta.gso_size = h->gso_size();
+  if (h->needs_csum()) {
+    meta.needs_csum = true;
+    meta.csum_start = h->csum_start();
+    meta.csum_offset = h->csum_offset();
+  }
+  handler_.on_frame(frame, meta, now, tx_);
+}
+
 SysResult<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, FrameHandler& handler) {
   TAPIR_CHECK(cfg.rx_slots > 0 && cfg.tx_slots > 0 && cfg.rx_slots + cfg.tx_slots < Tag::kMaxSlot &&
               cfg.socket_slots < Tag::kMaxSlot);
@@ -196,31 +219,7 @@ void Engine::on_read(const Tag& tag, int res, MonoTime now) {
   if (res > 0) {
     ++stats_.frames_in;
     stats_.bytes_in += static_cast<uint64_t>(res);
-    wire::MutBytes all{rx_[tag.slot].buf.get(), static_cast<size_t>(res)};
-    uint16_t gso_size = 0;
-    bool ok = true;
-    if (cfg_.vnet_hdr_len != 0) {
-      auto h = wire::VirtioNetHdrView::parse(all, cfg_.vnet_hdr_len);
-      wire::MutBytes frame = all.subspan(std::min(all.size(), cfg_.vnet_hdr_len));
-      if (!h) {
-        stats_.drops.count(h.error());
-        ok = false;
-      } else if (auto v = h->validate_against_frame(frame.size()); !v) {
-        stats_.drops.count(v.error());
-        ok = false;
-      } else {
-        if (h->gso_type() != wire::vnet_gso::kNone) gso_size = h->gso_size();
-        if (h->needs_csum()) {
-          if (auto c = complete_partial_checksum(frame, h->csum_start(), h->csum_offset()); !c) {
-            stats_.drops.count(c.error());
-            ok = false;
-          }
-        }
-      }
-      if (ok) handler_.on_frame(frame, gso_size, now, tx_);
-    } else {
-      handler_.on_frame(all, 0, now, tx_);
-    }
+    deliver({rx_[tag.slot].buf.get(), static_cast<size_t>(res)}, now);
   } else if (res == -EBADFD || res == -EIO || res == -ENODEV) {
     // The device is gone (its namespace died, or it was deleted): reading
     // again would fail at once, forever.

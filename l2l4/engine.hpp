@@ -85,13 +85,29 @@ struct WatchHandle {
   bool valid() const { return generation != 0; }
 };
 
+// What the vnet header said about a frame from the guest.
+struct FrameMeta {
+  // Non-zero for a segmentation-offload frame (one large TCP or UDP segment).
+  uint16_t gso_size = 0;
+  // NEEDS_CSUM: the L4 checksum field holds only the pseudo-header sum. The
+  // guest kernel vouches for the data, so only code that verifies checksums
+  // (the built-in services) needs complete_checksum(); the data path, which
+  // hands payloads to host sockets, never pays for it.
+  bool needs_csum = false;
+  uint16_t csum_start = 0;
+  uint16_t csum_offset = 0;
+
+  // Completes the checksum in place if it is partial (once: afterwards
+  // needs_csum is false). The engine checked the offsets fit the frame.
+  void complete_checksum(wire::MutBytes frame);
+};
+
 class FrameHandler {
  public:
   virtual ~FrameHandler() = default;
-  // `frame` starts at the Ethernet header; its checksums are complete.
-  // `gso_size` is non-zero for a segmentation-offload frame (one large TCP
-  // or UDP segment). Valid only during the call.
-  virtual void on_frame(wire::MutBytes frame, uint16_t gso_size, MonoTime now, TxQueue& tx) = 0;
+  // `frame` starts at the Ethernet header and is valid only during the call;
+  // `meta` says whether it is a GSO frame and whether its checksum is partial.
+  virtual void on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime now, TxQueue& tx) = 0;
   // Called every tick interval (and once when the loop starts).
   virtual void on_tick(MonoTime now, TxQueue& tx) = 0;
 };
@@ -153,6 +169,7 @@ class Engine {
   void post_read(uint32_t slot);
   void post_tick();
   void on_read(const Tag& tag, int res, MonoTime now);
+  void deliver(wire::MutBytes with_vnet_hdr, MonoTime now);
   void post_socket_poll(uint32_t slot);
   void on_socket(const Tag& tag, const io_uring_cqe& cqe, MonoTime now);
 

@@ -48,10 +48,14 @@ void stop(int efd) {
 class Echo : public FrameHandler {
  public:
   Echo(int efd, size_t want) : efd_(efd), want_(want) {}
-  void on_frame(wire::MutBytes frame, uint16_t gso, MonoTime, TxQueue& tx) override {
-    frames.emplace_back(reinterpret_cast<const uint8_t*>(frame.data()),
-                        reinterpret_cast<const uint8_t*>(frame.data()) + frame.size());
-    gso_sizes.push_back(gso);
+  void on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime, TxQueue& tx) override {
+    const auto* p = reinterpret_cast<const uint8_t*>(frame.data());
+    as_delivered.emplace_back(p, p + frame.size());
+    metas.push_back(meta);
+    // A consumer that verifies checksums completes a partial one first.
+    meta.complete_checksum(frame);
+    frames.emplace_back(p, p + frame.size());
+    gso_sizes.push_back(meta.gso_size);
     wire::MutBytes out = tx.acquire();
     ASSERT_FALSE(out.empty());
     std::memcpy(out.data(), frame.data(), frame.size());
@@ -60,7 +64,9 @@ class Echo : public FrameHandler {
     if (frames.size() == want_) stop(efd_);
   }
   void on_tick(MonoTime, TxQueue&) override { ++ticks; }
-  std::vector<Bytes> frames;
+  std::vector<Bytes> as_delivered;  // before complete_checksum()
+  std::vector<FrameMeta> metas;
+  std::vector<Bytes> frames;        // after
   std::vector<uint16_t> gso_sizes;
   int ticks = 0;
 
@@ -116,7 +122,7 @@ TEST(Engine, FramesInAndRepliesOutWithVnetHeader) {
   ::close(efd);
 }
 
-TEST(Engine, CompletesPartialChecksumsAndDropsBadVnetHeaders) {
+TEST(Engine, PassesPartialChecksumsOnAndDropsBadVnetHeaders) {
   Pair pair;
   const int efd = ::eventfd(0, EFD_CLOEXEC);
   Echo echo(efd, 1);
@@ -157,6 +163,12 @@ TEST(Engine, CompletesPartialChecksumsAndDropsBadVnetHeaders) {
 
   ASSERT_TRUE((*engine)->run_until_watch());
   ASSERT_EQ(echo.frames.size(), 1u);
+  // The engine passes the partial checksum on untouched, with what the
+  // vnet header said about it: the data path never pays for completing it.
+  ASSERT_TRUE(echo.metas[0].needs_csum);
+  EXPECT_EQ(echo.metas[0].csum_start, 34);
+  EXPECT_EQ(echo.metas[0].csum_offset, 6);
+  EXPECT_EQ(echo.as_delivered[0], Bytes(f.begin() + kVnetHdrLen, f.end()));
   auto udp = wire::UdpView::parse(wire::as_bytes(echo.frames[0]).subspan(34));
   ASSERT_TRUE(udp);
   EXPECT_TRUE(udp->checksum_ok(src, dst));  // completed in place

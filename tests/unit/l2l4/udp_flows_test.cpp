@@ -30,7 +30,7 @@ const wire::MacAddr kGuestMac{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
 class ToFlows : public FrameHandler {
  public:
   explicit ToFlows(UdpFlows& f) : flows_(f) {}
-  void on_frame(wire::MutBytes frame, uint16_t, MonoTime now, TxQueue& tx) override {
+  void on_frame(wire::MutBytes frame, FrameMeta&, MonoTime now, TxQueue& tx) override {
     auto eth = wire::EthernetView::parse(frame);
     ASSERT_TRUE(eth);
     auto ip = wire::Ipv4View::parse(eth->payload());
