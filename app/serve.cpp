@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -73,18 +72,6 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   ec.tap_fd = tap.fd.get();
   ec.vnet_hdr_len = tap.vnet_hdr_len;
   ec.watch_fds = {sigfd.get(), pidfd ? pidfd.get() : -1, cfg.exit_fd};
-  // A negative fd in a poll submission completes at once with -EBADF: leave
-  // unused watches out instead by giving them a never-ready fd.
-  int never[2] = {-1, -1};
-  if (!pidfd || cfg.exit_fd < 0) {
-    if (::pipe2(never, O_CLOEXEC) < 0) {
-      LOG_ERROR("pipe: %s", strerrordesc_np(errno));
-      return 1;
-    }
-    if (!pidfd) ec.watch_fds[kPid] = never[0];
-    if (cfg.exit_fd < 0) ec.watch_fds[kExit] = never[0];
-  }
-  Fd never_r(never[0]), never_w(never[1]);
 
   // Declared before the engine: its sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
@@ -114,6 +101,15 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   LOG_DEBUG("engine running on %s (io_uring %s, vnet header %zu, offloads %s)", tap.name.c_str(),
             (*engine)->ring_mode(), tap.vnet_hdr_len, tap.offloads.to_string().c_str());
 
+  // Run mode: the command's exit status is ours.
+  auto reap_command = [&cfg]() {
+    int status = 0;
+    while (::waitpid(cfg.command_pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const int code = wait_status_to_exit(status);
+    LOG_DEBUG("command exited with status %d", code);
+    return code;
+  };
   int code = 0;
   bool terminating = false;
   while (true) {
@@ -130,10 +126,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
       pollfd p{pidfd ? pidfd.get() : -1, POLLIN, 0};
       if (pidfd && ::poll(&p, 1, 500) == 1) {
         if (cfg.command_pid != 0) {
-          int status = 0;
-          while (::waitpid(cfg.command_pid, &status, 0) < 0 && errno == EINTR) {
-          }
-          code = wait_status_to_exit(status);
+          code = reap_command();
         } else {
           LOG_INFO("target process %d exited; exiting", watched);
         }
@@ -149,11 +142,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
     }
     if (*fired == kPid) {
       if (cfg.command_pid != 0) {
-        int status = 0;
-        while (::waitpid(cfg.command_pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        code = wait_status_to_exit(status);
-        LOG_DEBUG("command exited with status %d", code);
+        code = reap_command();
       } else {
         LOG_INFO("target process %d exited; exiting", cfg.watch_pid);
       }

@@ -235,6 +235,7 @@ void Engine::on_read(const Tag& tag, int res, MonoTime now) {
 
 void Engine::rearm_watch(size_t i) {
   TAPIR_CHECK(i < cfg_.watch_fds.size());
+  if (cfg_.watch_fds[i] < 0) return;  // not in use: never fires
   io_uring_sqe* sqe = ring_.sqe();
   io_uring_prep_poll_add(sqe, cfg_.watch_fds[i], POLLIN);
   io_uring_sqe_set_data64(sqe, Tag{Op::kWatch, static_cast<uint32_t>(i), 0}.pack());

@@ -115,7 +115,9 @@ class FrameHandler {
 struct EngineConfig {
   int tap_fd = -1;
   size_t vnet_hdr_len = kVnetHdrLen;  // 0 for a tap without IFF_VNET_HDR
-  std::vector<int> watch_fds;         // run() returns when one is readable or hangs up
+  // run_until_watch() returns when one is readable or hangs up; a negative
+  // entry is a watch that is not in use (it keeps the others' indices).
+  std::vector<int> watch_fds;
   Duration tick = Duration::seconds(1);
   uint32_t rx_slots = 32;
   uint32_t tx_slots = 64;
