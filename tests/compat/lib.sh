@@ -88,14 +88,9 @@ compat_as_user() {
 # script printed last; a script that ended early counts as a failure, one
 # that asked to skip (77) skips the whole test with its reason.
 compat_take_counts() {
-  local rc="$1" log="$2" line
+  local rc="$1" log="$2"
   if [[ $rc -eq $E2E_SKIP ]]; then
     e2e_skip "$(grep -m1 '^SKIP: ' "$log" | sed 's/^SKIP: //')"
   fi
-  line=$(tail -1 "$log")
-  if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-    E2E_PASSED=${BASH_REMATCH[1]}; E2E_FAILED=${BASH_REMATCH[2]}
-  else
-    E2E_FAILED=1; echo "not ok - the user-side cases did not finish (exit $rc)"
-  fi
+  e2e_take_counts "$log"
 }

@@ -98,6 +98,43 @@ e2e_own_tapirs() {
   done
 }
 
+# e2e_setup TAPIR: root checks, the test user, the namespaces and a copy of
+# TAPIR the user may run; sets TAPIR and BIN, and tears it all down at exit
+# (running $E2E_ON_EXIT first, for a test's own servers).
+e2e_setup() {
+  TAPIR=$(readlink -f "${1:?usage: $(basename "$0") TAPIR}")
+  e2e_require_root
+  e2e_ensure_user
+  BIN=$(mktemp -d /tmp/tapir-e2e-bin.XXXXXX)
+  trap 'eval "${E2E_ON_EXIT:-}"; e2e_netns_down; rm -rf "$BIN"' EXIT
+  e2e_netns_up || e2e_skip "cannot create the test namespaces"
+  cp "$TAPIR" "$BIN/tapir"
+  chmod 755 "$BIN" "$BIN/tapir"
+  TAPIR="$BIN/tapir"
+}
+
+# e2e_take_counts LOG: adopts the "N passed, M failed" line a user-side
+# script printed last; one that ended early counts as a failure.
+e2e_take_counts() {
+  local line
+  line=$(tail -1 "$1")
+  if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+    E2E_PASSED=${BASH_REMATCH[1]}; E2E_FAILED=${BASH_REMATCH[2]}
+  else
+    E2E_FAILED=1; echo "not ok - the user-side cases did not finish"
+  fi
+}
+
+# e2e_run_cases CASES.sh: runs the user-side script beside the calling test
+# as the test user and adopts its counts.
+e2e_run_cases() {
+  local here
+  here=$(cd "$(dirname "$0")" && pwd)
+  cp "$here/lib.sh" "$here/$1" "$BIN/"
+  e2e_as_user bash "$BIN/$1" | tee "$BIN/user.log"
+  e2e_take_counts "$BIN/user.log"
+}
+
 e2e_report() {
   echo "$1: $E2E_PASSED passed, $E2E_FAILED failed"
   [[ $E2E_FAILED -eq 0 ]]

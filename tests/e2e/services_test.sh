@@ -3,26 +3,8 @@
 # tapir running unprivileged in a private host namespace (TESTING.md).
 #   services_test.sh /path/to/tapir
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-TAPIR=$(readlink -f "${1:?usage: services_test.sh TAPIR}")
-e2e_require_root
-e2e_ensure_user
-trap e2e_netns_down EXIT
-e2e_netns_up || e2e_skip "cannot create the test namespaces"
+e2e_setup "${1:-}"
 
-# The user must be able to run the binary from the build tree.
-BIN=$(mktemp -d /tmp/tapir-e2e-bin.XXXXXX)
-trap 'e2e_netns_down; rm -rf "$BIN"' EXIT
-cp "$TAPIR" "$BIN/tapir"; chmod 755 "$BIN" "$BIN/tapir"
-TAPIR="$BIN/tapir"
-
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cp "$HERE/lib.sh" "$HERE/services_cases.sh" "$BIN/"
-e2e_as_user bash "$BIN/services_cases.sh" | tee "$BIN/user.log"
-line=$(tail -1 "$BIN/user.log")
-if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-  E2E_PASSED=${BASH_REMATCH[1]}; E2E_FAILED=${BASH_REMATCH[2]}
-else
-  E2E_FAILED=1; echo "not ok - the user-side cases did not finish"
-fi
+e2e_run_cases services_cases.sh
 
 e2e_report "e2e services"
