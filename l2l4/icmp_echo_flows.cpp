@@ -21,16 +21,8 @@ constexpr int kMaxReadsPerWake = 64;
 }  // namespace
 
 size_t IcmpEchoFlows::KeyHash::operator()(const Key& k) const noexcept {
-  // Echo flows are few and guest-chosen identifiers are the only free
-  // input; a plain FNV-1a over the key is enough here.
-  uint64_t h = 1469598103934665603ull;
-  auto add = [&h](uint8_t b) { h = (h ^ b) * 1099511628211ull; };
-  for (uint8_t b : k.guest) add(b);
-  for (uint8_t b : k.dst) add(b);
-  add(static_cast<uint8_t>(k.id >> 8));
-  add(static_cast<uint8_t>(k.id));
-  add(k.v6 ? 1 : 0);
-  return static_cast<size_t>(h);
+  return hasher({FlowHasher::word(k.guest, 0), FlowHasher::word(k.guest, 1), FlowHasher::word(k.dst, 0),
+                 FlowHasher::word(k.dst, 1), (uint64_t{k.id} << 1) | (k.v6 ? 1u : 0u)});
 }
 
 IcmpEchoFlows::Flow* IcmpEchoFlows::flow_for(const Key& key, const sockaddr_storage& to,

@@ -20,6 +20,7 @@
 #include "base/clock.hpp"
 #include "base/fd.hpp"
 #include "l2l4/engine.hpp"
+#include "l2l4/flow_hash.hpp"
 #include "l2l4/nat.hpp"
 #include "l2l4/wire/ethernet.hpp"
 #include "l2l4/wire/icmp4.hpp"
@@ -66,6 +67,7 @@ class IcmpEchoFlows final : public SocketClient {
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
+    FlowHasher hasher;
     size_t operator()(const Key& k) const noexcept;
   };
   struct Flow {

@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "base/log.hpp"
@@ -22,39 +21,18 @@ namespace {
 // the others in the same batch of completions.
 constexpr int kMaxReadsPerWake = 64;
 
-uint64_t mix(uint64_t h, uint64_t v) {
-  // SplitMix64 step over a keyed state: cheap, and with a random secret a
-  // guest cannot aim many flows at one bucket.
-  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  return h ^ (h >> 31);
-}
-
-uint64_t load64(const std::array<uint8_t, 16>& a, size_t off) {
-  uint64_t v;
-  std::memcpy(&v, a.data() + off, sizeof v);
-  return v;
-}
-
 }  // namespace
 
 size_t UdpFlows::KeyHash::operator()(const UdpFlowKey& k) const noexcept {
-  uint64_t h = secret;
-  h = mix(h, load64(k.guest, 0));
-  h = mix(h, load64(k.guest, 8));
-  h = mix(h, load64(k.dst, 0));
-  h = mix(h, load64(k.dst, 8));
-  h = mix(h, (uint64_t{k.guest_port} << 32) | (uint64_t{k.dst_port} << 16) | (k.v6 ? 1u : 0u));
-  return static_cast<size_t>(h);
+  return hasher({FlowHasher::word(k.guest, 0), FlowHasher::word(k.guest, 1), FlowHasher::word(k.dst, 0),
+                 FlowHasher::word(k.dst, 1),
+                 (uint64_t{k.guest_port} << 32) | (uint64_t{k.dst_port} << 16) | (k.v6 ? 1u : 0u)});
 }
 
 UdpFlows::UdpFlows(NatConfig nat, size_t max_flows)
     : nat_(std::move(nat)),
       max_flows_(max_flows),
-      index_(64, KeyHash{(uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()}) {}
+      index_(64) {}
 
 UdpFlows::~UdpFlows() {
   // The engine may already be gone at exit; its shutdown() cancelled the polls.

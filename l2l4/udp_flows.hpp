@@ -22,6 +22,7 @@
 #include "base/clock.hpp"
 #include "base/fd.hpp"
 #include "l2l4/engine.hpp"
+#include "l2l4/flow_hash.hpp"
 #include "l2l4/nat.hpp"
 #include "l2l4/wire/addr.hpp"
 #include "l2l4/wire/ethernet.hpp"
@@ -78,7 +79,7 @@ class UdpFlows final : public SocketClient {
 
  private:
   struct KeyHash {
-    uint64_t secret;
+    FlowHasher hasher;
     size_t operator()(const UdpFlowKey& k) const noexcept;
   };
   struct Flow {
