@@ -127,7 +127,7 @@ const char* usage_text() {
          "                         TAPNAME turn it on when the host has an IPv6 default route\n"
          "--cidr=CIDR              specify network address CIDR (default=10.0.2.0/24)\n"
          "--disable-host-loopback  prohibit connecting to 127.0.0.1:* on the host namespace\n"
-         "                         (10.0.2.2 then refuses UDP; TCP is not forwarded yet)\n"
+         "                         (UDP and ping to it get 'network unreachable')\n"
          "--netns-type=TYPE        specify network namespace type ([path|pid], default=pid)\n"
          "--userns-path=PATH       specify user namespace path\n"
          "--macaddress=MAC         specify the MAC address of the TAP (only valid with -c)\n"
