@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
   } else {
     print_banner(req.plan, opts.mtu, stdout);
     cfg.watch_pid = opts.netns_type == tapir::app::NetnsType::kPid ? opts.pid : 0;
+    cfg.watch_pidfd = target->pidfd ? target->pidfd.get() : -1;
   }
   tapir::services::ServiceConfig services;
   services.plan = req.plan;

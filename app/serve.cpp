@@ -55,15 +55,19 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
     LOG_ERROR("signalfd: %s", strerrordesc_np(errno));
     return 1;
   }
-  Fd pidfd;
+  // PID mode borrows the target's pidfd (opened with its namespaces); run
+  // mode watches its own child, which stays until we reap it.
   const pid_t watched = cfg.command_pid != 0 ? cfg.command_pid : cfg.watch_pid;
-  if (watched != 0) {
-    auto p = ns::open_pidfd(watched);
+  Fd own_pidfd;
+  int pidfd = cfg.watch_pidfd;
+  if (cfg.command_pid != 0) {
+    auto p = ns::open_pidfd(cfg.command_pid);
     if (!p) {
-      LOG_ERROR("cannot watch process %d: %s", watched, p.error().message().c_str());
+      LOG_ERROR("cannot watch process %d: %s", cfg.command_pid, p.error().message().c_str());
       return 1;
     }
-    pidfd = std::move(*p);
+    own_pidfd = std::move(*p);
+    pidfd = own_pidfd.get();
   }
 
   // Watch order is the switch below.
@@ -71,7 +75,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   l2l4::EngineConfig ec;
   ec.tap_fd = tap.fd.get();
   ec.vnet_hdr_len = tap.vnet_hdr_len;
-  ec.watch_fds = {sigfd.get(), pidfd ? pidfd.get() : -1, cfg.exit_fd};
+  ec.watch_fds = {sigfd.get(), pidfd, cfg.exit_fd};
 
   // Declared before the engine: its sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
@@ -123,8 +127,8 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
       // With a PID target this is how its end usually shows first: the
       // namespace died with the process. The pidfd turns readable when the
       // process has exited (zombie or reaped); give it a moment to.
-      pollfd p{pidfd ? pidfd.get() : -1, POLLIN, 0};
-      if (pidfd && ::poll(&p, 1, 500) == 1) {
+      pollfd p{pidfd, POLLIN, 0};
+      if (pidfd >= 0 && ::poll(&p, 1, 500) == 1) {
         if (cfg.command_pid != 0) {
           code = reap_command();
         } else {

@@ -27,7 +27,8 @@ namespace tapir::app {
 struct ServeConfig {
   int exit_fd = -1;
   int ready_fd = -1;
-  pid_t watch_pid = 0;     // PID mode: the target
+  pid_t watch_pid = 0;     // PID mode: the target ...
+  int watch_pidfd = -1;    // ... and its pidfd, opened when it was resolved (borrowed)
   pid_t command_pid = 0;   // run mode: the command (our child)
   // The DNS forwarder; nullopt with --disable-dns.
   std::optional<l2l4::DnsServiceConfig> dns;

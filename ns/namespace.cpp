@@ -49,6 +49,11 @@ Expected<Target, std::string> target_from_pid(pid_t pid, const std::string& user
     return unexpected(net.error());
   }
   t.netns = std::move(*net);
+  // Before anything else can happen to the process: once it has died and
+  // been reaped, pidfd_open would fail, and tapir could not tell why.
+  auto pidfd = open_pidfd(pid);
+  if (!pidfd) return unexpected("no process with PID " + std::to_string(pid));
+  t.pidfd = std::move(*pidfd);
   t.userns_path = userns_override.empty() ? "/proc/" + std::to_string(pid) + "/ns/user" : userns_override;
   auto user = open_ns(t.userns_path, CLONE_NEWUSER, "user");
   if (user) {

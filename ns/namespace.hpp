@@ -22,6 +22,8 @@ struct Target {
   std::string userns_path;   // /proc/PID/ns/user, --userns-path, or empty (path mode)
   Fd netns;                  // O_RDONLY on netns_path, checked to be a network namespace
   Fd userns;                 // may be invalid: joining the user namespace is optional
+  Fd pidfd;                  // PID mode: opened with the namespaces, so a target that
+                             // dies at any later point shows as a readable pidfd
 };
 
 // Opens /proc/PID/ns/{net,user} (and `userns_override` instead of the latter
