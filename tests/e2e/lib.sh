@@ -84,6 +84,7 @@ check() {
     E2E_PASSED=$((E2E_PASSED + 1)); echo "ok - $desc"
   else
     E2E_FAILED=$((E2E_FAILED + 1)); echo "not ok - $desc"
+    return 1  # so a caller can add diagnostics: check ... || { ...; }
   fi
 }
 
