@@ -35,7 +35,7 @@ void TimerWheel::arm(uint32_t id, MonoTime at) {
   int64_t t = tick_of(at);
   // A deadline in a bucket already walked fires at the next expire().
   if (next_tick_ >= 0 && t < next_tick_) t = next_tick_;
-  link(id, static_cast<uint32_t>(t % static_cast<int64_t>(heads_.size())));
+  link(id, bucket_of(t));
 }
 
 void TimerWheel::cancel(uint32_t id) {

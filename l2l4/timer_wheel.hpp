@@ -40,6 +40,10 @@ class TimerWheel {
     uint32_t bucket = kNone;
   };
   int64_t tick_of(MonoTime t) const { return t.ns / granularity_.ns; }
+  uint32_t bucket_of(int64_t tick) const {
+    const int64_t n = static_cast<int64_t>(heads_.size());
+    return static_cast<uint32_t>(((tick % n) + n) % n);
+  }
   void link(uint32_t id, uint32_t bucket);
   void unlink(uint32_t id);
 
@@ -52,12 +56,13 @@ class TimerWheel {
 template <class F>
 void TimerWheel::expire(MonoTime now, F&& fire) {
   const int64_t last = tick_of(now);
-  if (next_tick_ < 0) next_tick_ = last;
   const int64_t n = static_cast<int64_t>(heads_.size());
-  int64_t from = next_tick_;
+  int64_t from = next_tick_ < 0 ? last - n + 1 : next_tick_;  // first call: every bucket
   if (last - from >= n) from = last - n + 1;  // every bucket once
+  // What fire() arms from here on lands after this walk (see arm()).
+  next_tick_ = last + 1;
   for (int64_t t = from; t <= last; ++t) {
-    const uint32_t b = static_cast<uint32_t>(t % n);
+    const uint32_t b = bucket_of(t);
     // Detach the bucket: what fire() re-arms lands in a list we are not walking.
     uint32_t id = heads_[b];
     heads_[b] = kNone;
@@ -68,12 +73,11 @@ void TimerWheel::expire(MonoTime now, F&& fire) {
       if (nodes_[id].at <= now) {
         fire(id);
       } else {
-        link(id, static_cast<uint32_t>(tick_of(nodes_[id].at) % n));
+        link(id, bucket_of(tick_of(nodes_[id].at)));
       }
       id = next;
     }
   }
-  next_tick_ = last + 1;
 }
 
 }  // namespace tapir::l2l4
