@@ -205,6 +205,8 @@ uint16_t clamp_mss(std::optional<uint16_t> asked, bool v6, uint32_t mtu) {
 TcpFlows::TcpFlows(TcpConfig cfg, TcpHost& host)
     : cfg_(std::move(cfg)),
       host_(host),
+      hasher_(cfg_.fixed_secret != 0 ? FlowHasher(cfg_.fixed_secret) : FlowHasher()),
+      isn_hasher_(cfg_.fixed_secret != 0 ? FlowHasher(~cfg_.fixed_secret) : FlowHasher()),
       flows_(std::max<size_t>(cfg_.max_flows, 1)),
       timers_(flows_.size(), Duration::millis(10)) {
   size_t cap = 16;

@@ -94,6 +94,9 @@ struct TcpConfig {
   NatConfig nat;
   size_t max_flows = 65536;
   OutboundAddrs outbound;
+  // Fixed hash and ISN secrets (tests and fuzzing reproduce runs); 0 draws
+  // random ones, as tapir must.
+  uint64_t fixed_secret = 0;
 };
 
 struct TcpStats {
