@@ -40,6 +40,7 @@ enum LongOnly : int {
   kOptDnsLog,
   kOptMaxFlows,
   kOptPcap,
+  kOptNoOffload,
 };
 
 const option kLongOptions[] = {
@@ -78,6 +79,7 @@ const option kLongOptions[] = {
     {"dns-log", no_argument, nullptr, kOptDnsLog},
     {"max-flows", required_argument, nullptr, kOptMaxFlows},
     {"pcap", required_argument, nullptr, kOptPcap},
+    {"no-offload", no_argument, nullptr, kOptNoOffload},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -153,6 +155,8 @@ const char* usage_text() {
          "--max-flows=N            at most N TCP and N UDP flows (default 65536); beyond,\n"
          "                         new connections are reset\n"
          "--pcap=FILE              write every frame on the tap, both ways, to FILE\n"
+         "--no-offload             open the tap without a vnet header: no segmentation or\n"
+         "                         checksum offload (slower; for debugging and old kernels)\n"
          "-q, --quiet              log only warnings and errors\n"
          "--debug                  log debugging detail\n"
          "-h, --help               show this help and exit\n"
@@ -292,6 +296,7 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
         }
         o.max_flows = static_cast<size_t>(v);
         break;
+      case kOptNoOffload: o.no_offload = true; break;
       case kOptPcap:
         if (*optarg == '\0') return unexpected(std::string("--pcap needs a file name"));
         o.pcap_path = optarg;

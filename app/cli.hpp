@@ -64,6 +64,7 @@ struct Options {
   std::string outbound_addr6;
   size_t max_flows = 65536;            // --max-flows: per protocol (TCP, UDP)
   std::string pcap_path;               // --pcap: every tap frame, both ways
+  bool no_offload = false;             // --no-offload: no vnet header, no TSO/checksum offload
 
   // DNS forwarder (DESIGN.md "DNS forwarder").
   bool disable_dns = false;                     // --disable-dns: nothing answers on the DNS address

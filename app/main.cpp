@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
   req.tapname = opts.tapname;
   req.configure = opts.configure;
   req.mtu = opts.mtu;
+  req.vnet_hdr = !opts.no_offload;
   req.mac = opts.macaddress;
   req.plan = tapir::wire::AddressPlan::nat(opts.cidr, *tapir::wire::Ipv6Prefix::parse("fd00::/64"),
                                            opts.ipv6_wanted(tapir::ns::host_has_ipv6_default_route()));
