@@ -46,12 +46,16 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 
+# TAPIR_TCP_ONLY="semantics garbage" runs only those sections (tcp_cases.sh).
+printf %s "${TAPIR_TCP_ONLY:-}" >"$BIN/tcp_only"
 e2e_run_cases tcp_cases.sh
 
 # What the world's server saw of the connections that reached it.
 kill -TERM "$WORLD_SERVER"
 wait "$WORLD_SERVER" 2>/dev/null
+# (A partial run, TAPIR_TCP_ONLY, may not have reached it at all.)
+min='[1-9][0-9]*'; [[ -n ${TAPIR_TCP_ONLY:-} ]] && min='[0-9]+'
 check "the world's server found every upload intact" \
-  grep -q '^served [1-9][0-9]* ok, 0 failed' "$BIN/world.log" || cat "$BIN/world.log"
+  grep -Eq "^served $min ok, 0 failed" "$BIN/world.log" || cat "$BIN/world.log"
 
 e2e_report "e2e tcp"
