@@ -65,11 +65,13 @@ fi
 if want integrity; then
 
 # 1 GiB each way over socat, sha256 at both ends. gen is a fast reproducible
-# stream; tee hands it to sha256sum on the sending side.
+# stream; tee hands it to sha256sum on the sending side. The guest's socat
+# lingers on close until its data is acknowledged: the guest (and tapir run)
+# must not end while some of it still sits in the guest's kernel.
 timeout 120 socat -u TCP-LISTEN:7100,bind=127.0.0.1,reuseaddr - 2>"$WORK/sink.err" | sha256sum >"$WORK/up.recv" &
 SINK=$!; PIDS+=($!)
 wait_for listening 7100
-guest bulk-up -- "'$TC' gen 11 1G | tee >(sha256sum >$WORK/up.sent) | socat -u - TCP:10.0.2.2:7100"
+guest bulk-up -- "'$TC' gen 11 1G | tee >(sha256sum >$WORK/up.sent) | socat -u - TCP:10.0.2.2:7100,linger=30"
 wait "$SINK"
 wait_for test -s "$WORK/up.sent"
 check "1 GiB guest -> host: sha256 the same at both ends" \
@@ -102,7 +104,7 @@ if want ipv6; then
 timeout 120 socat -u TCP6-LISTEN:7102,bind=[::1],reuseaddr - 2>"$WORK/sink6.err" | sha256sum >"$WORK/up6.recv" &
 SINK=$!; PIDS+=($!)
 wait_for listening 7102
-guest bulk-up6 -- "$V6 '$TC' gen 13 128M | tee >(sha256sum >$WORK/up6.sent) | socat -u - TCP6:[fd00::2]:7102"
+guest bulk-up6 -- "$V6 '$TC' gen 13 128M | tee >(sha256sum >$WORK/up6.sent) | socat -u - TCP6:[fd00::2]:7102,linger=30"
 wait "$SINK"
 wait_for test -s "$WORK/up6.sent"
 check "IPv6: 128 MiB guest -> host: sha256 the same at both ends" \
@@ -213,6 +215,9 @@ if check "churn: the guest is up" wait_for test -e "$WORK/churn.ready"; then
 fi
 touch "$WORK/churn.end"
 wait "$CHURN"
+# ... and its flows: the exit statistics count those still open.
+check "churn: no TCP flow left open ($(grep -o '([0-9]* open at exit)' "$WORK/churn.txt"))" \
+  said churn 'tcp: [0-9]+ connections \(0 open at exit\)' || show churn
 fi
 
 # --- bad input while a transfer runs -----------------------------------------

@@ -587,6 +587,7 @@ int client(int argc, char** argv) {
   std::vector<uint8_t> buf(256 * 1024);
   std::vector<pollfd> pfds;
   uint64_t last_progress = now_ms();
+  bool waiting_for_acks = false;  // a finished connection waits for its last ACK
 
   auto finish = [&](ClientConn& c, bool good, const std::string& why) {
     c.done = true;
@@ -594,9 +595,14 @@ int client(int argc, char** argv) {
       ++ok;
     } else {
       ++bad;
+      sockaddr_storage local{};
+      socklen_t local_len = sizeof local;
+      std::string from;
+      if (c.fd >= 0 && getsockname(c.fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0)
+        from = " from " + addr_text(local);
       if (printed++ < 20)
-        std::printf("FAIL conn %llu: %s %s\n", static_cast<unsigned long long>(c.id), why.c_str(),
-                    progress(c).c_str());
+        std::printf("FAIL conn %llu%s: %s %s\n", static_cast<unsigned long long>(c.id), from.c_str(),
+                    why.c_str(), progress(c).c_str());
     }
     if (c.fd >= 0) close(c.fd);
     c.fd = -1;
@@ -638,7 +644,7 @@ int client(int argc, char** argv) {
     if (active.empty()) continue;
 
     const uint64_t now = now_ms();
-    int timeout = 1000;
+    int timeout = waiting_for_acks ? 5 : 1000;
     pfds.clear();
     for (auto& c : active) {
       short ev = 0;
@@ -659,6 +665,7 @@ int client(int argc, char** argv) {
       return 1;
     }
     bool progressed = false;
+    waiting_for_acks = false;
     for (size_t i = 0; i < active.size(); ++i) {
       ClientConn& c = active[i];
       const short rev = pfds[i].revents;
@@ -803,6 +810,27 @@ int client(int argc, char** argv) {
           }
         }
       }
+      // Done once the peer acknowledged everything we sent, our FIN too:
+      // until then it sits in this kernel, and would be lost if the guest
+      // (and with it tapir run) ended now. (The trailer proves it for the
+      // upload, but not in the host-half-close order, which has none.)
+      int unacked = 0;
+      if (!c.done && c.eof && c.wr_shut && !o.expect_reset && ioctl(c.fd, SIOCOUTQ, &unacked) == 0 &&
+          unacked > 0) {
+        tcp_info ti{};
+        socklen_t ti_len = sizeof ti;
+        int err = 0;
+        socklen_t err_len = sizeof err;
+        getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
+        if (getsockopt(c.fd, IPPROTO_TCP, TCP_INFO, &ti, &ti_len) == 0 && ti.tcpi_state == TCP_CLOSE) {
+          finish(c, false, "the connection ended (" + std::string(err ? std::strerror(err) : "closed") +
+                               ") with " + std::to_string(unacked) +
+                               " bytes (a FIN counts 1) never acknowledged");
+          continue;
+        }
+        waiting_for_acks = true;
+        continue;
+      }
       if (!c.done && c.eof && c.wr_shut && !o.expect_reset) {
         if (o.pause_ms && c.queued_at_pause_end >= 0 && !o.quiet)
           std::printf("conn %llu: complete after the pause\n", static_cast<unsigned long long>(c.id));
@@ -812,9 +840,13 @@ int client(int argc, char** argv) {
     if (progressed) {
       last_progress = now_ms();
     } else if (now_ms() - last_progress > o.idle_ms + o.pause_ms) {
-      for (auto& c : active)
-        if (!c.done)
-          finish(c, false, "no progress for " + std::to_string(o.idle_ms / 1000) + " s");
+      for (auto& c : active) {
+        if (c.done) continue;
+        int unacked = 0;
+        ioctl(c.fd, SIOCOUTQ, &unacked);
+        finish(c, false, "no progress for " + std::to_string(o.idle_ms / 1000) + " s, " +
+                             std::to_string(unacked) + " bytes sent but not acknowledged");
+      }
     }
   }
   std::printf("tcpcheck: %llu ok, %llu failed, %llu bytes up, %llu bytes down\n",
