@@ -36,7 +36,10 @@ guest() {
 V6="for i in \$(seq 200); do ip -6 addr show dev tap0 scope global -tentative | grep -q fd00:: &&
       ip -6 route show default | grep -q . && break; sleep 0.05; done;"
 # show NAME: the end of a guest's transcript, for a failed check.
-show() { echo "--- $1 (last 40 lines of $1.txt)"; tail -40 "$WORK/$1.txt" | sed 's/^/    /'; }
+show() {
+  echo "--- $1 (last 40 lines of $1.txt, without tapir's banner)"
+  grep -v '^\* ' "$WORK/$1.txt" | tail -40 | sed 's/^/    /'
+}
 # want SECTION: run this section? (All, unless tcp_test.sh was given
 # TAPIR_TCP_ONLY="integrity ipv6 semantics churn garbage" or a part of it.)
 want() { [[ ! -s $(dirname "${BASH_SOURCE[0]}")/tcp_only ]] || grep -qw "$1" "$(dirname "${BASH_SOURCE[0]}")/tcp_only"; }

@@ -314,6 +314,7 @@ int serve(int argc, char** argv) {
       std::perror("poll");
       return 1;
     }
+    const size_t polled = conns.size();  // those accepted below have no pollfd yet
     for (size_t i = 0; i < listeners.size(); ++i) {
       if (!(pfds[i].revents & POLLIN)) continue;
       for (;;) {
@@ -339,7 +340,7 @@ int serve(int argc, char** argv) {
     const uint64_t t = now_ms();
     for (size_t i = 0; i < conns.size(); ++i) {
       ServerConn& c = conns[i];
-      const short rev = pfds[listeners.size() + i].revents;
+      const short rev = i < polled ? pfds[listeners.size() + i].revents : short{0};
       if (hold) {
         int queued = 0;
         ioctl(c.fd, SIOCINQ, &queued);
