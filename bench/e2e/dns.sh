@@ -22,7 +22,7 @@ BENCH_TIME=${BENCH_TIME:-10}
 BENCH_CLIENTS=${BENCH_CLIENTS:-4}
 ENGINES=${BENCH_ENGINES:-"tapir slirp4netns pasta direct"}
 OUT=${BENCH_OUT:-}
-usage() { sed -n '9,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
+usage() { sed -n '9,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-1}"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) BENCH_TIME=3 ;;
@@ -30,7 +30,7 @@ while [[ $# -gt 0 ]]; do
     --clients) BENCH_CLIENTS=${2:?}; shift ;;
     --engines) ENGINES=${2:?}; shift ;;
     --out) OUT=${2:?}; shift ;;
-    -h|--help) usage ;;
+    -h|--help) usage 0 ;;
     *) bench_log "unknown argument: $1"; usage ;;
   esac
   shift

@@ -103,8 +103,8 @@ cpu=null
 if [[ $HELPER != 0 && -n $t0 && -n $t1 ]]; then
   cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", (b - a) / hz }')
 fi
-jq -cn --arg e "$engine" --arg q "$qset" --argjson sent "${sent:-0}" --argjson done "$completed" \
+jq -cn --arg e "$engine" --arg q "$qset" --argjson sent "${sent:-0}" --argjson completed "$completed" \
   --argjson lost "$lost" --argjson qps "$qps" --argjson cpu "$cpu" --argjson c "$clients" \
-  '{engine:$e, queryset:$q, status:"ok", clients:$c, qps:$qps, sent:$sent, completed:$done,
+  '{engine:$e, queryset:$q, status:"ok", clients:$c, qps:$qps, sent:$sent, completed:$completed,
     lost:$lost, helper_cpu_s:$cpu,
-    cpu_us_per_query: (if $cpu == null or $done == 0 then null else $cpu * 1e6 / $done end)}'
+    cpu_us_per_query: (if $cpu == null or $completed == 0 then null else $cpu * 1e6 / $completed end)}'

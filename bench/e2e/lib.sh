@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables for the drivers that source it
 # Shared by the end-to-end benchmarks (bench/e2e/*.sh), root side: the
 # private namespaces of tests/e2e/lib.sh (TESTING.md: nothing leaves the
 # machine), the unprivileged user every engine runs as, cleanup that also
@@ -15,8 +16,9 @@ bench_die() { bench_log "error: $*"; exit 1; }
 # holders sit in namespaces of their own, out of reach of `ip netns pids`):
 # they all carry E2E_RUN_ID in their environment.
 bench_kill_own() {
-  local pid
-  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+  local dir pid
+  for dir in /proc/[0-9]*; do
+    pid=${dir#/proc/}
     [[ $pid == "$$" ]] && continue
     if { tr "\0" "\n" <"/proc/$pid/environ"; } 2>/dev/null | grep -qx "E2E_RUN_ID=$E2E_RUN_ID"; then
       kill -9 "$pid" 2>/dev/null

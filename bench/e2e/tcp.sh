@@ -25,7 +25,7 @@ MTUS=${BENCH_MTUS:-"1500 65520"}
 STREAMS=${BENCH_STREAMS:-"1 4"}
 ENGINES=${BENCH_ENGINES:-"tapir slirp4netns pasta veth"}
 OUT=${BENCH_OUT:-}
-usage() { sed -n '9,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
+usage() { sed -n '8,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-1}"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) BENCH_TIME=2; BENCH_OMIT=1; MTUS=1500; STREAMS=1 ;;
@@ -35,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --streams) STREAMS=${2:?}; shift ;;
     --engines) ENGINES=${2:?}; shift ;;
     --out) OUT=${2:?}; shift ;;
-    -h|--help) usage ;;
+    -h|--help) usage 0 ;;
     *) bench_log "unknown argument: $1"; usage ;;
   esac
   shift
@@ -158,7 +158,7 @@ table() {
 
 echo
 echo "TCP throughput, Gbit/s (iperf3 -t $BENCH_TIME -O $BENCH_OMIT, receiver side; commit $(bench_commit))"
-hdr=(direction streams mtu $ENGINES)
+read -r -a hdr <<<"direction streams mtu $ENGINES"
 ratio_cols=()
 for e in slirp4netns pasta veth; do
   [[ " $ENGINES " == *" tapir "* && " $ENGINES " == *" $e "* ]] && ratio_cols+=("$e")

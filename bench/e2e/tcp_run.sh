@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # One iperf3 measurement for bench/e2e/tcp.sh, sourced by the root driver
 # (veth rows) and by tcp_engine.sh (the user-mode engines, as the test user).
 #

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The demo `scripts/run` runs with no arguments. Source it; call tapir_demo.
 #
 # Everything happens inside namespaces it creates and removes (TESTING.md:
