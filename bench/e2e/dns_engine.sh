@@ -21,7 +21,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
+# On Ctrl-C: clean up, then die of SIGINT, so the caller stops too.
+trap 'cleanup; trap - EXIT INT; kill -INT $$' INT
 trap 'exit 143' TERM
 wait_for() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
 
