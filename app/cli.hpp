@@ -58,6 +58,12 @@ struct Options {
   LogLevel log_level = LogLevel::kInfo;
 
   bool disable_host_loopback = false;  // --disable-host-loopback
+  // --outbound-addr / --outbound-addr6: an address or an interface name,
+  // resolved in the caller's namespace at start (resolve_outbound).
+  std::string outbound_addr;
+  std::string outbound_addr6;
+  size_t max_flows = 65536;            // --max-flows: per protocol (TCP, UDP)
+  std::string pcap_path;               // --pcap: every tap frame, both ways
 
   // DNS forwarder (DESIGN.md "DNS forwarder").
   bool disable_dns = false;                     // --disable-dns: nothing answers on the DNS address

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include "base/log.hpp"
 #include "l2l4/dispatch.hpp"
 #include "l2l4/engine.hpp"
+#include "l2l4/tcp_flows.hpp"
+#include "l2l4/wire/pcap.hpp"
 #include "ns/namespace.hpp"
 
 namespace tapir::app {
@@ -27,6 +30,33 @@ void signal_ready(int fd) {
   while (n < 0 && errno == EINTR);
   if (n != 1) LOG_WARN("cannot write to ready-fd %d: %s", fd, strerrordesc_np(errno));
   ::close(fd);
+}
+
+// --pcap: both directions of the tap into one file, as they happen.
+class PcapTap final : public l2l4::FrameTap {
+ public:
+  explicit PcapTap(wire::PcapWriter w) : w_(std::move(w)) {}
+  void on_frame(wire::ConstBytes frame, bool /*to_guest*/) override {
+    if (failed_) return;
+    if (auto r = w_.write(frame, wall_now()); !r) {
+      LOG_ERROR("--pcap: %s; no more frames are written", r.error().message().c_str());
+      failed_ = true;
+    }
+  }
+
+ private:
+  wire::PcapWriter w_;
+  bool failed_ = false;
+};
+
+// Every flow holds a socket: take all the descriptors we are allowed.
+void raise_nofile_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) < 0) LOG_WARN("cannot raise RLIMIT_NOFILE: %s", strerrordesc_np(errno));
+  }
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) LOG_DEBUG("open file limit: %llu", static_cast<unsigned long long>(rl.rlim_cur));
 }
 
 int wait_status_to_exit(int status) {
@@ -70,6 +100,17 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
     pidfd = own_pidfd.get();
   }
 
+  raise_nofile_limit();
+  std::optional<PcapTap> pcap;
+  if (!cfg.pcap_path.empty()) {
+    auto w = wire::PcapWriter::create(cfg.pcap_path.c_str());
+    if (!w) {
+      LOG_ERROR("cannot create --pcap file %s: %s", cfg.pcap_path.c_str(), w.error().message().c_str());
+      return 1;
+    }
+    pcap.emplace(std::move(*w));
+  }
+
   // Watch order is the switch below.
   enum Watch : size_t { kSignal = 0, kPid = 1, kExit = 2 };
   l2l4::EngineConfig ec;
@@ -82,8 +123,13 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   std::optional<l2l4::DnsService> dns;
   l2l4::UdpFlows udp(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows);
   l2l4::IcmpEchoFlows echo(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, 1024);
+  l2l4::KernelTcpHost tcp_host;
+  l2l4::TcpFlows tcp(l2l4::TcpConfig{l2l4::NatConfig{services.plan, cfg.disable_host_loopback},
+                                     cfg.max_tcp_flows, cfg.outbound},
+                     tcp_host);
   l2l4::ServiceDispatcher dispatcher(services);
   dispatcher.set_udp(&udp);
+  dispatcher.set_tcp(&tcp);
   dispatcher.set_echo(&echo);
   if (cfg.dns) {
     dns.emplace(services.plan, *cfg.dns);
@@ -96,6 +142,8 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
   if (dns) dns->attach(**engine);
   udp.set_engine(engine->get());
+  tcp.set_watcher(engine->get());
+  if (pcap) (*engine)->set_frame_tap(&*pcap);
   echo.set_engine(engine->get());
   if (auto r = (*engine)->start(); !r) {
     LOG_ERROR("cannot start the engine: %s", r.error().message().c_str());
@@ -170,6 +218,29 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
 
   (*engine)->shutdown();
+  out_stats.tcp_open_at_exit = tcp.size();
+  tcp.close_all();
+  const auto& ts = tcp.stats();
+  out_stats.tcp_connections = ts.created;
+  out_stats.tcp_bytes_to_host = ts.bytes_to_host;
+  out_stats.tcp_bytes_to_guest = ts.bytes_to_guest;
+  out_stats.tcp_resets_to_guest = ts.resets_to_guest;
+  out_stats.tcp_retransmits = ts.retransmits + ts.fast_retransmits;
+  LOG_DEBUG("tcp detail: %llu forwarded, %llu refused, %llu unreachable, %llu table full, "
+            "%llu socket errors, %llu segments in, %llu data segments out, %llu timeouts rewinds, "
+            "%llu fast rewinds, %llu partial sends, %llu out of order, %llu resets from the guest, "
+            "%llu for no connection, %llu bad checksums, %llu invalid, %llu gave up, %llu window probes, "
+            "%llu waited for a transmit buffer",
+            static_cast<unsigned long long>(ts.forwarded), static_cast<unsigned long long>(ts.refused),
+            static_cast<unsigned long long>(ts.unreachable), static_cast<unsigned long long>(ts.table_full),
+            static_cast<unsigned long long>(ts.socket_errors), static_cast<unsigned long long>(ts.segments_in),
+            static_cast<unsigned long long>(ts.segments_out), static_cast<unsigned long long>(ts.retransmits),
+            static_cast<unsigned long long>(ts.fast_retransmits),
+            static_cast<unsigned long long>(ts.partial_sends), static_cast<unsigned long long>(ts.out_of_order),
+            static_cast<unsigned long long>(ts.resets_from_guest), static_cast<unsigned long long>(ts.no_flow),
+            static_cast<unsigned long long>(ts.bad_checksum), static_cast<unsigned long long>(ts.bad_segment),
+            static_cast<unsigned long long>(ts.timeouts), static_cast<unsigned long long>(ts.window_probes),
+            static_cast<unsigned long long>(ts.tx_full));
   const auto& es = (*engine)->stats();
   const auto& ds = dispatcher.stats();
   out_stats.frames_in = es.frames_in;
