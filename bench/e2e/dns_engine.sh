@@ -90,11 +90,23 @@ probe() { "${CLIENT[@]}" dig "@$server" +time=1 +tries=1 +short probe.bench.test
 wait_for probe || fail "no answer from $server through $engine: $(tail -c 300 "$WORK/helper.log" 2>/dev/null | tr '\n' ' ')"
 
 ticks() { [[ $HELPER != 0 ]] && awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$HELPER/stat" 2>/dev/null; }
+# Where lost queries went, seen from the client's namespace: UDP datagrams
+# its sockets had no room for, and frames the guest's interface dropped.
+drops() {
+  "${CLIENT[@]}" cat /proc/net/snmp 2>/dev/null |
+    awk '$1 == "Udp:" && !h { for (i = 2; i <= NF; i++) n[$i] = i; h = 1; next }
+         $1 == "Udp:" { r = $n["RcvbufErrors"] } END { printf "%d", r }'
+  printf ' '
+  "${CLIENT[@]}" ip -s -j link show 2>/dev/null |
+    jq -r '[.[] | select(.ifname != "lo") | .stats64 | .rx.dropped + .tx.dropped] | add // 0'
+}
+read -r rcvbuf0 ifdrop0 <<<"$(drops)"
 t0=$(ticks)
 timeout --foreground -k 2 $((secs + 20)) "${CLIENT[@]}" dnsperf -s "$server" -d "$WORK/queries" \
   -c "$clients" -l "$secs" -t 2 >"$WORK/dnsperf.out" 2>"$WORK/dnsperf.err"
 rc=$?
 t1=$(ticks)
+read -r rcvbuf1 ifdrop1 <<<"$(drops)"
 [[ $rc -eq 0 ]] || fail "dnsperf exited $rc: $(head -c 300 "$WORK/dnsperf.err" | tr '\n' ' ')"
 val() { sed -nE "s/^ *$1: *([0-9.]+).*/\\1/p" "$WORK/dnsperf.out" | head -1; }
 sent=$(val 'Queries sent') completed=$(val 'Queries completed') lost=$(val 'Queries lost')
@@ -106,6 +118,7 @@ if [[ $HELPER != 0 && -n $t0 && -n $t1 ]]; then
 fi
 jq -cn --arg e "$engine" --arg q "$qset" --argjson sent "${sent:-0}" --argjson completed "$completed" \
   --argjson lost "$lost" --argjson qps "$qps" --argjson cpu "$cpu" --argjson c "$clients" \
+  --argjson rcvbuf "$((rcvbuf1 - rcvbuf0))" --argjson ifdrop "$((ifdrop1 - ifdrop0))" \
   '{engine:$e, queryset:$q, status:"ok", clients:$c, qps:$qps, sent:$sent, completed:$completed,
-    lost:$lost, helper_cpu_s:$cpu,
+    lost:$lost, client_udp_rcvbuf_errors:$rcvbuf, client_interface_drops:$ifdrop, helper_cpu_s:$cpu,
     cpu_us_per_query: (if $cpu == null or $completed == 0 then null else $cpu * 1e6 / $completed end)}'

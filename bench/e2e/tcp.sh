@@ -7,10 +7,12 @@
 #
 #   tcp.sh TAPIR [--quick] [--time S] [--omit S] [--mtus "1500 65520"]
 #          [--streams "1 4"] [--engines "tapir slirp4netns pasta veth"]
-#          [--out FILE.json]
+#          [--repeat N] [--out FILE.json]
 # Environment: BENCH_TIME, BENCH_OMIT, BENCH_MTUS, BENCH_STREAMS,
-# BENCH_ENGINES, BENCH_OUT (the options win).
+# BENCH_ENGINES, BENCH_REPEAT, BENCH_OUT (the options win).
 #
+# --repeat N runs the whole matrix N times, engines interleaved (so a load
+# spike on a shared machine hits them alike), and reports medians.
 # Prints a table of Gbit/s with tapir's ratios to the others, the network
 # helper's CPU seconds per GB moved, and writes every run to a JSON file.
 # A run that fails (e.g. tapir before it has TCP) is reported "failed" with
@@ -24,6 +26,7 @@ BENCH_OMIT=${BENCH_OMIT:-1}
 MTUS=${BENCH_MTUS:-"1500 65520"}
 STREAMS=${BENCH_STREAMS:-"1 4"}
 ENGINES=${BENCH_ENGINES:-"tapir slirp4netns pasta veth"}
+REPEAT=${BENCH_REPEAT:-1}
 OUT=${BENCH_OUT:-}
 usage() { sed -n '8,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-1}"; }
 while [[ $# -gt 0 ]]; do
@@ -34,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --mtus) MTUS=${2:?}; shift ;;
     --streams) STREAMS=${2:?}; shift ;;
     --engines) ENGINES=${2:?}; shift ;;
+    --repeat) REPEAT=${2:?}; shift ;;
     --out) OUT=${2:?}; shift ;;
     -h|--help) usage 0 ;;
     *) bench_log "unknown argument: $1"; usage ;;
@@ -44,6 +48,7 @@ done
 for m in $MTUS; do
   [[ $m =~ ^[0-9]+$ && $m -ge 1280 && $m -le 65520 ]] || bench_die "MTU $m: use 1280..65520"
 done
+[[ $REPEAT =~ ^[1-9][0-9]?$ ]] || bench_die "--repeat: use 1..99"
 for s in $STREAMS; do [[ $s =~ ^[1-9][0-9]?$ ]] || bench_die "streams $s: use 1..99"; done
 for e in $ENGINES; do
   case "$e" in tapir|slirp4netns|pasta|veth) ;; *) bench_die "unknown engine $e" ;; esac
@@ -99,36 +104,51 @@ veth_rows() {
 }
 dir_of() { [[ $1 == up:* ]] && echo "guest->host" || echo "host->guest"; }
 
-bench_log "iperf3 -t $BENCH_TIME -O $BENCH_OMIT; MTUs: $MTUS; streams: $STREAMS; engines: $ENGINES"
-for mtu in $MTUS; do
-  for engine in $ENGINES; do
-    bench_log "$engine, MTU $mtu ..."
-    if [[ $engine == veth ]]; then
-      veth_rows "$mtu" >>"$RESULTS"
-    else
-      e2e_as_user env BENCH_TIME="$BENCH_TIME" BENCH_OMIT="$BENCH_OMIT" \
-        bash "$BIN/tcp_engine.sh" "$engine" "$mtu" "${RUNS[@]}" >>"$RESULTS" 2>>"$BIN/engine.err"
-    fi
-    # Whatever failed, say why right away.
-    jq -r --arg e "$engine" --argjson m "$mtu" \
-      'select(.engine == $e and .mtu == $m and .status != "ok")
-       | "  failed: \(.direction), \(.streams) stream(s): \(.error)"' "$RESULTS" >&2
+bench_log "iperf3 -t $BENCH_TIME -O $BENCH_OMIT; MTUs: $MTUS; streams: $STREAMS; engines: $ENGINES; repeat: $REPEAT"
+for rep in $(seq "$REPEAT"); do
+  for mtu in $MTUS; do
+    for engine in $ENGINES; do
+      bench_log "$engine, MTU $mtu$([[ $REPEAT -gt 1 ]] && echo ", round $rep of $REPEAT") ..."
+      if [[ $engine == veth ]]; then
+        veth_rows "$mtu"
+      else
+        e2e_as_user env BENCH_TIME="$BENCH_TIME" BENCH_OMIT="$BENCH_OMIT" \
+          bash "$BIN/tcp_engine.sh" "$engine" "$mtu" "${RUNS[@]}" 2>>"$BIN/engine.err"
+      fi | jq -c --argjson rep "$rep" '. + {rep: $rep}' >>"$RESULTS"
+      # Whatever failed, say why right away.
+      jq -r --arg e "$engine" --argjson m "$mtu" --argjson rep "$rep" \
+        'select(.engine == $e and .mtu == $m and .rep == $rep and .status != "ok")
+         | "  failed: \(.direction), \(.streams) stream(s): \(.error)"' "$RESULTS" >&2
+    done
   done
 done
 
 # --- results --------------------------------------------------------------
 jq -s --arg commit "$(bench_commit)" --arg date "$(date -u +%FT%TZ)" \
-  --argjson t "$BENCH_TIME" --argjson o "$BENCH_OMIT" --arg kernel "$(uname -r)" \
+  --argjson t "$BENCH_TIME" --argjson o "$BENCH_OMIT" --argjson n "$REPEAT" --arg kernel "$(uname -r)" \
   --arg cpus "$(nproc)" --arg iperf3 "$(iperf3 --version | head -1)" \
   --arg slirp "$(slirp4netns --version 2>/dev/null | head -1)" \
   --arg passt "$(dpkg-query -W -f='${Version}' passt 2>/dev/null)" '
+  def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+                      else (.[length / 2 - 1] + .[length / 2]) / 2 end;
   . as $runs
-  | def gbps($e; $r): ($runs[] | select(.engine == $e and .mtu == $r.mtu and .direction == $r.direction
-                                         and .streams == $r.streams and .status == "ok") | .gbps) // null;
+  # One row per engine and case: medians over the repetitions that worked.
+  | ($runs | group_by([.engine, .mtu, .direction, .streams])
+      | map(map(select(.status == "ok")) as $ok
+            | {engine: .[0].engine, mtu: .[0].mtu, direction: .[0].direction, streams: .[0].streams,
+               repetitions: length, ok: ($ok | length),
+               status: (if ($ok | length) > 0 then "ok" else "failed" end),
+               gbps: ($ok | map(.gbps) | median),
+               gbps_min: ($ok | map(.gbps) | min), gbps_max: ($ok | map(.gbps) | max),
+               cpu_s_per_gb: ($ok | map(.cpu_s_per_gb | select(. != null)) | median),
+               error: (map(.error | select(. != null)) | first)})) as $summary
+  | def gbps($e; $r): ($summary[] | select(.engine == $e and .mtu == $r.mtu and .direction == $r.direction
+                                            and .streams == $r.streams and .status == "ok") | .gbps) // null;
     def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
   {bench: "e2e tcp", date: $date, commit: $commit, kernel: $kernel, cpus: ($cpus | tonumber),
    versions: {iperf3: $iperf3, slirp4netns: $slirp, passt: $passt},
-   config: {time_s: $t, omit_s: $o},
+   config: {time_s: $t, omit_s: $o, repeat: $n},
+   summary: $summary,
    runs: $runs,
    ratios: ([$runs[] | {mtu, direction, streams}] | unique
             | map(. as $r | $r + {
@@ -141,7 +161,7 @@ jq -s --arg commit "$(bench_commit)" --arg date "$(date -u +%FT%TZ)" \
 table() {
   local field="$1"
   jq -r --arg f "$field" --arg engines "$ENGINES" '
-    .runs as $runs
+    .summary as $runs
     | ($engines | split(" ") | map(select(. != ""))) as $es
     | [$runs[] | {direction, streams, mtu}] | unique | sort_by(.direction != "guest->host", .streams, .mtu)[]
     | . as $r
@@ -152,12 +172,12 @@ table() {
           | if $x == null then "-"
             elif $x.status != "ok" then "failed"
             elif $x[$f] == null then "-"
-            else ($x[$f] | tostring) end))
+            else ($x[$f] | tostring) + (if $x.ok < $x.repetitions then "*" else "" end) end))
     | @tsv' "$OUT"
 }
 
 echo
-echo "TCP throughput, Gbit/s (iperf3 -t $BENCH_TIME -O $BENCH_OMIT, receiver side; commit $(bench_commit))"
+echo "TCP throughput, Gbit/s (iperf3 -t $BENCH_TIME -O $BENCH_OMIT, receiver side$([[ $REPEAT -gt 1 ]] && echo ", median of $REPEAT"); commit $(bench_commit))"
 read -r -a hdr <<<"direction streams mtu $ENGINES"
 ratio_cols=()
 for e in slirp4netns pasta veth; do
@@ -173,7 +193,9 @@ done
     i=3
     for e in $ENGINES; do
       v=${row[$i]}
-      [[ $v =~ ^[0-9.e+-]+$ ]] && { val[$e]=$v; v=$(awk -v x="$v" 'BEGIN { printf "%.2f", x }'); }
+      star=""
+      [[ $v == *'*' ]] && { star='*'; v=${v%'*'}; }
+      [[ $v =~ ^[0-9.e+-]+$ ]] && { val[$e]=$v; v=$(awk -v x="$v" 'BEGIN { printf "%.2f", x }')$star; }
       out+=("$v"); i=$((i + 1))
     done
     for e in "${ratio_cols[@]}"; do out+=("$(bench_ratio "${val[tapir]:-}" "${val[$e]:-}")"); done
@@ -192,7 +214,9 @@ if [[ ${#helpers[@]} -gt 0 ]]; then
     ENGINES="${helpers[*]}" table cpu_s_per_gb | while IFS=$'\t' read -r -a row; do
       out=("${row[@]:0:3}")
       for v in "${row[@]:3}"; do
-        [[ $v =~ ^[0-9.e+-]+$ ]] && v=$(awk -v x="$v" 'BEGIN { printf "%.3f", x }')
+        star=""
+        [[ $v == *'*' ]] && { star='*'; v=${v%'*'}; }
+        [[ $v =~ ^[0-9.e+-]+$ ]] && v=$(awk -v x="$v" 'BEGIN { printf "%.3f", x }')$star
         out+=("$v")
       done
       (IFS=$'\t'; echo "${out[*]}")
@@ -202,5 +226,5 @@ fi
 echo
 echo "results: $OUT"
 nfail=$(jq '[.runs[] | select(.status != "ok")] | length' "$OUT")
-[[ $nfail -gt 0 ]] && echo "$nfail run(s) failed; reasons in the JSON file (.runs[].error)"
+[[ $nfail -gt 0 ]] && echo "$nfail run(s) failed (* marks a median over fewer repetitions); reasons in the JSON file (.runs[].error)"
 exit 0
