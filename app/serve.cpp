@@ -117,6 +117,8 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   ec.tap_fd = tap.fd.get();
   ec.vnet_hdr_len = tap.vnet_hdr_len;
   ec.watch_fds = {sigfd.get(), pidfd, cfg.exit_fd};
+  // One watch per flow socket, plus ping sockets, DNS and the API.
+  ec.socket_slots = static_cast<uint32_t>(cfg.max_tcp_flows + cfg.max_udp_flows + 4096);
 
   // Declared before the engine: its sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
