@@ -149,7 +149,7 @@ const char* usage_text() {
          "--dns-upstream=ADDR[:PORT]  DNS server to forward to (repeatable; IPv6 as\n"
          "                         [ADDR]:PORT); default: the nameservers of --resolv-conf\n"
          "--resolv-conf=PATH       read upstream nameservers from PATH (default\n"
-         "                         /etc/resolv.conf); read once at startup\n"
+         "                         /etc/resolv.conf); re-read whenever it changes\n"
          "--dns-cache-size=N       DNS answers to keep (default 10000, 0 disables)\n"
          "--dns-log                log every DNS answer in one line\n"
          "--max-flows=N            at most N TCP and N UDP flows (default 65536); beyond,\n"

@@ -63,7 +63,7 @@ void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out)
 }
 
 // The DNS forwarder's configuration: upstreams from --dns-upstream, else
-// from the resolv.conf file (read once: live reload is not built yet).
+// from the resolv.conf file (read here, then watched by the DNS service).
 tapir::l2l4::DnsServiceConfig dns_config(const tapir::app::Options& opts,
                                          const tapir::wire::AddressPlan& plan) {
   tapir::l2l4::DnsServiceConfig d;
@@ -79,6 +79,7 @@ tapir::l2l4::DnsServiceConfig dns_config(const tapir::app::Options& opts,
   if (!opts.dns_upstreams.empty()) {
     d.upstreams = opts.dns_upstreams;
   } else {
+    d.resolv_conf = opts.resolv_conf;  // watched: a change replaces the upstreams live
     std::ifstream in(opts.resolv_conf);
     if (!in) {
       LOG_WARN("cannot read %s: %s; DNS queries will be answered SERVFAIL (see --dns-upstream)",

@@ -76,7 +76,9 @@ DnsService::DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg)
     : plan_(plan),
       log_queries_(cfg.log_queries),
       forwarder_(with_mtu(cfg.forwarder, plan.mtu), dns::BuiltinNames(cfg.builtin), *this),
-      rx_(dns::Forwarder::kMaxMessage) {
+      rx_(dns::Forwarder::kMaxMessage),
+      resolv_conf_(std::move(cfg.resolv_conf)),
+      initial_upstreams_(cfg.upstreams) {
   forwarder_.set_upstreams(cfg.upstreams);
   sockets_.resize(forwarder_.attempt_capacity());
 }
@@ -90,12 +92,36 @@ DnsService::~DnsService() {
 
 void DnsService::attach(Engine& engine) {
   engine_ = &engine;
+  start_resolv_watch(engine);
   timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!timer_) {
     LOG_WARN("dns: timerfd: %s; timeouts follow the 1 s tick", strerrordesc_np(errno));
     return;
   }
   timer_watch_ = engine.watch(timer_.get(), POLLIN, *this, kTimerCookie);
+}
+
+void DnsService::start_resolv_watch(Engine& engine) {
+  if (resolv_conf_.empty()) return;
+  resolv_watch_.emplace(resolv_conf_, std::move(initial_upstreams_));
+  if (!resolv_watch_->valid()) return;
+  resolv_handle_ = engine.watch(resolv_watch_->fd(), POLLIN, *this, kResolvCookie);
+  if (!resolv_handle_.valid()) {
+    LOG_WARN("dns: no engine slot to watch %s; changes to it need a restart", resolv_conf_.c_str());
+    return;
+  }
+  // A change between startup's read and the watch would otherwise go unseen.
+  if (auto list = resolv_watch_->check_now()) {
+    forwarder_.set_upstreams(*list);
+    LOG_INFO("dns: %s changed; upstreams now %s", resolv_conf_.c_str(), describe_upstreams(*list).c_str());
+  }
+}
+
+void DnsService::on_resolv_change() {
+  if (auto list = resolv_watch_->on_readable()) {
+    forwarder_.set_upstreams(*list);
+    LOG_INFO("dns: %s changed; upstreams now %s", resolv_conf_.c_str(), describe_upstreams(*list).c_str());
+  }
 }
 
 void DnsService::update_timer() {
@@ -145,6 +171,8 @@ void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQu
     while (::read(timer_.get(), &expirations, sizeof expirations) < 0 && errno == EINTR) {
     }
     forwarder_.on_tick(now);
+  } else if (cookie == kResolvCookie) {
+    on_resolv_change();
   } else {
     (void)revents;  // errors show up as recvfrom's errno
     drain(dns::AttemptRef::unpack(cookie), now);

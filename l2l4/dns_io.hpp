@@ -13,6 +13,8 @@
 //   ForwarderIo::answer                       -> a frame from the DNS address, port 53
 //   timerfd every 100 ms while queries are pending, and the engine tick
 //                                             -> Forwarder::on_tick
+//   inotify on resolv.conf's directory        -> Forwarder::set_upstreams
+//                                                (dns_resolv_watch.hpp)
 //
 // One UDP socket per upstream attempt, connected to the upstream: the
 // kernel picks a random ephemeral source port for each (RFC 5452 9.2) and
@@ -27,10 +29,12 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "base/fd.hpp"
 #include "dns/forwarder.hpp"
+#include "l2l4/dns_resolv_watch.hpp"
 #include "l2l4/engine.hpp"
 #include "l2l4/wire/address_plan.hpp"
 #include "l2l4/wire/ethernet.hpp"
@@ -44,6 +48,10 @@ struct DnsServiceConfig {
   dns::ForwarderConfig forwarder;
   dns::BuiltinConfig builtin;
   std::vector<dns::Endpoint> upstreams;
+  // Non-empty when `upstreams` came from this resolv.conf: it is watched
+  // (dns_resolv_watch.hpp) and a change replaces the upstreams live.
+  // Empty with --dns-upstream, which is fixed.
+  std::string resolv_conf;
   bool log_queries = false;  // --dns-log: one line per answer
 };
 
@@ -82,6 +90,7 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
     WatchHandle watch;
   };
   static constexpr uint64_t kTimerCookie = ~uint64_t{0};
+  static constexpr uint64_t kResolvCookie = ~uint64_t{1};
 
   void answer(const dns::ClientKey& client, wire::ConstBytes msg) override;
   bool send_query(dns::AttemptRef attempt, const dns::Endpoint& to, wire::ConstBytes query) override;
@@ -90,6 +99,8 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   // Keeps the 100 ms timer running exactly while queries are pending.
   void update_timer();
   void log_answer(const dns::ClientKey& client, wire::ConstBytes msg) const;
+  void start_resolv_watch(Engine& engine);
+  void on_resolv_change();
 
   wire::AddressPlan plan_;
   bool log_queries_;
@@ -101,6 +112,10 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   Fd timer_;
   WatchHandle timer_watch_;
   bool timer_running_ = false;
+  std::string resolv_conf_;
+  std::vector<dns::Endpoint> initial_upstreams_;
+  std::optional<ResolvConfWatch> resolv_watch_;
+  WatchHandle resolv_handle_;
   DnsIoStats stats_;
 };
 

@@ -111,6 +111,61 @@ check "the silent upstream received the first query" test "$(wc -l <"$WORK/dead.
   >"$WORK/dead" 2>&1
 check "no upstream answers -> SERVFAIL" grep -q 'status: SERVFAIL' "$WORK/dead"
 
+# --- live reload: resolv.conf rewritten, and replaced by rename -----------
+# A second upstream (127.0.0.4) gives example.test another address, so each
+# answer shows which upstream was asked. The file is a symlink into a
+# "run" directory, as systemd-resolved's; the script in the guest changes
+# it, waits the issue's bound (1 s) and asks a name not asked before (so
+# no cache answers).
+dnsmasq -k --no-resolv --no-hosts --listen-address=127.0.0.4 --bind-interfaces --port=53 \
+  --address=/example.test/192.0.2.40 --pid-file= 2>"$WORK/dnsmasq2.err" &
+PIDS+=($!)
+upstream2_up() { dig @127.0.0.4 +time=1 +tries=1 +short probe.example.test 2>/dev/null | grep -q 192.0.2.40; }
+check "the second test upstream (dnsmasq on 127.0.0.4) answers" wait_for upstream2_up
+mkdir -p "$WORK/etc" "$WORK/run"
+printf 'nameserver 127.0.0.1\n' >"$WORK/run/stub-resolv.conf"
+ln -s ../run/stub-resolv.conf "$WORK/etc/resolv.conf"
+cat >"$WORK/reload.sh" <<'S'
+#!/bin/bash
+ask() { echo "$1=$(dig +time=2 +tries=1 @10.0.2.3 +short "$1.example.test" A)"; }
+ask r1
+printf 'nameserver 127.0.0.4\n' >"$WORK/run/stub-resolv.conf"      # target rewritten in place
+sleep 1; ask r2
+printf 'nameserver 127.0.0.1\n' >"$WORK/run/stub-resolv.conf.tmp"  # target replaced by rename
+mv "$WORK/run/stub-resolv.conf.tmp" "$WORK/run/stub-resolv.conf"
+sleep 1; ask r3
+printf 'nameserver 127.0.0.4\n' >"$WORK/etc/resolv.conf.new"       # the link replaced by a file
+mv "$WORK/etc/resolv.conf.new" "$WORK/etc/resolv.conf"
+sleep 1; ask r4
+printf 'nameserver 127.0.0.1\n' >"$WORK/etc/resolv.conf"           # that file rewritten in place
+sleep 1; ask r5
+S
+sed -i "s|\$WORK|$WORK|g" "$WORK/reload.sh"
+"$TAPIR" run --resolv-conf "$WORK/etc/resolv.conf" -- bash "$WORK/reload.sh" \
+  >"$WORK/reload" 2>"$WORK/reload.err"
+answer_of() { sed -n "s/^$1=//p" "$WORK/reload"; }
+check "reload: before any change, the first upstream answers ($(answer_of r1))" test "$(answer_of r1)" = 192.0.2.10
+check "reload: symlink target rewritten -> new upstream within 1 s ($(answer_of r2))" test "$(answer_of r2)" = 192.0.2.40
+check "reload: symlink target replaced by rename -> within 1 s ($(answer_of r3))" test "$(answer_of r3)" = 192.0.2.10
+check "reload: the link replaced by a file (rename) -> within 1 s ($(answer_of r4))" test "$(answer_of r4)" = 192.0.2.40
+check "reload: that file rewritten in place -> within 1 s ($(answer_of r5))" test "$(answer_of r5)" = 192.0.2.10
+check "reload: each change logged once with the new list" \
+  test "$(grep -c 'resolv.conf changed; upstreams now 127.0.0.[14]:53$' "$WORK/reload.err")" = 4 ||
+  cat "$WORK/reload.err"
+
+# --- --dns-upstream is fixed: a resolv.conf change does not touch it ------
+cat >"$WORK/fixed.sh" <<'S'
+#!/bin/bash
+printf 'nameserver 127.0.0.4\n' >"$WORK/etc/resolv.conf"
+sleep 1; echo "f1=$(dig +time=2 +tries=1 @10.0.2.3 +short f1.example.test A)"
+S
+sed -i "s|\$WORK|$WORK|g" "$WORK/fixed.sh"
+printf 'nameserver 127.0.0.1\n' >"$WORK/etc/resolv.conf"
+"$TAPIR" run --resolv-conf "$WORK/etc/resolv.conf" --dns-upstream 127.0.0.1 -- bash "$WORK/fixed.sh" \
+  >"$WORK/fixed" 2>"$WORK/fixed.err"
+check "--dns-upstream: a resolv.conf change is not applied ($(sed -n 's/^f1=//p' "$WORK/fixed"))" \
+  test "$(sed -n 's/^f1=//p' "$WORK/fixed")" = 192.0.2.10
+
 # --- --disable-dns: nothing answers on the DNS address --------------------
 "$TAPIR" run --disable-dns --dns-upstream 127.0.0.1 -- \
   dig +time=1 +tries=1 @10.0.2.3 example.test >"$WORK/disabled" 2>&1
