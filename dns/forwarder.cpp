@@ -184,6 +184,7 @@ void Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
   const Name qname = m->qname();
   const uint64_t hash = question_hash(qname, q->qtype, q->qclass, dnssec_ok);
   if (int32_t slot = find_pending(qname, q->qtype, q->qclass, dnssec_ok, hash); slot >= 0) {
+    if (own_query_came_back(static_cast<uint32_t>(slot), m->id(), now)) return;
     Pending& p = pending_[static_cast<size_t>(slot)];
     for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
       const Waiter& w = waiters_[static_cast<size_t>(i)];
@@ -294,13 +295,17 @@ Forwarder::Attempt* Forwarder::find_attempt(AttemptRef ref, uint32_t* slot) {
 }
 
 void Forwarder::attempt_failed(uint32_t slot, Attempt& a, MonoTime now) {
-  Pending& p = pending_[slot];
   a.live = false;
   ++stats_.timeouts;
   // A reload may have renumbered the upstreams: only blame the one we asked.
   if (a.upstream < upstreams_.size() && upstreams_.endpoint(a.upstream) == a.to) {
     upstreams_.on_timeout(a.upstream, now);
   }
+  continue_after(slot, now);
+}
+
+void Forwarder::continue_after(uint32_t slot, MonoTime now) {
+  Pending& p = pending_[slot];
   if (std::any_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& x) { return x.live; })) {
     return;
   }
@@ -310,6 +315,30 @@ void Forwarder::attempt_failed(uint32_t slot, Attempt& a, MonoTime now) {
   if (std::none_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& x) { return x.open; })) {
     fail_pending(slot);
   }
+}
+
+bool Forwarder::own_query_came_back(uint32_t slot, uint16_t id, MonoTime now) {
+  Pending& p = pending_[slot];
+  for (size_t k = 0; k < kMaxAttempts; ++k) {
+    Attempt& a = p.attempts[k];
+    if (!a.open || a.id != id) continue;
+    ++stats_.loops;
+    // Blame the upstream only if the list still has it where it was.
+    if (a.upstream < upstreams_.size() && upstreams_.endpoint(a.upstream) == a.to &&
+        upstreams_.on_loop(a.upstream, now)) {
+      io_.loop_detected(a.to);
+    }
+    const bool was_live = a.live;
+    a.open = a.live = false;
+    io_.close_query({static_cast<uint32_t>(slot * kMaxAttempts + k), a.generation});
+    if (was_live) {
+      continue_after(slot, now);
+    } else if (std::none_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& x) { return x.open; })) {
+      if (!send_next(slot, now)) fail_pending(slot);
+    }
+    return true;
+  }
+  return false;
 }
 
 void Forwarder::on_attempt_error(AttemptRef ref, MonoTime now) {
@@ -355,6 +384,7 @@ void Forwarder::on_reply(AttemptRef ref, const Endpoint& from, ConstBytes reply,
 }
 
 void Forwarder::on_tick(MonoTime now) {
+  upstreams_.expire_loops(now);
   if (pending_used_ == 0) return;
   for (uint32_t slot = 0; slot < pending_.size(); ++slot) {
     Pending& p = pending_[slot];

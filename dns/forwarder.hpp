@@ -16,7 +16,9 @@
 //   5. no upstream configured                  -> SERVFAIL;
 //   6. the same question already in flight     -> the client waits on it
 //      (coalescing: one upstream query for many clients, keyed like the
-//      cache by lower-cased QNAME, QTYPE, QCLASS and DO);
+//      cache by lower-cased QNAME, QTYPE, QCLASS and DO) — unless its ID is
+//      that of one of the question's open attempts: then it is our own
+//      query come back (a forwarding loop, below) and is dropped;
 //   7. otherwise a new pending query: a fresh random ID (RFC 5452 9.2;
 //      the fresh source port is the kernel's, one socket per attempt) is
 //      sent to UpstreamSet::pick(), plus a probe copy to an unhealthy
@@ -41,6 +43,18 @@
 // that sent none (RFC 6891 7), clamped to the client's UDP size (512
 // without EDNS, RFC 1035 4.2.1; the EDNS size otherwise, RFC 6891 6.2.5),
 // TC set when answers had to go.
+//
+// Forwarding loops. An upstream that leads back to tapir's own DNS address
+// (a relay or port forward into the guest, a resolver in the guest that
+// forwards to 10.0.2.3, tapir nested under a misconfigured one) shows as a
+// client query carrying exactly the question and the random ID of an
+// attempt still open. Such a query is dropped — never forwarded again, so
+// the loop ends here — its attempt is closed, its upstream is left out for
+// UpstreamSetConfig::loop_holdoff (UpstreamSet::on_loop) and the next
+// upstream is asked at once. Upstream *addresses* are not refused: the
+// same address (10.0.2.3) is tapir's own inside its guest but a different,
+// working tapir when this one runs nested, since its sockets live in the
+// caller's namespace.
 //
 // Timers: on_tick(now) runs every timeout that is due; the glue calls it
 // often enough for the precision it wants (l2l4/dns_io: every 100 ms while
@@ -116,6 +130,9 @@ class ForwarderIo {
   virtual bool send_query(AttemptRef attempt, const Endpoint& to, ConstBytes query) = 0;
   // The attempt is over: close its socket. Replies after this are not wanted.
   virtual void close_query(AttemptRef attempt) = 0;
+  // `upstream` sent one of our own queries back to us: a forwarding loop.
+  // Called once per episode (UpstreamSet::on_loop), for the glue to log.
+  virtual void loop_detected(const Endpoint& upstream) { (void)upstream; }
 };
 
 struct ForwarderConfig {
@@ -149,6 +166,7 @@ struct ForwarderStats {
   uint64_t servfail = 0;       // SERVFAILs sent (deadline, no upstream, no room)
   uint64_t answers = 0;        // every answer handed to ForwarderIo::answer
   uint64_t pool_full = 0;      // no room for a pending query or a waiter
+  uint64_t loops = 0;          // our own upstream queries that came back from a client: dropped
 };
 
 class Forwarder {
@@ -222,6 +240,10 @@ class Forwarder {
   bool send_next(uint32_t slot, MonoTime now);
   bool send_attempt(uint32_t slot, size_t upstream, MonoTime now);
   void attempt_failed(uint32_t slot, Attempt& a, MonoTime now);
+  // After an attempt stopped being live: the next upstream, or the end.
+  void continue_after(uint32_t slot, MonoTime now);
+  // True if `id` is one of the pending question's open attempts (a loop).
+  bool own_query_came_back(uint32_t slot, uint16_t id, MonoTime now);
   // Answers every waiting client SERVFAIL and ends the query.
   Attempt* find_attempt(AttemptRef ref, uint32_t* slot);
   void fail_pending(uint32_t slot);

@@ -78,7 +78,8 @@ DnsService::DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg)
       forwarder_(with_mtu(cfg.forwarder, plan.mtu), dns::BuiltinNames(cfg.builtin), *this),
       rx_(dns::Forwarder::kMaxMessage),
       resolv_conf_(std::move(cfg.resolv_conf)),
-      initial_upstreams_(cfg.upstreams) {
+      initial_upstreams_(cfg.upstreams),
+      loop_holdoff_(cfg.forwarder.upstream.loop_holdoff) {
   forwarder_.set_upstreams(cfg.upstreams);
   sockets_.resize(forwarder_.attempt_capacity());
 }
@@ -243,6 +244,12 @@ void DnsService::close_query(dns::AttemptRef ref) {
   ::close(s.fd);
   s.fd = -1;
   s.watch = {};
+}
+
+void DnsService::loop_detected(const dns::Endpoint& upstream) {
+  LOG_WARN("dns: upstream %s sent our own query back to the DNS address: a forwarding loop; "
+           "not using it for %lld s",
+           upstream.to_string().c_str(), static_cast<long long>(loop_holdoff_.ns / 1'000'000'000));
 }
 
 void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {

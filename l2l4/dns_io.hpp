@@ -95,6 +95,7 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   void answer(const dns::ClientKey& client, wire::ConstBytes msg) override;
   bool send_query(dns::AttemptRef attempt, const dns::Endpoint& to, wire::ConstBytes query) override;
   void close_query(dns::AttemptRef attempt) override;
+  void loop_detected(const dns::Endpoint& upstream) override;
   void drain(dns::AttemptRef ref, MonoTime now);
   // Keeps the 100 ms timer running exactly while queries are pending.
   void update_timer();
@@ -116,6 +117,7 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   std::vector<dns::Endpoint> initial_upstreams_;
   std::optional<ResolvConfWatch> resolv_watch_;
   WatchHandle resolv_handle_;
+  Duration loop_holdoff_;
   DnsIoStats stats_;
 };
 

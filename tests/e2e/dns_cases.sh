@@ -82,6 +82,35 @@ check "--dns-log logged the answers" grep -q 'dns: 10.0.2.100:[0-9]* example.tes
 check "tapir is still running" kill -0 "$TAPIR_PID"
 kill -TERM "$TAPIR_PID"; wait "$TAPIR_PID"
 
+# --- forwarding loop: the first upstream leads back to tapir itself --------
+# A relay on 127.0.0.5:53 hands every query, byte for byte, into the guest
+# and to 10.0.2.3 — tapir receives its own upstream query from the guest
+# side. It must see the loop, drop that query, ask the next upstream at
+# once, log it once, and leave the looping upstream out afterwards.
+: >"$WORK/loop.count"
+cat >"$WORK/relay.sh" <<S
+#!/bin/bash
+echo q >>$WORK/loop.count
+exec nsenter -t $GUEST -U -n --preserve-credentials socat -T1 - UDP4:10.0.2.3:53
+S
+socat UDP4-RECVFROM:53,bind=127.0.0.5,fork EXEC:"bash $WORK/relay.sh" 2>"$WORK/relay.err" &
+PIDS+=($!)
+"$TAPIR" -c --dns-upstream 127.0.0.5 --dns-upstream 127.0.0.1 "$GUEST" tap0 \
+  >"$WORK/loop.out" 2>"$WORK/loop.err" &
+TAPIR_PID=$!; PIDS+=("$TAPIR_PID")
+wait_for tap_ready
+check "loop: the query is still answered, by the next upstream" \
+  test "$(in_guest "${DIG[@]}" @10.0.2.3 +short loop1.example.test A)" = 192.0.2.10
+check "loop: the relay carried tapir's query round once ($(wc -l <"$WORK/loop.count"))" \
+  test "$(wc -l <"$WORK/loop.count")" = 1
+check "loop: detected and logged once" \
+  test "$(grep -c 'upstream 127.0.0.5:53 sent our own query back to the DNS address: a forwarding loop' "$WORK/loop.err")" = 1 ||
+  cat "$WORK/loop.err" "$WORK/relay.err"
+check "loop: a later query is answered without asking the looping upstream" \
+  test "$(in_guest "${DIG[@]}" @10.0.2.3 +short loop2.example.test A)" = 192.0.2.10 -a \
+  "$(wc -l <"$WORK/loop.count")" = 1
+kill -TERM "$TAPIR_PID"; wait "$TAPIR_PID"
+
 # --- first upstream silent: failover within 2 s ---------------------------
 cat >"$WORK/failover.sh" <<'S'
 #!/bin/bash

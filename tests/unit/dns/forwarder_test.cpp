@@ -56,6 +56,8 @@ struct FakeIo final : ForwarderIo {
     return true;
   }
   void close_query(AttemptRef a) override { closed.push_back(a); }
+  std::vector<Endpoint> loops;
+  void loop_detected(const Endpoint& up) override { loops.push_back(up); }
   bool is_closed(AttemptRef a) const {
     for (const auto& c : closed) {
       if (c == a) return true;
@@ -345,6 +347,56 @@ TEST_F(ForwarderTest, ReprobesAnUnhealthyUpstreamAlongsideARealQuery) {
   EXPECT_EQ(io.sent[2].to, kUp1);
   EXPECT_EQ(io.sent[3].to, kUp0);  // the probe
   EXPECT_EQ(fwd->stats().probes, 1u);
+}
+
+// A relay (or a resolver that forwards back) hands our own upstream query
+// to the guest side: same question, same random ID.
+TEST_F(ForwarderTest, OwnQueryComingBackIsALoopDroppedAndTheNextUpstreamAskedAtOnce) {
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  ASSERT_EQ(io.sent.size(), 1u);
+  EXPECT_EQ(io.sent[0].to, kUp0);
+  // The looped copy arrives as a client query, from wherever the loop ends.
+  fwd->on_query(client(40000), cb(io.sent[0].msg), at(0.01));
+  EXPECT_EQ(fwd->stats().loops, 1u);
+  EXPECT_TRUE(io.answers.empty());  // not answered: an answer would go round again
+  EXPECT_TRUE(io.is_closed(io.sent[0].ref));
+  ASSERT_EQ(io.sent.size(), 2u);  // failover without waiting for the timeout
+  EXPECT_EQ(io.sent[1].to, kUp1);
+  ASSERT_EQ(io.loops.size(), 1u);
+  EXPECT_EQ(io.loops[0], kUp0);
+  EXPECT_TRUE(fwd->upstreams().stats(0).looping);
+  EXPECT_EQ(fwd->stats().timeouts, 0u);  // a loop is not a timeout
+  const uint16_t id = parsed(io.sent[1].msg).id();
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(answer_to(query_for("a.test", id))), at(0.02));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(io.answers[0].to.port, 1000);
+
+  // Later questions skip the looping upstream; no second log line.
+  fwd->on_query(client(1000), cb(query_for("b.test", 2)), at(1));
+  ASSERT_EQ(io.sent.size(), 3u);
+  EXPECT_EQ(io.sent[2].to, kUp1);
+  EXPECT_EQ(io.loops.size(), 1u);
+}
+
+TEST_F(ForwarderTest, OnlyUpstreamLoopingMeansServfailNotAWait) {
+  make({}, {kUp0});
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  fwd->on_query(client(40000), cb(io.sent[0].msg), at(0.01));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(parsed(io.answers[0].msg).rcode(), rcode::kServFail);
+  EXPECT_EQ(parsed(io.answers[0].msg).id(), 1);
+  fwd->on_query(client(1000), cb(query_for("b.test", 2)), at(1));
+  EXPECT_EQ(io.sent.size(), 1u);  // nothing fed to the loop
+  ASSERT_EQ(io.answers.size(), 2u);
+  EXPECT_EQ(parsed(io.answers[1].msg).rcode(), rcode::kServFail);
+}
+
+TEST_F(ForwarderTest, SameQuestionWithAnotherIdIsCoalescedNotALoop) {
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  const uint16_t id = parsed(io.sent[0].msg).id();
+  fwd->on_query(client(1001), cb(query_for("a.test", static_cast<uint16_t>(id + 1))), at(0.01));
+  EXPECT_EQ(fwd->stats().loops, 0u);
+  EXPECT_EQ(fwd->stats().coalesced, 1u);
 }
 
 }  // namespace
