@@ -258,6 +258,26 @@ bool Forwarder::send_attempt(uint32_t slot, size_t upstream, MonoTime now) {
   Attempt& a = p.attempts[k];
   // RFC 5452 9.2: an unpredictable ID for every query that leaves.
   const auto id = static_cast<uint16_t>(rng_());
+  const size_t len = build_attempt_query(p, id);
+
+  if (++a.generation == 0) a.generation = 1;
+  a.id = id;
+  a.tcp = false;
+  a.upstream = static_cast<uint8_t>(upstream);
+  a.to = upstreams_.endpoint(upstream);
+  a.sent = now;
+  const AttemptRef ref{static_cast<uint32_t>(slot * kMaxAttempts + k), a.generation};
+  upstreams_.on_sent(upstream);
+  ++stats_.upstream_queries;
+  if (!io_.send_query(ref, a.to, ConstBytes(upstream_).first(len))) {
+    ++stats_.send_failures;
+    return false;
+  }
+  a.open = a.live = true;
+  return true;
+}
+
+size_t Forwarder::build_attempt_query(const Pending& p, uint16_t id) {
   QuerySpec spec;
   spec.id = id;
   spec.qname = p.qname;
@@ -268,20 +288,18 @@ bool Forwarder::send_attempt(uint32_t slot, size_t upstream, MonoTime now) {
   spec.dnssec_ok = p.dnssec_ok;  // the cache key includes DO, so the answer must match it
   const auto len = build_query(MutBytes(upstream_), spec);
   TAPIR_CHECK(len.has_value());  // one question in 64 KiB always fits
+  return *len;
+}
 
-  if (++a.generation == 0) a.generation = 1;
-  a.id = id;
-  a.upstream = static_cast<uint8_t>(upstream);
-  a.to = upstreams_.endpoint(upstream);
+bool Forwarder::retry_over_tcp(uint32_t slot, Attempt& a, AttemptRef ref, MonoTime now) {
+  // The same ID: the TCP connection is ours alone, and check_reply still
+  // matches ID and question on what comes back.
+  const size_t len = build_attempt_query(pending_[slot], a.id);
+  if (!io_.send_query_tcp(ref, a.to, ConstBytes(upstream_).first(len))) return false;
+  ++stats_.tcp_retries;
+  a.tcp = true;
+  a.live = true;  // a fresh attempt timer for the TCP exchange
   a.sent = now;
-  const AttemptRef ref{static_cast<uint32_t>(slot * kMaxAttempts + k), a.generation};
-  upstreams_.on_sent(upstream);
-  ++stats_.upstream_queries;
-  if (!io_.send_query(ref, a.to, ConstBytes(upstream_).first(*len))) {
-    ++stats_.send_failures;
-    return false;
-  }
-  a.open = a.live = true;
   return true;
 }
 
@@ -374,7 +392,9 @@ void Forwarder::on_reply(AttemptRef ref, const Endpoint& from, ConstBytes reply,
     upstreams_.on_reply(a->upstream, now - a->sent);
   }
   // check_reply parsed it; the message proper, without trailing bytes.
-  const ConstBytes msg = Message::parse(reply)->bytes();
+  const auto parsed = Message::parse(reply);
+  if (parsed->tc() && !a->tcp && retry_over_tcp(slot, *a, ref, now)) return;
+  const ConstBytes msg = parsed->bytes();
   cache_.insert(msg, p.dnssec_ok, now);
   for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
     std::memcpy(scratch_.data(), msg.data(), msg.size());

@@ -44,6 +44,13 @@
 // without EDNS, RFC 1035 4.2.1; the EDNS size otherwise, RFC 6891 6.2.5),
 // TC set when answers had to go.
 //
+// A truncated upstream answer (TC over UDP) is not served: the attempt
+// asks the same upstream the same question again over TCP (RFC 7766 5;
+// ForwarderIo::send_query_tcp), with its attempt timer started afresh,
+// and the full answer is cached and rewritten for the clients as above —
+// clamped again for UDP clients, who then see TC and may come back over
+// TCP themselves. If TCP cannot start, the truncated answer is served.
+//
 // Forwarding loops. An upstream that leads back to tapir's own DNS address
 // (a relay or port forward into the guest, a resolver in the guest that
 // forwards to 10.0.2.3, tapir nested under a misconfigured one) shows as a
@@ -128,6 +135,15 @@ class ForwarderIo {
   // Open a socket for `attempt` to `to`, send `query`; false if that
   // failed (the forwarder counts it and moves on to the next upstream).
   virtual bool send_query(AttemptRef attempt, const Endpoint& to, ConstBytes query) = 0;
+  // The attempt's UDP answer was truncated (TC): replace its socket by a
+  // TCP connection to the same upstream and send `query` there (the glue
+  // adds the 2-byte length, RFC 1035 4.2.2); its answer comes back through
+  // Forwarder::on_reply with the same AttemptRef. False if that could not
+  // even start: the truncated answer is then delivered as it is.
+  virtual bool send_query_tcp(AttemptRef attempt, const Endpoint& to, ConstBytes query) {
+    (void)attempt, (void)to, (void)query;
+    return false;
+  }
   // The attempt is over: close its socket. Replies after this are not wanted.
   virtual void close_query(AttemptRef attempt) = 0;
   // `upstream` sent one of our own queries back to us: a forwarding loop.
@@ -167,6 +183,7 @@ struct ForwarderStats {
   uint64_t answers = 0;        // every answer handed to ForwarderIo::answer
   uint64_t pool_full = 0;      // no room for a pending query or a waiter
   uint64_t loops = 0;          // our own upstream queries that came back from a client: dropped
+  uint64_t tcp_retries = 0;    // truncated UDP answers asked again over TCP
 };
 
 class Forwarder {
@@ -198,6 +215,7 @@ class Forwarder {
     uint32_t generation = 0;
     bool open = false;
     bool live = false;  // open and not yet timed out
+    bool tcp = false;   // retried over TCP after a truncated UDP answer
     uint16_t id = 0;
     uint8_t upstream = 0;
     Endpoint to;
@@ -249,6 +267,9 @@ class Forwarder {
   void fail_pending(uint32_t slot);
   // Rewrites scratch_[0, len) for `w` and hands it to the glue.
   void deliver(const Waiter& w, size_t len);
+  // Asks the attempt's upstream again over TCP; false if the glue could not.
+  bool retry_over_tcp(uint32_t slot, Attempt& a, AttemptRef ref, MonoTime now);
+  size_t build_attempt_query(const Pending& p, uint16_t id);
   void answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode);
 
   ForwarderConfig config_;

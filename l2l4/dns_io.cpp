@@ -175,8 +175,13 @@ void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQu
   } else if (cookie == kResolvCookie) {
     on_resolv_change();
   } else {
-    (void)revents;  // errors show up as recvfrom's errno
-    drain(dns::AttemptRef::unpack(cookie), now);
+    (void)revents;  // errors show up as recvfrom's (or send's, recv's) errno
+    const auto ref = dns::AttemptRef::unpack(cookie);
+    if (ref.index < sockets_.size() && sockets_[ref.index].tcp) {
+      tcp_ready(ref, now);
+    } else {
+      drain(ref, now);
+    }
   }
   update_timer();
 }
@@ -186,7 +191,8 @@ void DnsService::drain(dns::AttemptRef ref, MonoTime now) {
   // forwarder closes the attempt (an accepted answer ends the query).
   while (ref.index < sockets_.size()) {
     const Socket& s = sockets_[ref.index];
-    if (s.fd < 0 || s.generation != ref.generation) return;
+    // A TC answer may have turned the attempt into a TCP exchange just now.
+    if (s.fd < 0 || s.generation != ref.generation || s.tcp) return;
     sockaddr_storage from{};
     socklen_t from_len = sizeof from;
     const ssize_t n = ::recvfrom(s.fd, rx_.data(), rx_.size(), MSG_DONTWAIT,
@@ -239,11 +245,88 @@ void DnsService::close_query(dns::AttemptRef ref) {
   if (ref.index >= sockets_.size()) return;
   Socket& s = sockets_[ref.index];
   if (s.fd < 0 || s.generation != ref.generation) return;
+  close_socket(s);
+}
+
+void DnsService::close_socket(Socket& s) {
   // unwatch() first: the engine submits the poll removal and forgets the fd.
   engine_->unwatch(s.watch);
   ::close(s.fd);
   s.fd = -1;
   s.watch = {};
+  s.tcp.reset();
+}
+
+bool DnsService::send_query_tcp(dns::AttemptRef ref, const dns::Endpoint& to, wire::ConstBytes query) {
+  if (engine_ == nullptr || ref.index >= sockets_.size() || query.size() > dns::Forwarder::kMaxMessage) {
+    return false;
+  }
+  Socket& s = sockets_[ref.index];
+  if (s.fd >= 0 && s.generation == ref.generation) close_socket(s);  // the UDP socket is done
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (!to_sockaddr(to, ss, len)) {
+    ++stats_.socket_errors;
+    return false;
+  }
+  Fd fd(::socket(to.is_ipv6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd || (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) < 0 &&  // NOLINT
+              errno != EINPROGRESS)) {
+    ++stats_.tcp_errors;
+    return false;
+  }
+  auto t = std::make_unique<TcpExchange>();
+  t->to = to;
+  t->out.resize(2 + query.size());
+  wire::store_be16(wire::MutBytes(t->out), 0, static_cast<uint16_t>(query.size()));
+  std::memcpy(t->out.data() + 2, query.data(), query.size());
+  t->in.resize(2 + dns::Forwarder::kMaxMessage);
+  // POLLOUT for the connect and the query, POLLIN for the answer.
+  const WatchHandle h = engine_->watch(fd.get(), POLLIN | POLLOUT, *this, ref.pack());
+  if (!h.valid()) {
+    ++stats_.socket_errors;
+    return false;
+  }
+  s.fd = fd.release();
+  s.generation = ref.generation;
+  s.watch = h;
+  s.tcp = std::move(t);
+  return true;
+}
+
+void DnsService::tcp_ready(dns::AttemptRef ref, MonoTime now) {
+  Socket& s = sockets_[ref.index];
+  if (s.fd < 0 || s.generation != ref.generation || !s.tcp) return;
+  TcpExchange& t = *s.tcp;
+  auto fail = [&] {
+    ++stats_.tcp_errors;
+    forwarder_.on_attempt_error(ref, now);
+  };
+  while (t.out_off < t.out.size()) {
+    const ssize_t n = ::send(s.fd, t.out.data() + t.out_off, t.out.size() - t.out_off,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // still connecting, or full
+    if (n < 0) return fail();  // ECONNREFUSED and friends
+    t.out_off += static_cast<size_t>(n);
+  }
+  while (true) {
+    const ssize_t n = ::recv(s.fd, t.in.data() + t.in_len, t.in.size() - t.in_len, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) return fail();  // an error, or closed before the whole answer came
+    t.in_len += static_cast<size_t>(n);
+    if (t.in_len < 2) continue;
+    const size_t need = 2 + wire::load_be16(wire::ConstBytes(t.in), 0);
+    if (t.in_len < need) continue;
+    // One answer per exchange: on_reply ends the attempt (and frees `t`)
+    // if it is accepted. One it rejected (wrong ID or question) is all this
+    // connection had to say: the attempt has failed.
+    const TcpExchange* before = &t;
+    forwarder_.on_reply(ref, t.to, wire::ConstBytes(t.in).subspan(2, need - 2), now);
+    if (s.fd >= 0 && s.generation == ref.generation && s.tcp.get() == before) fail();
+    return;
+  }
 }
 
 void DnsService::loop_detected(const dns::Endpoint& upstream) {

@@ -9,6 +9,11 @@
 //   ForwarderIo::send_query                   -> socket(), connect(), send(), Engine::watch
 //   socket readable                           -> recvfrom() until EAGAIN -> Forwarder::on_reply
 //   ECONNREFUSED (ICMP unreachable)           -> Forwarder::on_attempt_error (failover now)
+//   ForwarderIo::send_query_tcp (TC answer)   -> the attempt's UDP socket closed; a
+//                                                non-blocking TCP connect to the same
+//                                                upstream, length-prefixed query sent
+//                                                when writable, answer read until its
+//                                                length is complete -> on_reply
 //   ForwarderIo::close_query                  -> Engine::unwatch, close()
 //   ForwarderIo::answer                       -> a frame from the DNS address, port 53
 //   timerfd every 100 ms while queries are pending, and the engine tick
@@ -28,6 +33,7 @@
 // what Forwarder documents (Cache::insert).
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +65,7 @@ struct DnsIoStats {
   uint64_t tx_full = 0;        // an answer was dropped: no transmit buffer
   uint64_t socket_errors = 0;  // socket/connect/send failed, or no watch slot
   uint64_t recv_errors = 0;
+  uint64_t tcp_errors = 0;     // a TCP retry's connection failed or closed early
 };
 
 class DnsService final : public SocketClient, private dns::ForwarderIo {
@@ -84,16 +91,29 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   const DnsIoStats& stats() const { return stats_; }
 
  private:
+  // A TCP retry after a truncated answer (RFC 1035 4.2.2 framing). Made
+  // only on that rare path, and freed with the attempt.
+  struct TcpExchange {
+    dns::Endpoint to;
+    std::vector<std::byte> out;  // length + query
+    size_t out_off = 0;
+    std::vector<std::byte> in;   // length + answer, up to 2 + 65535
+    size_t in_len = 0;
+  };
   struct Socket {
     int fd = -1;
     uint32_t generation = 0;
     WatchHandle watch;
+    std::unique_ptr<TcpExchange> tcp;  // null: the attempt's UDP socket
   };
   static constexpr uint64_t kTimerCookie = ~uint64_t{0};
   static constexpr uint64_t kResolvCookie = ~uint64_t{1};
 
   void answer(const dns::ClientKey& client, wire::ConstBytes msg) override;
   bool send_query(dns::AttemptRef attempt, const dns::Endpoint& to, wire::ConstBytes query) override;
+  bool send_query_tcp(dns::AttemptRef attempt, const dns::Endpoint& to, wire::ConstBytes query) override;
+  void tcp_ready(dns::AttemptRef ref, MonoTime now);
+  void close_socket(Socket& s);
   void close_query(dns::AttemptRef attempt) override;
   void loop_detected(const dns::Endpoint& upstream) override;
   void drain(dns::AttemptRef ref, MonoTime now);

@@ -140,6 +140,59 @@ check "the silent upstream received the first query" test "$(wc -l <"$WORK/dead.
   >"$WORK/dead" 2>&1
 check "no upstream answers -> SERVFAIL" grep -q 'status: SERVFAIL' "$WORK/dead"
 
+# --- TC from upstream -> the full answer over TCP -------------------------
+# A small upstream of the test's own on 127.0.0.6 (socat + bash): over UDP
+# it answers every query with no records and TC set; over TCP it answers
+# with 40 A records (192.0.2.1-40: 656 bytes, more than 512). Each
+# exchange adds a line to tc.log, so the TCP retry is counted.
+cat >"$WORK/tc_udp.sh" <<'S'
+#!/bin/bash
+q=$(dd bs=65535 count=1 status=none | xxd -p | tr -d '\n')
+echo udp >>"$(dirname "$0")/tc.log"
+# The query itself, as a response: ID, then QR|TC|RD and RA, the rest as asked.
+printf '%s' "${q:0:4}8380${q:8}" | xxd -r -p
+S
+cat >"$WORK/tc_tcp.sh" <<'S'
+#!/bin/bash
+n=$((16#$(dd bs=2 count=1 iflag=fullblock status=none | xxd -p)))
+q=$(dd bs="$n" count=1 iflag=fullblock status=none | xxd -p | tr -d '\n')
+pos=24  # the question name starts after the 12-byte header
+while l=$((16#${q:pos:2})); [ "$l" -ne 0 ]; do pos=$((pos + 2 + 2 * l)); done
+question=${q:24:pos + 10 - 24}
+answers=
+for i in $(seq 40); do answers+="c00c000100010000012c0004c00002$(printf %02x "$i")"; done
+# ID, QR|RD and RA, one question, 40 answers (0x28), no authority or additional.
+msg="${q:0:4}81800001002800000000${question}${answers}"
+echo tcp >>"$(dirname "$0")/tc.log"
+printf '%04x%s' $((${#msg} / 2)) "$msg" | xxd -r -p
+S
+: >"$WORK/tc.log"
+socat UDP4-RECVFROM:53,bind=127.0.0.6,fork EXEC:"bash $WORK/tc_udp.sh" 2>"$WORK/tc_udp.err" &
+PIDS+=($!)
+socat TCP4-LISTEN:53,bind=127.0.0.6,reuseaddr,fork EXEC:"bash $WORK/tc_tcp.sh" 2>"$WORK/tc_tcp.err" &
+PIDS+=($!)
+tc_up() { dig @127.0.0.6 +time=1 +tries=1 +ignore probe.example.test 2>/dev/null | grep -q 'flags: qr tc rd'; }
+check "the TC test upstream (127.0.0.6) truncates over UDP" wait_for tc_up
+check "... and answers 40 records over TCP" \
+  test "$(dig @127.0.0.6 +time=2 +tries=1 +tcp +short probe.example.test | wc -l)" = 40
+: >"$WORK/tc.log"
+cat >"$WORK/tc.sh" <<'S'
+#!/bin/bash
+echo "edns=$(dig +time=3 +tries=1 @10.0.2.3 +short big.example.test A | wc -l)"
+echo "noedns=$(dig +time=3 +tries=1 +noedns +ignore @10.0.2.3 big.example.test A |
+  sed -nE 's/.*flags: ([a-z ]*);.*ANSWER: ([0-9]+).*/\1 \2/p')"
+S
+"$TAPIR" run --dns-upstream 127.0.0.6 -- bash "$WORK/tc.sh" >"$WORK/tc" 2>"$WORK/tc.err"
+check "TC from upstream: all 40 records reach the guest over UDP with EDNS ($(sed -n 's/^edns=//p' "$WORK/tc"))" \
+  test "$(sed -n 's/^edns=//p' "$WORK/tc")" = 40
+check "... after one UDP and one TCP exchange with the upstream ($(tr '\n' ' ' <"$WORK/tc.log"))" \
+  test "$(tr '\n' ' ' <"$WORK/tc.log")" = "udp tcp "
+# Without EDNS: 512 bytes at most, so TC and as many records as fit, from the cache.
+noedns=$(sed -n 's/^noedns=//p' "$WORK/tc")
+tc_noedns() { [[ $noedns =~ ^qr\ tc\ rd\ ra\ ([0-9]+)$ ]] && ((BASH_REMATCH[1] > 0 && BASH_REMATCH[1] < 40)); }
+check "... a client without EDNS gets TC and part of it, from the cache (${noedns:-none})" tc_noedns
+check "... which asked the upstream nothing more" test "$(wc -l <"$WORK/tc.log")" = 2
+
 # --- live reload: resolv.conf rewritten, and replaced by rename -----------
 # A second upstream (127.0.0.4) gives example.test another address, so each
 # answer shows which upstream was asked. The file is a symlink into a

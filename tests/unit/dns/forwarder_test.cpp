@@ -57,6 +57,13 @@ struct FakeIo final : ForwarderIo {
   }
   void close_query(AttemptRef a) override { closed.push_back(a); }
   std::vector<Endpoint> loops;
+  std::vector<Sent> sent_tcp;
+  bool tcp_works = true;
+  bool send_query_tcp(AttemptRef a, const Endpoint& to, ConstBytes q) override {
+    if (!tcp_works) return false;
+    sent_tcp.push_back({a, to, to_vec(q)});
+    return true;
+  }
   void loop_detected(const Endpoint& up) override { loops.push_back(up); }
   bool is_closed(AttemptRef a) const {
     for (const auto& c : closed) {
@@ -347,6 +354,76 @@ TEST_F(ForwarderTest, ReprobesAnUnhealthyUpstreamAlongsideARealQuery) {
   EXPECT_EQ(io.sent[2].to, kUp1);
   EXPECT_EQ(io.sent[3].to, kUp0);  // the probe
   EXPECT_EQ(fwd->stats().probes, 1u);
+}
+
+Bytes truncated(Bytes reply) {
+  reply[2] |= 0x02;  // TC
+  return reply;
+}
+
+TEST_F(ForwarderTest, TruncatedAnswerIsAskedAgainOverTcpAndTheFullOneServed) {
+  fwd->on_query(client(1000), cb(query_for("big.test", 1, rrtype::kA, std::nullopt)), at(0));
+  ASSERT_EQ(io.sent.size(), 1u);
+  const uint16_t id = parsed(io.sent[0].msg).id();
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(truncated(answer_to(query_for("big.test", id)))), at(0.5));
+  EXPECT_TRUE(io.answers.empty());
+  ASSERT_EQ(io.sent_tcp.size(), 1u);
+  EXPECT_EQ(io.sent_tcp[0].ref, io.sent[0].ref);  // the same attempt, now over TCP
+  EXPECT_EQ(io.sent_tcp[0].to, kUp0);
+  EXPECT_EQ(parsed(io.sent_tcp[0].msg).id(), id);
+  EXPECT_EQ(fwd->stats().tcp_retries, 1u);
+  // Its own timer: 0.5 s + 0.9 s is past the UDP send's 1 s, not the TCP one's.
+  fwd->on_tick(at(1.4));
+  EXPECT_EQ(io.sent.size(), 1u);
+  EXPECT_EQ(fwd->stats().timeouts, 0u);
+
+  // 40 records: more than 512 bytes, the full answer.
+  const Bytes full = answer_to(query_for("big.test", id), 40);
+  ASSERT_GT(full.size(), 512u);
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(full), at(1.5));
+  ASSERT_EQ(io.answers.size(), 1u);
+  const Message a = parsed(io.answers[0].msg);
+  EXPECT_EQ(a.id(), 1);
+  EXPECT_TRUE(a.tc());  // a classic UDP client gets 512 bytes and TC ...
+  EXPECT_LE(io.answers[0].msg.size(), 512u);
+
+  // ... a TCP client the whole answer, from the cache (the full one was kept).
+  ClientKey tcp = client(1001);
+  tcp.transport = ClientKey::Transport::kTcp;
+  fwd->on_query(tcp, cb(query_for("big.test", 2, rrtype::kA, std::nullopt)), at(2));
+  ASSERT_EQ(io.answers.size(), 2u);
+  EXPECT_EQ(fwd->stats().cache_hits, 1u);
+  EXPECT_FALSE(parsed(io.answers[1].msg).tc());
+  EXPECT_EQ(parsed(io.answers[1].msg).ancount(), 40);
+}
+
+TEST_F(ForwarderTest, TruncatedAnswerIsServedAsItIsWhenTcpCannotStart) {
+  io.tcp_works = false;
+  fwd->on_query(client(1000), cb(query_for("big.test", 1)), at(0));
+  const uint16_t id = parsed(io.sent[0].msg).id();
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(truncated(answer_to(query_for("big.test", id)))), at(0.1));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_TRUE(parsed(io.answers[0].msg).tc());
+  EXPECT_EQ(fwd->stats().tcp_retries, 0u);
+  EXPECT_EQ(fwd->cache().size(), 0u);  // a TC answer is never cached
+}
+
+TEST_F(ForwarderTest, TcpRetryThatTimesOutFailsOverToTheNextUpstream) {
+  fwd->on_query(client(1000), cb(query_for("big.test", 1)), at(0));
+  const uint16_t id = parsed(io.sent[0].msg).id();
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(truncated(answer_to(query_for("big.test", id)))), at(0.1));
+  ASSERT_EQ(io.sent_tcp.size(), 1u);
+  fwd->on_tick(at(1.2));  // the TCP exchange's 1 s is over
+  ASSERT_EQ(io.sent.size(), 2u);
+  EXPECT_EQ(io.sent[1].to, kUp1);
+  const uint16_t id1 = parsed(io.sent[1].msg).id();
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(truncated(answer_to(query_for("big.test", id1)))), at(1.3));
+  ASSERT_EQ(io.sent_tcp.size(), 2u);
+  // TC again, over TCP (an odd upstream): served, not retried again.
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(truncated(answer_to(query_for("big.test", id1)))), at(1.4));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_TRUE(parsed(io.answers[0].msg).tc());
+  EXPECT_EQ(io.sent_tcp.size(), 2u);
 }
 
 // A relay (or a resolver that forwards back) hands our own upstream query
