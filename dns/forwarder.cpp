@@ -139,44 +139,48 @@ bool Forwarder::add_waiter(Pending& p, const ClientKey& client, const Message& q
   return true;
 }
 
-void Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now) {
+bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now) {
   ++stats_.queries;
   if (query.size() < kHeaderLen ||
       (wire::load_be16(query, Message::kFlagsOffset) & Message::kFlagQr) != 0) {
     ++stats_.dropped;
-    return;
+    return false;
   }
   auto m = Message::parse(query);
   if (!m) {
     ++stats_.formerr;
-    return answer_error(client, query, rcode::kFormErr);
+    answer_error(client, query, rcode::kFormErr);
+    return false;
   }
   if (m->opcode() != opcode::kQuery) {
     ++stats_.notimp;
-    return answer_error(client, query, rcode::kNotImp);
+    answer_error(client, query, rcode::kNotImp);
+    return false;
   }
   const auto q = m->question();
   if (m->qdcount() != 1 || !q) {
     ++stats_.formerr;
-    return answer_error(client, query, rcode::kFormErr);
+    answer_error(client, query, rcode::kFormErr);
+    return false;
   }
   const MutBytes scratch(scratch_);
   if (auto n = builtin_.answer(*m, scratch)) {
     ++stats_.builtin;
     ++stats_.answers;
     io_.answer(client, scratch.first(*n));
-    return;
+    return false;
   }
   if (auto n = cache_.lookup(*m, now, scratch)) {
     ++stats_.cache_hits;
     Waiter w;
     fill_waiter(w, client, *m);
     deliver(w, *n);
-    return;
+    return false;
   }
   if (upstreams_.size() == 0) {
     ++stats_.servfail;
-    return answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail);
+    return false;
   }
 
   const auto e = m->edns();
@@ -184,29 +188,31 @@ void Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
   const Name qname = m->qname();
   const uint64_t hash = question_hash(qname, q->qtype, q->qclass, dnssec_ok);
   if (int32_t slot = find_pending(qname, q->qtype, q->qclass, dnssec_ok, hash); slot >= 0) {
-    if (own_query_came_back(static_cast<uint32_t>(slot), m->id(), now)) return;
+    if (own_query_came_back(static_cast<uint32_t>(slot), m->id(), now)) return false;
     Pending& p = pending_[static_cast<size_t>(slot)];
     for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
       const Waiter& w = waiters_[static_cast<size_t>(i)];
       if (w.id == m->id() && w.client == client) {
         ++stats_.retransmits;  // the answer is on its way; one is enough
-        return;
+        return false;
       }
     }
     if (!add_waiter(p, client, *m)) {
       ++stats_.pool_full;
       ++stats_.servfail;
-      return answer_error(client, query, rcode::kServFail);
+      answer_error(client, query, rcode::kServFail);
+      return false;
     }
     ++stats_.coalesced;
-    return;
+    return true;
   }
 
   const int32_t s = new_pending();
   if (s < 0) {
     ++stats_.pool_full;
     ++stats_.servfail;
-    return answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail);
+    return false;
   }
   const auto slot = static_cast<uint32_t>(s);
   Pending& p = pending_[slot];
@@ -222,18 +228,23 @@ void Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
     finish_pending(slot);
     ++stats_.pool_full;
     ++stats_.servfail;
-    return answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail);
+    return false;
   }
   int32_t& head = buckets_[hash & (buckets_.size() - 1)];
   p.next_in_bucket = head;
   head = s;
 
-  if (!send_next(slot, now)) return fail_pending(slot);
+  if (!send_next(slot, now)) {
+    fail_pending(slot);
+    return false;
+  }
   // Re-probe an unhealthy upstream with a copy of this real query
   // (upstream_set.hpp); whichever answers first wins.
   if (auto j = upstreams_.take_probe(now); j && (p.tried & bit(*j)) == 0) {
     if (send_attempt(slot, *j, now)) ++stats_.probes;
   }
+  return true;
 }
 
 bool Forwarder::send_next(uint32_t slot, MonoTime now) {

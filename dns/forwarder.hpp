@@ -196,7 +196,10 @@ class Forwarder {
 
   void set_upstreams(const std::vector<Endpoint>& upstreams) { upstreams_.set_upstreams(upstreams); }
 
-  void on_query(const ClientKey& client, ConstBytes query, MonoTime now);
+  // True when the client now waits on an upstream query: exactly one
+  // ForwarderIo::answer for it comes later. False when it was answered
+  // during the call, or dropped (never answered).
+  bool on_query(const ClientKey& client, ConstBytes query, MonoTime now);
   void on_reply(AttemptRef attempt, const Endpoint& from, ConstBytes reply, MonoTime now);
   // The attempt's socket failed (ICMP unreachable shows as ECONNREFUSED on a
   // connected UDP socket): treated as a timeout now, so failover is immediate.

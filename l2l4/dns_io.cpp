@@ -79,7 +79,9 @@ DnsService::DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg)
       rx_(dns::Forwarder::kMaxMessage),
       resolv_conf_(std::move(cfg.resolv_conf)),
       initial_upstreams_(cfg.upstreams),
-      loop_holdoff_(cfg.forwarder.upstream.loop_holdoff) {
+      loop_holdoff_(cfg.forwarder.upstream.loop_holdoff),
+      stream_idle_(cfg.stream_idle),
+      streams_(cfg.max_streams) {
   forwarder_.set_upstreams(cfg.upstreams);
   sockets_.resize(forwarder_.attempt_capacity());
 }
@@ -88,6 +90,9 @@ DnsService::~DnsService() {
   // The engine is shut down (nothing in flight) before this runs.
   for (Socket& s : sockets_) {
     if (s.fd >= 0) ::close(s.fd);
+  }
+  for (Stream& st : streams_) {
+    if (st.fd >= 0) ::close(st.fd);
   }
 }
 
@@ -144,6 +149,7 @@ void DnsService::on_udp4(const wire::EthernetView& eth, const wire::Ipv4View& ip
   c.port = udp.source_port();
   c.mac = eth.source();
   forwarder_.on_query(c, udp.payload(), now);
+  resume_streams(now);
   update_timer();
 }
 
@@ -156,12 +162,15 @@ void DnsService::on_udp6(const wire::EthernetView& eth, const wire::Ipv6View& ip
   c.port = udp.source_port();
   c.mac = eth.source();
   forwarder_.on_query(c, udp.payload(), now);
+  resume_streams(now);
   update_timer();
 }
 
 void DnsService::on_tick(MonoTime now, TxQueue& tx) {
   tx_ = &tx;
   forwarder_.on_tick(now);
+  resume_streams(now);
+  expire_streams(now);
   update_timer();
 }
 
@@ -174,6 +183,9 @@ void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQu
     forwarder_.on_tick(now);
   } else if (cookie == kResolvCookie) {
     on_resolv_change();
+  } else if (static_cast<uint32_t>(cookie) >= kStreamBase) {
+    (void)revents;  // errors show up as recv's or send's errno
+    stream_ready(cookie, now);
   } else {
     (void)revents;  // errors show up as recvfrom's (or send's, recv's) errno
     const auto ref = dns::AttemptRef::unpack(cookie);
@@ -183,6 +195,7 @@ void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQu
       drain(ref, now);
     }
   }
+  resume_streams(now);
   update_timer();
 }
 
@@ -337,6 +350,7 @@ void DnsService::loop_detected(const dns::Endpoint& upstream) {
 
 void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {
   if (log_queries_) log_answer(c, msg);
+  if (c.transport == dns::ClientKey::Transport::kTcp) return stream_answer(c, msg);
   if (tx_ == nullptr) return;
   wire::MutBytes out = tx_->acquire();
   if (out.empty()) {
@@ -359,9 +373,13 @@ void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {
 
 void DnsService::log_answer(const dns::ClientKey& c, wire::ConstBytes msg) const {
   auto m = dns::Message::parse(msg);
-  const std::string who = c.ipv6 ? c.addr6.to_string() : c.addr4.to_string();
-  const char* open = c.ipv6 ? "[" : "";
-  const char* close = c.ipv6 ? "]" : "";
+  const bool tcp = c.transport == dns::ClientKey::Transport::kTcp;
+  // A TCP client is known by its stream (the TCP translation has its address).
+  const std::string who = tcp ? "tcp#" + std::to_string(static_cast<uint32_t>(c.conn) - kStreamBase)
+                        : c.ipv6 ? c.addr6.to_string()
+                                 : c.addr4.to_string();
+  const char* open = c.ipv6 && !tcp ? "[" : "";
+  const char* close = c.ipv6 && !tcp ? "]" : "";
   if (!m) {
     LOG_INFO("dns: %s%s%s:%u -> malformed answer", open, who.c_str(), close, c.port);
     return;

@@ -59,6 +59,9 @@ struct DnsServiceConfig {
   // Empty with --dns-upstream, which is fixed.
   std::string resolv_conf;
   bool log_queries = false;  // --dns-log: one line per answer
+  // Guest TCP connections (adopt_stream, dns_stream.cpp).
+  size_t max_streams = 64;
+  Duration stream_idle = Duration::seconds(30);  // RFC 7766 6.2.3 suggests seconds, not minutes
 };
 
 struct DnsIoStats {
@@ -66,6 +69,11 @@ struct DnsIoStats {
   uint64_t socket_errors = 0;  // socket/connect/send failed, or no watch slot
   uint64_t recv_errors = 0;
   uint64_t tcp_errors = 0;     // a TCP retry's connection failed or closed early
+  uint64_t streams_adopted = 0;
+  uint64_t streams_refused = 0;   // adopt_stream at the cap
+  uint64_t streams_idle = 0;      // closed after stream_idle without traffic
+  uint64_t stream_errors = 0;     // read/write errors, or a zero-length message
+  uint64_t stream_out_full = 0;   // an answer dropped: the client does not read
 };
 
 class DnsService final : public SocketClient, private dns::ForwarderIo {
@@ -87,6 +95,19 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   void on_tick(MonoTime now, TxQueue& tx);
   void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) override;
 
+  // DNS over TCP from the guest (RFC 1035 4.2.2, RFC 7766). The TCP
+  // translation hands over its end of a socketpair for each guest
+  // connection to the DNS address, port 53; `fd` must be a non-blocking
+  // stream socket. Queries are read as 2-byte length + message, several per
+  // connection and pipelined, answered through the same forwarder (cache,
+  // built-in names, upstreams) in the same framing, in the order the
+  // answers are ready (RFC 7766 7: not necessarily the order asked).
+  // Returns false — and closes `fd` — at max_streams or without an engine.
+  bool adopt_stream(Fd fd, MonoTime now);
+  size_t streams() const { return streams_used_; }
+  // Closes streams idle for stream_idle (on_tick calls it).
+  void expire_streams(MonoTime now);
+
   const dns::Forwarder& forwarder() const { return forwarder_; }
   const DnsIoStats& stats() const { return stats_; }
 
@@ -106,6 +127,37 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
     WatchHandle watch;
     std::unique_ptr<TcpExchange> tcp;  // null: the attempt's UDP socket
   };
+  // A guest TCP connection. Buffers are allocated on adopt and freed on
+  // close: `in` holds at most one whole message (2 + 65535), `out` the
+  // answers not yet taken by the peer. No more queries are read while
+  // `out` holds more than kStreamOutPause or kStreamMaxWaiting answers are
+  // still owed, so a client that sends without reading stalls itself, not
+  // tapir; and `out` never needs more than kStreamOutMax (what was there at
+  // the pause plus every owed answer at the largest size), so in practice
+  // no answer is dropped (stream_out_full counts it if one ever is).
+  struct StreamBuffers {
+    std::vector<std::byte> in;
+    size_t in_len = 0;
+    std::vector<std::byte> out;
+    size_t out_off = 0;
+  };
+  struct Stream {
+    int fd = -1;
+    uint32_t generation = 0;
+    WatchHandle watch;
+    std::unique_ptr<StreamBuffers> buf;
+    MonoTime last_active{};
+    uint32_t waiting = 0;  // queries whose answer the forwarder still owes
+    bool in_query = false; // inside Forwarder::on_query for this stream
+    bool eof = false;      // the peer sent everything it will send
+    bool paused = false;   // stopped reading: too much owed or unsent
+  };
+  static constexpr size_t kStreamOutPause = 2 + dns::Forwarder::kMaxMessage;
+  static constexpr uint32_t kStreamMaxWaiting = 16;
+  static constexpr size_t kStreamOutMax = kStreamOutPause + (kStreamMaxWaiting + 1) * (2 + dns::Forwarder::kMaxMessage);
+  // Stream cookies: the stream's index from kStreamBase up in the low word
+  // (attempt indices stay far below it), its generation in the high word.
+  static constexpr uint32_t kStreamBase = 0x8000'0000u;
   static constexpr uint64_t kTimerCookie = ~uint64_t{0};
   static constexpr uint64_t kResolvCookie = ~uint64_t{1};
 
@@ -121,6 +173,16 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   void update_timer();
   void log_answer(const dns::ClientKey& client, wire::ConstBytes msg) const;
   void start_resolv_watch(Engine& engine);
+  Stream* find_stream(uint64_t cookie);
+  void stream_ready(uint64_t cookie, MonoTime now);
+  void stream_read(Stream& st, uint64_t cookie, MonoTime now);
+  // Sends what `out` holds; false if the stream failed (and was closed).
+  bool stream_flush(Stream& st);
+  void stream_answer(const dns::ClientKey& client, wire::ConstBytes msg);
+  void close_stream(Stream& st);
+  // Reads on in streams that paused for owed answers which have come
+  // since; outside any forwarder call (ForwarderIo must not call back in).
+  void resume_streams(MonoTime now);
   void on_resolv_change();
 
   wire::AddressPlan plan_;
@@ -138,6 +200,10 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   std::optional<ResolvConfWatch> resolv_watch_;
   WatchHandle resolv_handle_;
   Duration loop_holdoff_;
+  Duration stream_idle_;
+  std::vector<Stream> streams_;
+  size_t streams_used_ = 0;
+  bool resume_wanted_ = false;
   DnsIoStats stats_;
 };
 
