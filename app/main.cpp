@@ -69,6 +69,7 @@ tapir::l2l4::DnsServiceConfig dns_config(const tapir::app::Options& opts,
   tapir::l2l4::DnsServiceConfig d;
   d.forwarder.cache.max_entries = opts.dns_cache_size;
   d.log_queries = opts.dns_log;
+  d.add_hosts = opts.add_hosts;
   // host.containers.internal is the gateway address, which reaches the host.
   d.builtin.host4 = plan.gateway4;
   d.builtin.gateway4 = plan.gateway4;

@@ -70,12 +70,23 @@ dns::ForwarderConfig with_mtu(dns::ForwarderConfig f, uint32_t mtu) {
   return f;
 }
 
+dns::BuiltinNames builtin_names(const DnsServiceConfig& cfg) {
+  dns::BuiltinNames names(cfg.builtin);
+  for (const std::string& spec : cfg.add_hosts) {
+    // The command line checked them; only host-gateway without a host address fails here.
+    if (auto r = names.add_host(spec); !r) {
+      LOG_WARN("dns: --add-host %s: %s; ignored", spec.c_str(), dns::add_host_error_name(r.error()));
+    }
+  }
+  return names;
+}
+
 }  // namespace
 
 DnsService::DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg)
     : plan_(plan),
       log_queries_(cfg.log_queries),
-      forwarder_(with_mtu(cfg.forwarder, plan.mtu), dns::BuiltinNames(cfg.builtin), *this),
+      forwarder_(with_mtu(cfg.forwarder, plan.mtu), builtin_names(cfg), *this),
       rx_(dns::Forwarder::kMaxMessage),
       resolv_conf_(std::move(cfg.resolv_conf)),
       initial_upstreams_(cfg.upstreams),

@@ -53,6 +53,7 @@ namespace tapir::l2l4 {
 struct DnsServiceConfig {
   dns::ForwarderConfig forwarder;
   dns::BuiltinConfig builtin;
+  std::vector<std::string> add_hosts;  // --add-host NAME:ADDR, in order (BuiltinNames::add_host)
   std::vector<dns::Endpoint> upstreams;
   // Non-empty when `upstreams` came from this resolv.conf: it is watched
   // (dns_resolv_watch.hpp) and a change replaces the upstreams live.

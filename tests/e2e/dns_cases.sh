@@ -248,6 +248,29 @@ printf 'nameserver 127.0.0.1\n' >"$WORK/etc/resolv.conf"
 check "--dns-upstream: a resolv.conf change is not applied ($(sed -n 's/^f1=//p' "$WORK/fixed"))" \
   test "$(sed -n 's/^f1=//p' "$WORK/fixed")" = 192.0.2.10
 
+# --- --add-host: A, AAAA and PTR from the built-in table -----------------
+cat >"$WORK/addhost.sh" <<'S'
+#!/bin/bash
+d() { dig +time=2 +tries=1 @10.0.2.3 +short "$@" | tr '\n' ' '; }
+echo "a=$(d db.test A)"
+echo "aaaa=$(d DB.test AAAA)"
+echo "ptr=$(d -x 192.0.2.7)"
+echo "gw=$(d gw.test A)"
+S
+"$TAPIR" run --dns-upstream 127.0.0.1 --add-host db.test:192.0.2.7 --add-host db.test:fd00::7 \
+  --add-host gw.test:host-gateway -- bash "$WORK/addhost.sh" >"$WORK/addhost" 2>"$WORK/addhost.err"
+ah() { sed -n "s/^$1=//p" "$WORK/addhost"; }
+check "--add-host: A ($(ah a))" test "$(ah a)" = "192.0.2.7 "
+check "--add-host: AAAA, any case ($(ah aaaa))" test "$(ah aaaa)" = "fd00::7 "
+check "--add-host: PTR ($(ah ptr))" test "$(ah ptr)" = "db.test. "
+check "--add-host NAME:host-gateway ($(ah gw))" test "$(ah gw)" = "10.0.2.2 "
+check "--add-host names never reached the upstream" test "$(queries A db.test)" = 0
+"$TAPIR" run --add-host nocolon -- true >"$WORK/badhost.out" 2>"$WORK/badhost.err"
+rc=$?
+check "--add-host with a bad spec: exit $rc and one line ($(head -1 "$WORK/badhost.err"))" \
+  test "$rc" -ne 0 -a "$(wc -l <"$WORK/badhost.err")" = 1 -a \
+  "$(grep -c '^tapir: invalid --add-host "nocolon": expected NAME:ADDR$' "$WORK/badhost.err")" = 1
+
 # --- --disable-dns: nothing answers on the DNS address --------------------
 "$TAPIR" run --disable-dns --dns-upstream 127.0.0.1 -- \
   dig +time=1 +tries=1 @10.0.2.3 example.test >"$WORK/disabled" 2>&1
