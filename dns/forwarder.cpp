@@ -475,6 +475,38 @@ void Forwarder::deliver(const Waiter& w, size_t len) {
   io_.answer(w.client, all.first(len));
 }
 
+DnsStatsSnapshot Forwarder::snapshot() const {
+  DnsStatsSnapshot s;
+  s.queries = stats_.queries;
+  s.cache_hits = stats_.cache_hits;
+  s.cache_misses = cache_.stats().misses;
+  s.cache_entries = cache_.size();
+  s.builtin = stats_.builtin;
+  s.upstream_queries = stats_.upstream_queries;
+  s.coalesced = stats_.coalesced;
+  s.timeouts = stats_.timeouts;
+  s.servfail = stats_.servfail;
+  s.formerr = stats_.formerr;
+  s.dropped = stats_.dropped;
+  s.loops = stats_.loops;
+  s.tcp_retries = stats_.tcp_retries;
+  s.upstreams.reserve(upstreams_.size());
+  for (size_t i = 0; i < upstreams_.size(); ++i) {
+    const UpstreamStats& u = upstreams_.stats(i);
+    UpstreamSnapshot o;
+    o.address = upstreams_.endpoint(i).to_string();
+    o.queries = u.queries;
+    o.replies = u.replies;
+    o.timeouts = u.timeouts;
+    o.loops = u.loops;
+    o.latency_us = u.srtt.ns > 0 ? static_cast<uint64_t>(u.srtt.ns) / 1000 : 0;
+    o.healthy = u.healthy;
+    o.looping = u.looping;
+    s.upstreams.push_back(std::move(o));
+  }
+  return s;
+}
+
 void Forwarder::answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode) {
   const MutBytes scratch(scratch_);
   if (auto n = build_error_response(scratch, query, rcode)) {

@@ -81,6 +81,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "base/clock.hpp"
@@ -186,6 +187,39 @@ struct ForwarderStats {
   uint64_t tcp_retries = 0;    // truncated UDP answers asked again over TCP
 };
 
+// What `stats` in the control API reports about the forwarder: a copy,
+// taken when asked (Forwarder::snapshot, DnsService::snapshot); plain
+// numbers, nothing that points back into the forwarder.
+struct UpstreamSnapshot {
+  std::string address;      // "127.0.0.1:53", "[fe80::1%eth0]:53" (Endpoint::to_string)
+  uint64_t queries = 0;     // attempts sent to it (probes included)
+  uint64_t replies = 0;     // accepted replies
+  uint64_t timeouts = 0;    // attempts that timed out or failed
+  uint64_t loops = 0;       // our own queries it sent back to us
+  uint64_t latency_us = 0;  // EWMA of reply times, gain 1/8 (as TCP's SRTT); 0 before the first reply
+  bool healthy = true;      // false: moved back after a timeout, re-probed
+  bool looping = false;     // left out after a forwarding loop
+};
+
+struct DnsStatsSnapshot {
+  uint64_t queries = 0;           // client queries, UDP and TCP
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;      // looked up and not found (or expired)
+  uint64_t cache_entries = 0;
+  uint64_t builtin = 0;           // answered from the built-in names
+  uint64_t upstream_queries = 0;  // attempts sent upstream (failovers and probes included)
+  uint64_t coalesced = 0;         // joined the same question in flight
+  uint64_t timeouts = 0;          // upstream attempts that timed out or failed
+  uint64_t servfail = 0;          // SERVFAILs sent to clients
+  uint64_t formerr = 0;
+  uint64_t dropped = 0;           // too short, or a response
+  uint64_t loops = 0;             // forwarding loops caught
+  uint64_t tcp_retries = 0;       // truncated UDP answers asked again over TCP
+  uint64_t tcp_streams = 0;       // guest TCP connections open now (DnsService only)
+  uint64_t tcp_streams_total = 0; // ... adopted in all (DnsService only)
+  std::vector<UpstreamSnapshot> upstreams;  // in preference order
+};
+
 class Forwarder {
  public:
   static constexpr size_t kMaxAttempts = 4;
@@ -210,6 +244,8 @@ class Forwarder {
   size_t pending() const { return pending_used_; }
 
   const ForwarderStats& stats() const { return stats_; }
+  // Allocates (the upstream list): for the control API, not the data path.
+  DnsStatsSnapshot snapshot() const;
   const Cache& cache() const { return cache_; }
   const UpstreamSet& upstreams() const { return upstreams_; }
 

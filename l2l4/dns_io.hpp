@@ -110,6 +110,13 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   void expire_streams(MonoTime now);
 
   const dns::Forwarder& forwarder() const { return forwarder_; }
+  // Everything `stats` in the control API shows about DNS (allocates).
+  dns::DnsStatsSnapshot snapshot() const {
+    dns::DnsStatsSnapshot s = forwarder_.snapshot();
+    s.tcp_streams = streams_used_;
+    s.tcp_streams_total = stats_.streams_adopted;
+    return s;
+  }
   const DnsIoStats& stats() const { return stats_; }
 
  private:

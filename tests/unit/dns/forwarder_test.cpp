@@ -426,6 +426,33 @@ TEST_F(ForwarderTest, TcpRetryThatTimesOutFailsOverToTheNextUpstream) {
   EXPECT_EQ(io.sent_tcp.size(), 2u);
 }
 
+TEST_F(ForwarderTest, SnapshotHasWhatTheControlApiShows) {
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  fwd->on_tick(at(1));  // upstream 0 times out; upstream 1 is asked
+  ASSERT_EQ(io.sent.size(), 2u);
+  const uint16_t id = parsed(io.sent[1].msg).id();
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(answer_to(query_for("a.test", id))), at(1.004));
+  fwd->on_query(client(1000), cb(query_for("a.test", 2)), at(2));               // cache hit
+  fwd->on_query(client(1000), cb(query_for("host.containers.internal", 3)), at(2));  // built-in
+  const DnsStatsSnapshot s = fwd->snapshot();
+  EXPECT_EQ(s.queries, 3u);
+  EXPECT_EQ(s.cache_hits, 1u);
+  EXPECT_EQ(s.cache_misses, 1u);
+  EXPECT_EQ(s.cache_entries, 1u);
+  EXPECT_EQ(s.builtin, 1u);
+  EXPECT_EQ(s.upstream_queries, 2u);
+  EXPECT_EQ(s.timeouts, 1u);
+  EXPECT_EQ(s.servfail, 0u);
+  ASSERT_EQ(s.upstreams.size(), 2u);
+  EXPECT_EQ(s.upstreams[0].address, "127.0.0.1:5353");
+  EXPECT_FALSE(s.upstreams[0].healthy);
+  EXPECT_EQ(s.upstreams[0].timeouts, 1u);
+  EXPECT_EQ(s.upstreams[0].latency_us, 0u);  // never answered
+  EXPECT_TRUE(s.upstreams[1].healthy);
+  EXPECT_EQ(s.upstreams[1].replies, 1u);
+  EXPECT_EQ(s.upstreams[1].latency_us, 4000u);
+}
+
 // A relay (or a resolver that forwards back) hands our own upstream query
 // to the guest side: same question, same random ID.
 TEST_F(ForwarderTest, OwnQueryComingBackIsALoopDroppedAndTheNextUpstreamAskedAtOnce) {
