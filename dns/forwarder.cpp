@@ -362,7 +362,8 @@ bool Forwarder::own_query_came_back(uint32_t slot, uint16_t id, MonoTime now) {
     io_.close_query({static_cast<uint32_t>(slot * kMaxAttempts + k), a.generation});
     if (was_live) {
       continue_after(slot, now);
-    } else if (std::none_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& x) { return x.open; })) {
+    } else if (std::none_of(p.attempts.begin(), p.attempts.end(),
+                            [](const Attempt& x) { return x.open; })) {
       if (!send_next(slot, now)) fail_pending(slot);
     }
     return true;

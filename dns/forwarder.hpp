@@ -196,7 +196,7 @@ struct UpstreamSnapshot {
   uint64_t replies = 0;     // accepted replies
   uint64_t timeouts = 0;    // attempts that timed out or failed
   uint64_t loops = 0;       // our own queries it sent back to us
-  uint64_t latency_us = 0;  // EWMA of reply times, gain 1/8 (as TCP's SRTT); 0 before the first reply
+  uint64_t latency_us = 0;  // EWMA of reply times (gain 1/8, as TCP's SRTT); 0: no reply yet
   bool healthy = true;      // false: moved back after a timeout, re-probed
   bool looping = false;     // left out after a forwarding loop
 };
@@ -216,7 +216,7 @@ struct DnsStatsSnapshot {
   uint64_t loops = 0;             // forwarding loops caught
   uint64_t tcp_retries = 0;       // truncated UDP answers asked again over TCP
   uint64_t tcp_streams = 0;       // guest TCP connections open now (DnsService only)
-  uint64_t tcp_streams_total = 0; // ... adopted in all (DnsService only)
+  uint64_t tcp_streams_total = 0;  // ... adopted in all (DnsService only)
   std::vector<UpstreamSnapshot> upstreams;  // in preference order
 };
 

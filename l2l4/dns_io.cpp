@@ -75,7 +75,8 @@ dns::BuiltinNames builtin_names(const DnsServiceConfig& cfg) {
   for (const std::string& spec : cfg.add_hosts) {
     // The command line checked them; only host-gateway without a host address fails here.
     if (auto r = names.add_host(spec); !r) {
-      LOG_WARN("dns: --add-host %s: %s; ignored", spec.c_str(), dns::add_host_error_name(r.error()));
+      LOG_WARN("dns: --add-host %s: %s; ignored", spec.c_str(),
+               dns::add_host_error_name(r.error()));
     }
   }
   return names;
@@ -130,14 +131,16 @@ void DnsService::start_resolv_watch(Engine& engine) {
   // A change between startup's read and the watch would otherwise go unseen.
   if (auto list = resolv_watch_->check_now()) {
     forwarder_.set_upstreams(*list);
-    LOG_INFO("dns: %s changed; upstreams now %s", resolv_conf_.c_str(), describe_upstreams(*list).c_str());
+    LOG_INFO("dns: %s changed; upstreams now %s", resolv_conf_.c_str(),
+             describe_upstreams(*list).c_str());
   }
 }
 
 void DnsService::on_resolv_change() {
   if (auto list = resolv_watch_->on_readable()) {
     forwarder_.set_upstreams(*list);
-    LOG_INFO("dns: %s changed; upstreams now %s", resolv_conf_.c_str(), describe_upstreams(*list).c_str());
+    LOG_INFO("dns: %s changed; upstreams now %s", resolv_conf_.c_str(),
+             describe_upstreams(*list).c_str());
   }
 }
 
@@ -281,8 +284,10 @@ void DnsService::close_socket(Socket& s) {
   s.tcp.reset();
 }
 
-bool DnsService::send_query_tcp(dns::AttemptRef ref, const dns::Endpoint& to, wire::ConstBytes query) {
-  if (engine_ == nullptr || ref.index >= sockets_.size() || query.size() > dns::Forwarder::kMaxMessage) {
+bool DnsService::send_query_tcp(dns::AttemptRef ref, const dns::Endpoint& to,
+                                wire::ConstBytes query) {
+  if (engine_ == nullptr || ref.index >= sockets_.size() ||
+      query.size() > dns::Forwarder::kMaxMessage) {
     return false;
   }
   Socket& s = sockets_[ref.index];

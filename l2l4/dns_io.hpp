@@ -155,14 +155,15 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
     WatchHandle watch;
     std::unique_ptr<StreamBuffers> buf;
     MonoTime last_active{};
-    uint32_t waiting = 0;  // queries whose answer the forwarder still owes
-    bool in_query = false; // inside Forwarder::on_query for this stream
-    bool eof = false;      // the peer sent everything it will send
-    bool paused = false;   // stopped reading: too much owed or unsent
+    uint32_t waiting = 0;   // queries whose answer the forwarder still owes
+    bool in_query = false;  // inside Forwarder::on_query for this stream
+    bool eof = false;       // the peer sent everything it will send
+    bool paused = false;    // stopped reading: too much owed or unsent
   };
   static constexpr size_t kStreamOutPause = 2 + dns::Forwarder::kMaxMessage;
   static constexpr uint32_t kStreamMaxWaiting = 16;
-  static constexpr size_t kStreamOutMax = kStreamOutPause + (kStreamMaxWaiting + 1) * (2 + dns::Forwarder::kMaxMessage);
+  static constexpr size_t kStreamOutMax =
+      kStreamOutPause + (kStreamMaxWaiting + 1) * (2 + dns::Forwarder::kMaxMessage);
   // Stream cookies: the stream's index from kStreamBase up in the low word
   // (attempt indices stay far below it), its generation in the high word.
   static constexpr uint32_t kStreamBase = 0x8000'0000u;
@@ -171,7 +172,8 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
 
   void answer(const dns::ClientKey& client, wire::ConstBytes msg) override;
   bool send_query(dns::AttemptRef attempt, const dns::Endpoint& to, wire::ConstBytes query) override;
-  bool send_query_tcp(dns::AttemptRef attempt, const dns::Endpoint& to, wire::ConstBytes query) override;
+  bool send_query_tcp(dns::AttemptRef attempt, const dns::Endpoint& to,
+                      wire::ConstBytes query) override;
   void tcp_ready(dns::AttemptRef ref, MonoTime now);
   void close_socket(Socket& s);
   void close_query(dns::AttemptRef attempt) override;

@@ -15,7 +15,8 @@
 namespace tapir::l2l4 {
 namespace {
 
-constexpr uint32_t kDirEvents = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM;
+constexpr uint32_t kDirEvents =
+    IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM;
 // A symlink chain longer than this is not followed further (the kernel's
 // own limit for path resolution is 40; resolv.conf chains are 1 or 2).
 constexpr int kMaxHops = 8;
@@ -66,7 +67,8 @@ ResolvConfWatch::ResolvConfWatch(std::string path, std::vector<dns::Endpoint> cu
     : path_(std::move(path)), last_(std::move(current)) {
   fd_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!fd_) {
-    LOG_WARN("dns: inotify: %s; changes to %s need a restart", strerrordesc_np(errno), path_.c_str());
+    LOG_WARN("dns: inotify: %s; changes to %s need a restart", strerrordesc_np(errno),
+             path_.c_str());
     return;
   }
   watch_chain();
@@ -108,7 +110,7 @@ bool ResolvConfWatch::relevant(int wd, const char* name, uint32_t mask) const {
     if ((mask & IN_CREATE) != 0) {
       // A new regular file is read when its writer closes it (CLOSE_WRITE),
       // not now while it may still be empty; a new symlink is complete.
-      struct stat st{};
+      struct stat st {};
       const std::string full = d.dir + "/" + d.name;
       return ::lstat(full.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
     }

@@ -417,10 +417,11 @@ TEST_F(ForwarderTest, TcpRetryThatTimesOutFailsOverToTheNextUpstream) {
   ASSERT_EQ(io.sent.size(), 2u);
   EXPECT_EQ(io.sent[1].to, kUp1);
   const uint16_t id1 = parsed(io.sent[1].msg).id();
-  fwd->on_reply(io.sent[1].ref, kUp1, cb(truncated(answer_to(query_for("big.test", id1)))), at(1.3));
+  const Bytes tc1 = truncated(answer_to(query_for("big.test", id1)));
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(tc1), at(1.3));
   ASSERT_EQ(io.sent_tcp.size(), 2u);
   // TC again, over TCP (an odd upstream): served, not retried again.
-  fwd->on_reply(io.sent[1].ref, kUp1, cb(truncated(answer_to(query_for("big.test", id1)))), at(1.4));
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(tc1), at(1.4));
   ASSERT_EQ(io.answers.size(), 1u);
   EXPECT_TRUE(parsed(io.answers[0].msg).tc());
   EXPECT_EQ(io.sent_tcp.size(), 2u);

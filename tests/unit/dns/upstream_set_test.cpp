@@ -70,7 +70,8 @@ TEST(UpstreamSet, TimeoutMovesBackThenProbeRestores) {
 }
 
 TEST(UpstreamSet, LoopingUpstreamIsLeftOutEvenAsAFallbackUntilTheHoldoff) {
-  UpstreamSet set({.reprobe_interval = Duration::seconds(10), .loop_holdoff = Duration::seconds(300)});
+  UpstreamSet set(
+      {.reprobe_interval = Duration::seconds(10), .loop_holdoff = Duration::seconds(300)});
   set.set_upstreams(three());
   EXPECT_TRUE(set.on_loop(0, at(0)));   // first time: the caller logs
   EXPECT_FALSE(set.on_loop(0, at(10)));  // same episode: quiet

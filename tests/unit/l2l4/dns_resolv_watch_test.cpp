@@ -41,7 +41,9 @@ void replace_file(const fs::path& p, const std::string& text) {
   fs::rename(tmp, p);
 }
 
-dns::Endpoint ep(const char* a) { return *dns::parse_upstream(a); }
+dns::Endpoint ep(const char* a) {
+  return *dns::parse_upstream(a);
+}
 
 TEST(ResolvConfWatch, RewriteInPlaceIsSeen) {
   TempDir d;
@@ -120,7 +122,8 @@ TEST(ResolvConfWatch, SymlinkTargetDirectoryIsWatched) {
   const fs::path target = d.path / "run" / "resolve" / "stub-resolv.conf";
   const fs::path link = d.path / "etc" / "resolv.conf";
   write_file(target, "nameserver 127.0.0.53\n");
-  fs::create_symlink("../run/resolve/stub-resolv.conf", link);  // relative, as distributions ship it
+  fs::create_symlink("../run/resolve/stub-resolv.conf",
+                     link);  // relative, as distributions ship it
 
   ResolvConfWatch w(link.string(), {ep("127.0.0.53")});
   ASSERT_TRUE(w.valid());

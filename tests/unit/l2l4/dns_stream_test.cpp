@@ -65,7 +65,8 @@ struct Upstream {
         Bytes q(2048);
         sockaddr_storage from{};
         socklen_t fl = sizeof from;
-        const ssize_t n = ::recvfrom(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+        const ssize_t n =
+            ::recvfrom(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
         if (n <= 0) return;
         q.resize(static_cast<size_t>(n));
         auto m = dns::Message::parse(wire::as_bytes(q));
@@ -114,7 +115,8 @@ struct Harness {
     DnsServiceConfig cfg;
     cfg.builtin.host4 = wire::Ipv4Addr::from_octets(10, 0, 2, 2);
     cfg.builtin.gateway4 = cfg.builtin.host4;
-    cfg.upstreams = {dns::Endpoint::ipv4(wire::Ipv4Addr::from_octets(127, 0, 0, 1), upstream->port)};
+    cfg.upstreams = {
+        dns::Endpoint::ipv4(wire::Ipv4Addr::from_octets(127, 0, 0, 1), upstream->port)};
     cfg.max_streams = max_streams;
     const auto plan = wire::AddressPlan::nat({wire::Ipv4Addr::from_octets(10, 0, 2, 0), 24},
                                              *wire::Ipv6Prefix::parse("fd00::/64"), false);
@@ -279,7 +281,7 @@ TEST(DnsStream, CapIdleTimeoutAndGarbage) {
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
   EXPECT_FALSE(h.dns->adopt_stream(Fd(sv[0]), mono_now()));  // at the cap: refused, and closed
-  EXPECT_EQ(::read(sv[1], sv, 1), 0);                         // ... so the peer sees EOF
+  EXPECT_EQ(::read(sv[1], sv, 1), 0);                        // ... so the peer sees EOF
   ::close(sv[1]);
   EXPECT_EQ(h.dns->stats().streams_refused, 1u);
   EXPECT_EQ(h.dns->streams(), 2u);
