@@ -136,6 +136,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   if (cfg.dns) {
     dns.emplace(services.plan, *cfg.dns);
     dispatcher.set_dns(&*dns);
+    tcp.set_streams(&*dns);  // guest TCP to the DNS address, port 53
   }
   auto engine = l2l4::Engine::create(ec, dispatcher);
   if (!engine) {

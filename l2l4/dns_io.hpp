@@ -42,6 +42,7 @@
 #include "dns/forwarder.hpp"
 #include "l2l4/dns_resolv_watch.hpp"
 #include "l2l4/engine.hpp"
+#include "l2l4/tcp_flows.hpp"
 #include "l2l4/wire/address_plan.hpp"
 #include "l2l4/wire/ethernet.hpp"
 #include "l2l4/wire/ipv4.hpp"
@@ -77,7 +78,7 @@ struct DnsIoStats {
   uint64_t stream_out_full = 0;   // an answer dropped: the client does not read
 };
 
-class DnsService final : public SocketClient, private dns::ForwarderIo {
+class DnsService final : public SocketClient, public StreamService, private dns::ForwarderIo {
  public:
   DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg);
   ~DnsService() override;
@@ -104,7 +105,7 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   // built-in names, upstreams) in the same framing, in the order the
   // answers are ready (RFC 7766 7: not necessarily the order asked).
   // Returns false — and closes `fd` — at max_streams or without an engine.
-  bool adopt_stream(Fd fd, MonoTime now);
+  bool adopt_stream(Fd fd, MonoTime now) override;
   size_t streams() const { return streams_used_; }
   // Closes streams idle for stream_idle (on_tick calls it).
   void expire_streams(MonoTime now);

@@ -78,6 +78,17 @@ check "garbage query -> FORMERR with its ID (${formerr:-none})" is_formerr "$for
 printf 'xyz' | in_guest socat -u - UDP4-SENDTO:10.0.2.3:53 2>/dev/null
 check "after garbage, the next query is still answered" \
   test "$(in_guest "${DIG[@]}" @10.0.2.3 +short example.test AAAA)" = 2001:db8::10
+# DNS over TCP from the guest (the TCP translation hands the connection to
+# the forwarder): IPv4 and IPv6 transport, and several queries on one
+# connection (+keepopen).
+check "dig +tcp @10.0.2.3 tcp1.example.test A -> 192.0.2.10" \
+  test "$(in_guest "${DIG[@]}" +tcp @10.0.2.3 +short tcp1.example.test A)" = 192.0.2.10
+check "dig +tcp -6 @fd00::3 tcp2.example.test AAAA -> 2001:db8::10" \
+  test "$(in_guest "${DIG[@]}" +tcp -6 @fd00::3 +short tcp2.example.test AAAA)" = 2001:db8::10
+keepopen=$(in_guest "${DIG[@]}" +tcp +keepopen @10.0.2.3 +short tcp3.example.test A \
+  host.containers.internal A tcp3.example.test AAAA | tr '\n' ' ')
+check "three queries on one TCP connection ($keepopen)" \
+  test "$keepopen" = "192.0.2.10 10.0.2.2 2001:db8::10 "
 check "--dns-log logged the answers" grep -q 'dns: 10.0.2.100:[0-9]* example.test type 1 -> rcode 0, 1 answers' "$WORK/err"
 check "tapir is still running" kill -0 "$TAPIR_PID"
 kill -TERM "$TAPIR_PID"; wait "$TAPIR_PID"
@@ -179,6 +190,7 @@ check "... and answers 40 records over TCP" \
 cat >"$WORK/tc.sh" <<'S'
 #!/bin/bash
 echo "edns=$(dig +time=3 +tries=1 @10.0.2.3 +short big.example.test A | wc -l)"
+echo "tcp=$(dig +time=3 +tries=1 +tcp +noedns @10.0.2.3 +short big.example.test A | wc -l)"
 echo "noedns=$(dig +time=3 +tries=1 +noedns +ignore @10.0.2.3 big.example.test A |
   sed -nE 's/.*flags: ([a-z ]*);.*ANSWER: ([0-9]+).*/\1 \2/p')"
 S
@@ -191,6 +203,8 @@ check "... after one UDP and one TCP exchange with the upstream ($(tr '\n' ' ' <
 noedns=$(sed -n 's/^noedns=//p' "$WORK/tc")
 tc_noedns() { [[ $noedns =~ ^qr\ tc\ rd\ ra\ ([0-9]+)$ ]] && ((BASH_REMATCH[1] > 0 && BASH_REMATCH[1] < 40)); }
 check "... a client without EDNS gets TC and part of it, from the cache (${noedns:-none})" tc_noedns
+check "... a TCP client without EDNS gets all 40, from the cache ($(sed -n 's/^tcp=//p' "$WORK/tc"))" \
+  test "$(sed -n 's/^tcp=//p' "$WORK/tc")" = 40
 check "... which asked the upstream nothing more" test "$(wc -l <"$WORK/tc.log")" = 2
 
 # --- live reload: resolv.conf rewritten, and replaced by rename -----------

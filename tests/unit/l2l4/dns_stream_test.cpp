@@ -241,6 +241,31 @@ TEST(DnsStream, PipelinedQueriesAreAllAnsweredAndTheStreamEndsAfterEof) {
   EXPECT_EQ(h.dns->forwarder().stats().builtin, 3u);
 }
 
+// dig +keepopen: one query, its answer, then the next on the same connection.
+TEST(DnsStream, QueriesOneAfterAnotherOnOneConnection) {
+  Harness h(1);
+  const int c = h.connect();
+  std::vector<Bytes> answers;
+  std::thread client([&] {
+    for (const Bytes& q : {query("up.test", 1), query("host.containers.internal", 2),
+                           query("up.test", 3, dns::rrtype::kAaaa), query("up.test", 4)}) {
+      write_all(c, framed(q));
+      auto got = read_messages(c, 1);
+      if (got.size() != 1) break;
+      answers.push_back(got[0]);
+    }
+    h.stop();
+  });
+  ASSERT_TRUE(h.engine->run_until_watch());
+  client.join();
+  ::close(c);
+  ASSERT_EQ(answers.size(), 4u);
+  for (size_t i = 0; i < answers.size(); ++i) {
+    EXPECT_EQ(answers[i][1], i + 1);
+  }
+  EXPECT_EQ(h.dns->streams(), 1u);
+}
+
 TEST(DnsStream, ManyPipelinedQueriesAreAllAnsweredWithBoundedBuffers) {
   Harness h(100);
   const int c = h.connect();
