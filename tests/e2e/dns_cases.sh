@@ -89,6 +89,21 @@ keepopen=$(in_guest "${DIG[@]}" +tcp +keepopen @10.0.2.3 +short tcp3.example.tes
   host.containers.internal A tcp3.example.test AAAA | tr '\n' ' ')
 check "three queries on one TCP connection ($keepopen)" \
   test "$keepopen" = "192.0.2.10 10.0.2.2 2001:db8::10 "
+# glibc's resolver, through a resolv.conf naming 10.0.2.3 that only the
+# guest sees (its own mount namespace); "options use-vc" makes it use TCP.
+printf 'nameserver 10.0.2.3\n' >"$WORK/guest-resolv.conf"
+printf 'nameserver 10.0.2.3\noptions use-vc\n' >"$WORK/guest-resolv-tcp.conf"
+guest_getent() {
+  in_guest unshare --mount sh -c 'mount --bind "$1" /etc/resolv.conf && getent ahostsv4 "$2"' - "$@" |
+    awk 'NR == 1 {print $1}'
+}
+check "getent (glibc) in the guest resolves through tapir over UDP" \
+  test "$(guest_getent "$WORK/guest-resolv.conf" glibc1.example.test)" = 192.0.2.10
+check "... and over TCP (options use-vc)" \
+  test "$(guest_getent "$WORK/guest-resolv-tcp.conf" glibc2.example.test)" = 192.0.2.10
+check "... which tapir saw arrive over TCP (--dns-log names its stream)" \
+  grep -q 'dns: tcp#[0-9]*:0 glibc2.example.test type 1 -> rcode 0' "$WORK/err"
+check "... and the UDP one over UDP" grep -q 'dns: 10.0.2.100:[0-9]* glibc1.example.test type 1' "$WORK/err"
 check "--dns-log logged the answers" grep -q 'dns: 10.0.2.100:[0-9]* example.test type 1 -> rcode 0, 1 answers' "$WORK/err"
 check "tapir is still running" kill -0 "$TAPIR_PID"
 kill -TERM "$TAPIR_PID"; wait "$TAPIR_PID"
