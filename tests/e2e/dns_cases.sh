@@ -9,8 +9,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 WORK=$(mktemp -d /tmp/tapir-e2e-dns.XXXXXX)
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
+  # (stderr of the whole block: bash reports each killed job there)
+  {
+    for p in "${PIDS[@]}"; do kill -9 "$p"; done
+    wait
+  } 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
