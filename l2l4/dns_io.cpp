@@ -338,6 +338,7 @@ void DnsService::tcp_ready(dns::AttemptRef ref, MonoTime now) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // still connecting, or full
     if (n < 0) return fail();  // ECONNREFUSED and friends
     t.out_off += static_cast<size_t>(n);
+    if (t.out_off == t.out.size()) engine_->set_events(s.watch, POLLIN);  // the answer, now
   }
   while (true) {
     const ssize_t n = ::recv(s.fd, t.in.data() + t.in_len, t.in.size() - t.in_len, MSG_DONTWAIT);

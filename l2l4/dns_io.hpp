@@ -160,6 +160,7 @@ class DnsService final : public SocketClient, public StreamService, private dns:
     bool in_query = false;  // inside Forwarder::on_query for this stream
     bool eof = false;       // the peer sent everything it will send
     bool paused = false;    // stopped reading: too much owed or unsent
+    bool want_out = false;  // POLLOUT asked for: `out` waits for room
   };
   static constexpr size_t kStreamOutPause = 2 + dns::Forwarder::kMaxMessage;
   static constexpr uint32_t kStreamMaxWaiting = 16;

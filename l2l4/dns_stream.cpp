@@ -4,7 +4,8 @@
 //   readable   -> read into `in`; every whole message -> Forwarder::on_query
 //                 (client: transport kTcp, conn = the stream's cookie)
 //   answer     -> 2-byte length + message appended to `out`, sent at once;
-//                 what the peer does not take waits for POLLOUT
+//                 what the peer does not take waits for POLLOUT (asked
+//                 for only while something waits)
 //   writable   -> send the rest of `out`; below kStreamOutPause, read again
 //   EOF        -> no more queries; closed once every answer owed is sent
 //   idle       -> closed after stream_idle without a byte either way
@@ -42,8 +43,8 @@ bool DnsService::adopt_stream(Fd fd, MonoTime now) {
   Stream& st = streams_[i];
   if (++st.generation == 0) st.generation = 1;
   const uint64_t cookie = (uint64_t{st.generation} << 32) | (kStreamBase + i);
-  // POLLIN for queries, POLLOUT to resume answers the peer did not take.
-  const WatchHandle h = engine_->watch(fd.get(), POLLIN | POLLOUT, *this, cookie);
+  // POLLIN for queries; POLLOUT is added while answers wait (stream_flush).
+  const WatchHandle h = engine_->watch(fd.get(), POLLIN, *this, cookie);
   if (!h.valid()) {
     ++stats_.socket_errors;
     return false;
@@ -57,6 +58,7 @@ bool DnsService::adopt_stream(Fd fd, MonoTime now) {
   st.in_query = false;
   st.eof = false;
   st.paused = false;
+  st.want_out = false;
   ++streams_used_;
   ++stats_.streams_adopted;
   return true;
@@ -144,7 +146,11 @@ bool DnsService::stream_flush(Stream& st) {
     const ssize_t n = ::send(st.fd, b.out.data() + b.out_off, b.out.size() - b.out_off,
                              MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!st.want_out) engine_->set_events(st.watch, POLLIN | POLLOUT);
+      st.want_out = true;
+      return true;
+    }
     if (n < 0) {
       ++stats_.stream_errors;
       close_stream(st);
@@ -154,6 +160,8 @@ bool DnsService::stream_flush(Stream& st) {
   }
   b.out.clear();
   b.out_off = 0;
+  if (st.want_out) engine_->set_events(st.watch, POLLIN);
+  st.want_out = false;
   return true;
 }
 
