@@ -76,6 +76,7 @@ struct DnsIoStats {
   uint64_t streams_idle = 0;      // closed after stream_idle without traffic
   uint64_t stream_errors = 0;     // read/write errors, or a zero-length message
   uint64_t stream_out_full = 0;   // an answer dropped: the client does not read
+  uint64_t stream_waits = 0;      // answers waited for the peer to make room
 };
 
 class DnsService final : public SocketClient, public StreamService, private dns::ForwarderIo {

@@ -147,7 +147,10 @@ bool DnsService::stream_flush(Stream& st) {
                              MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!st.want_out) engine_->set_events(st.watch, POLLIN | POLLOUT);
+      if (!st.want_out) {
+        ++stats_.stream_waits;
+        engine_->set_events(st.watch, POLLIN | POLLOUT);
+      }
       st.want_out = true;
       return true;
     }

@@ -138,9 +138,14 @@ struct Harness {
     for (int fd : {tap, peer, efd}) ::close(fd);
   }
   // A new stream: the service's end adopted, the client's end returned.
-  int connect() {
+  // `sndbuf`: a small send buffer on the service's end, so that answers
+  // must wait for the client to read (0: the default).
+  int connect(int sndbuf = 0) {
     int sv[2];
     EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    if (sndbuf > 0) {
+      EXPECT_EQ(::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+    }
     EXPECT_TRUE(dns->adopt_stream(Fd(sv[0]), mono_now()));
     return sv[1];
   }
@@ -268,7 +273,7 @@ TEST(DnsStream, QueriesOneAfterAnotherOnOneConnection) {
 
 TEST(DnsStream, ManyPipelinedQueriesAreAllAnsweredWithBoundedBuffers) {
   Harness h(100);
-  const int c = h.connect();
+  const int c = h.connect(4096);
   // 2000 pipelined queries for an upstream name (1612-byte answers: 3.2 MB
   // in all), none read until all are written: tapir must pause reading
   // rather than drop answers or grow its buffers.
@@ -292,6 +297,7 @@ TEST(DnsStream, ManyPipelinedQueriesAreAllAnsweredWithBoundedBuffers) {
   ::close(c);
   EXPECT_EQ(answers.size(), static_cast<size_t>(kQueries));
   EXPECT_EQ(h.dns->stats().stream_out_full, 0u);
+  EXPECT_GT(h.dns->stats().stream_waits, 0u);  // the peer's buffer did fill: POLLOUT resumed it
   EXPECT_EQ(h.dns->forwarder().stats().upstream_queries, 1u);  // the rest from the cache
   std::vector<uint16_t> ids;
   for (const Bytes& a : answers) ids.push_back(static_cast<uint16_t>(a[0] << 8 | a[1]));
