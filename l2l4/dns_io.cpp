@@ -390,19 +390,23 @@ void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {
 
 void DnsService::log_answer(const dns::ClientKey& c, wire::ConstBytes msg) const {
   auto m = dns::Message::parse(msg);
-  const bool tcp = c.transport == dns::ClientKey::Transport::kTcp;
-  // A TCP client is known by its stream (the TCP translation has its address).
-  const std::string who = tcp ? "tcp#" + std::to_string(static_cast<uint32_t>(c.conn) - kStreamBase)
-                        : c.ipv6 ? c.addr6.to_string()
-                                 : c.addr4.to_string();
-  const char* open = c.ipv6 && !tcp ? "[" : "";
-  const char* close = c.ipv6 && !tcp ? "]" : "";
+  // "10.0.2.100:40000", "[fd00::100]:40000", or for TCP the stream
+  // ("tcp#3": the TCP translation has the address).
+  // (append, not operator+: g++ 12 warns falsely about -Wrestrict on the latter)
+  std::string who;
+  if (c.transport == dns::ClientKey::Transport::kTcp) {
+    who.append("tcp#").append(std::to_string(static_cast<uint32_t>(c.conn) - kStreamBase));
+  } else if (c.ipv6) {
+    who.append("[").append(c.addr6.to_string()).append("]:").append(std::to_string(c.port));
+  } else {
+    who.append(c.addr4.to_string()).append(":").append(std::to_string(c.port));
+  }
   if (!m) {
-    LOG_INFO("dns: %s%s%s:%u -> malformed answer", open, who.c_str(), close, c.port);
+    LOG_INFO("dns: %s -> malformed answer", who.c_str());
     return;
   }
   const auto q = m->question();
-  LOG_INFO("dns: %s%s%s:%u %s type %u -> rcode %u, %u answers%s", open, who.c_str(), close, c.port,
+  LOG_INFO("dns: %s %s type %u -> rcode %u, %u answers%s", who.c_str(),
            m->qname().to_string().c_str(), q ? q->qtype : 0U, m->rcode(), m->ancount(),
            m->tc() ? ", truncated" : "");
 }
