@@ -20,6 +20,8 @@
 //                                             -> Forwarder::on_tick
 //   inotify on resolv.conf's directory        -> Forwarder::set_upstreams
 //                                                (dns_resolv_watch.hpp)
+//   adopt_stream (guest TCP to port 53)       -> length-prefixed queries in, answers
+//                                                out (dns_stream.cpp)
 //
 // One UDP socket per upstream attempt, connected to the upstream: the
 // kernel picks a random ephemeral source port for each (RFC 5452 9.2) and
@@ -27,10 +29,12 @@
 // anyway. The sockets live in tapir's own (the caller's) network
 // namespace, so loopback resolvers such as 127.0.0.53 work for the guest.
 //
-// Allocation: the socket table (one entry per possible attempt) and the
-// receive buffer are sized in the constructor; the per-query path makes
-// syscalls (socket, connect, send, close) but does not allocate, beyond
-// what Forwarder documents (Cache::insert).
+// Allocation: the socket table (one entry per possible attempt), the
+// stream table and the receive buffer are sized in the constructor; the
+// per-query path makes syscalls (socket, connect, send, close) but does
+// not allocate, beyond what Forwarder documents (Cache::insert). The rare
+// paths do: a TCP retry's buffers, and a guest TCP stream's buffers, each
+// freed when it ends.
 
 #include <cstdint>
 #include <memory>
@@ -63,7 +67,7 @@ struct DnsServiceConfig {
   bool log_queries = false;  // --dns-log: one line per answer
   // Guest TCP connections (adopt_stream, dns_stream.cpp).
   size_t max_streams = 64;
-  Duration stream_idle = Duration::seconds(30);  // RFC 7766 6.2.3 suggests seconds, not minutes
+  Duration stream_idle = Duration::seconds(30);  // RFC 7766 6.2.3: seconds, not minutes
 };
 
 struct DnsIoStats {
