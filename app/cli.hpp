@@ -64,6 +64,7 @@ struct Options {
   std::string outbound_addr6;
   size_t max_flows = 65536;            // --max-flows: per protocol (TCP, UDP)
   std::string pcap_path;               // --pcap: every tap frame, both ways
+  bool no_offload = false;             // --no-offload: no vnet header, no TSO/checksum offload
 
   // DNS forwarder (DESIGN.md "DNS forwarder").
   bool disable_dns = false;                     // --disable-dns: nothing answers on the DNS address
@@ -71,6 +72,7 @@ struct Options {
   std::string resolv_conf = "/etc/resolv.conf"; // --resolv-conf
   size_t dns_cache_size = 10000;                // --dns-cache-size; 0 disables the cache
   bool dns_log = false;                         // --dns-log
+  std::vector<std::string> add_hosts;           // --add-host NAME:ADDR, repeatable, checked
 
   // IPv6 follows slirp4netns (-6 turns it on) except for tapir's own
   // invocations (run mode, or no TAPNAME), which turn it on when the host

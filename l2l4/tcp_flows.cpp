@@ -806,6 +806,8 @@ void TcpFlows::push(Flow& f, MonoTime now, TxQueue& tx) {
       break;
     }
     size_t want = std::min<size_t>(f.snd_wnd - flight, max_payload);
+    // Whole segments only, as a NIC would cut them: no runt at the end.
+    if (want > f.mss) want -= want % f.mss;
     if (!f.peek_offset) {
       if (scratch_.empty()) scratch_.resize(size_t{4} << 20);
       if (flight >= scratch_.size()) break;
