@@ -221,6 +221,9 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
 
   (*engine)->shutdown();
+  LOG_DEBUG("frames to the guest: %llu; %llu waited or were dropped for want of a transmit buffer",
+            static_cast<unsigned long long>((*engine)->tx().sent()),
+            static_cast<unsigned long long>((*engine)->tx().no_buffer()));
   out_stats.tcp_open_at_exit = tcp.size();
   tcp.close_all();
   const auto& ts = tcp.stats();
