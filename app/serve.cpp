@@ -117,6 +117,8 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   ec.tap_fd = tap.fd.get();
   ec.vnet_hdr_len = tap.vnet_hdr_len;
   ec.watch_fds = {sigfd.get(), pidfd, cfg.exit_fd};
+  // One watch per flow socket, plus ping sockets, DNS and the API.
+  ec.socket_slots = static_cast<uint32_t>(cfg.max_tcp_flows + cfg.max_udp_flows + 4096);
 
   // Declared before the engine: its sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
@@ -134,6 +136,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   if (cfg.dns) {
     dns.emplace(services.plan, *cfg.dns);
     dispatcher.set_dns(&*dns);
+    tcp.set_streams(&*dns);  // guest TCP to the DNS address, port 53
   }
   auto engine = l2l4::Engine::create(ec, dispatcher);
   if (!engine) {
@@ -218,6 +221,9 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
 
   (*engine)->shutdown();
+  LOG_DEBUG("frames to the guest: %llu; %llu waited or were dropped for want of a transmit buffer",
+            static_cast<unsigned long long>((*engine)->tx().sent()),
+            static_cast<unsigned long long>((*engine)->tx().no_buffer()));
   out_stats.tcp_open_at_exit = tcp.size();
   tcp.close_all();
   const auto& ts = tcp.stats();
