@@ -192,7 +192,7 @@ void DnsService::on_tick(MonoTime now, TxQueue& tx) {
   forwarder_.on_tick(now);
   resume_streams(now);
   expire_streams(now);
-  sweep_udp(now);
+  expire_udp(now);
   update_timer();
 }
 
@@ -363,7 +363,7 @@ void DnsService::close_udp(int32_t i) {
   udp_free_.push_back(static_cast<uint32_t>(i));
 }
 
-void DnsService::sweep_udp(MonoTime now) {
+void DnsService::expire_udp(MonoTime now) {
   for (size_t p = 0; p < pools_.size();) {
     UdpPool& pool = pools_[p];
     // Oldest first in the idle list is the usual order, not a promise: check all.

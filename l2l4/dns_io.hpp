@@ -131,6 +131,10 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   size_t streams() const { return streams_used_; }
   // Closes streams idle for stream_idle (on_tick calls it).
   void expire_streams(MonoTime now);
+  // Closes pooled upstream sockets idle and past their age (on_tick calls it).
+  void expire_udp(MonoTime now);
+  // Upstream UDP sockets open, busy or idle.
+  size_t udp_sockets() const { return udp_.size() - udp_free_.size(); }
 
   const dns::Forwarder& forwarder() const { return forwarder_; }
   // Everything `stats` in the control API shows about DNS (allocates).
@@ -235,8 +239,6 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   void release_udp(int32_t i, bool clean);
   void close_udp(int32_t i);
   UdpPool* find_pool(const dns::Endpoint& to);
-  // Closes idle sockets past kUdpMaxAge, and forgets empty pools.
-  void sweep_udp(MonoTime now);
   void drain_udp(uint64_t cookie, MonoTime now);
   // Keeps the 100 ms timer running exactly while queries are pending.
   void update_timer();
