@@ -151,9 +151,12 @@ void DnsService::on_resolv_change() {
   }
 }
 
-void DnsService::update_timer() {
+void DnsService::update_timer(bool expired) {
+  // Started when a query goes pending, stopped only when it expires with
+  // none pending: one query after another would otherwise cost two
+  // timerfd_settime() calls each.
   const bool want = forwarder_.pending() != 0;
-  if (want == timer_running_ || !timer_ || !timer_watch_.valid()) return;
+  if (want == timer_running_ || (!want && !expired) || !timer_ || !timer_watch_.valid()) return;
   itimerspec its{};
   if (want) {
     its.it_value.tv_nsec = kTimerInterval.ns;
@@ -217,7 +220,7 @@ void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQu
     if (ref.index < sockets_.size() && sockets_[ref.index].tcp) tcp_ready(ref, now);
   }
   resume_streams(now);
-  update_timer();
+  update_timer(cookie == kTimerCookie);
 }
 
 void DnsService::drain_udp(uint64_t cookie, MonoTime now) {

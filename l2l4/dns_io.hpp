@@ -240,8 +240,9 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   void close_udp(int32_t i);
   UdpPool* find_pool(const dns::Endpoint& to);
   void drain_udp(uint64_t cookie, MonoTime now);
-  // Keeps the 100 ms timer running exactly while queries are pending.
-  void update_timer();
+  // Keeps the 100 ms timer running while queries are pending: started by
+  // the first, stopped when it `expired` with none left.
+  void update_timer(bool expired = false);
   void log_answer(const dns::ClientKey& client, wire::ConstBytes msg) const;
   void start_resolv_watch(Engine& engine);
   Stream* find_stream(uint64_t cookie);
