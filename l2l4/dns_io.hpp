@@ -6,15 +6,19 @@
 // the part that touches the kernel (DESIGN.md: dns/ stays I/O-free).
 //
 //   guest UDP to plan.dns4:53 / plan.dns6:53  -> on_udp4/on_udp6 -> Forwarder::on_query
-//   ForwarderIo::send_query                   -> socket(), connect(), send(), Engine::watch
-//   socket readable                           -> recvfrom() until EAGAIN -> Forwarder::on_reply
+//   ForwarderIo::send_query                   -> a pooled connected UDP socket for that
+//                                                upstream (or a fresh one), send()
+//   socket readable                           -> recvfrom() until EAGAIN or the answer
+//                                                -> Forwarder::on_reply
 //   ECONNREFUSED (ICMP unreachable)           -> Forwarder::on_attempt_error (failover now)
 //   ForwarderIo::send_query_tcp (TC answer)   -> the attempt's UDP socket closed; a
 //                                                non-blocking TCP connect to the same
 //                                                upstream, length-prefixed query sent
 //                                                when writable, answer read until its
 //                                                length is complete -> on_reply
-//   ForwarderIo::close_query                  -> Engine::unwatch, close()
+//   ForwarderIo::close_query                  -> the socket back to its pool if this
+//                                                query's answer came on it, else
+//                                                Engine::unwatch, close()
 //   ForwarderIo::answer                       -> a frame from the DNS address, port 53
 //   timerfd every 100 ms while queries are pending, and the engine tick
 //                                             -> Forwarder::on_tick
@@ -23,18 +27,28 @@
 //   adopt_stream (guest TCP to port 53)       -> length-prefixed queries in, answers
 //                                                out (dns_stream.cpp)
 //
-// One UDP socket per upstream attempt, connected to the upstream: the
-// kernel picks a random ephemeral source port for each (RFC 5452 9.2) and
-// drops datagrams from anyone else; check_reply() checks the source again
-// anyway. The sockets live in tapir's own (the caller's) network
+// Upstream UDP sockets come from a pool per upstream. Each is connected to
+// its upstream, so the kernel bound it to a random ephemeral source port
+// (RFC 5452 9.2) and drops datagrams from anyone else; check_reply() checks
+// the source, the ID and the question again anyway. A socket serves one
+// query at a time, with a fresh random ID each (the forwarder's), and goes
+// back to the pool only when that query's answer came on it — a socket
+// whose query timed out, failed or was abandoned is closed, so a late
+// answer can never meet the next query. A socket is retired after
+// kUdpMaxUses queries or kUdpMaxAge, so the source ports keep changing;
+// idle ones are closed after kUdpMaxAge too. The engine watch stays
+// registered while a socket is pooled: the per-query path is one send()
+// and one recvfrom(), where a socket per query cost socket(), connect(),
+// a watch, an unwatch and close() besides (most of tapir's CPU per
+// uncached query). The sockets live in tapir's own (the caller's) network
 // namespace, so loopback resolvers such as 127.0.0.53 work for the guest.
 //
-// Allocation: the socket table (one entry per possible attempt), the
-// stream table and the receive buffer are sized in the constructor; the
-// per-query path makes syscalls (socket, connect, send, close) but does
-// not allocate, beyond what Forwarder documents (Cache::insert). The rare
-// paths do: a TCP retry's buffers, and a guest TCP stream's buffers, each
-// freed when it ends.
+// Allocation: the attempt table, the socket pool (one entry per possible
+// attempt), the stream table and the receive buffer are sized in the
+// constructor; the per-query path does not allocate, beyond what Forwarder
+// documents (Cache::insert). The rare paths do: a pool's idle list, the
+// first time an upstream is used, a TCP retry's buffers, and a guest TCP
+// stream's buffers, each freed when it ends.
 
 #include <cstdint>
 #include <memory>
@@ -74,6 +88,9 @@ struct DnsIoStats {
   uint64_t tx_full = 0;        // an answer was dropped: no transmit buffer
   uint64_t socket_errors = 0;  // socket/connect/send failed, or no watch slot
   uint64_t recv_errors = 0;
+  uint64_t udp_opened = 0;     // upstream UDP sockets opened (the pool's misses)
+  uint64_t udp_reused = 0;     // queries sent on a pooled socket
+  uint64_t udp_stray = 0;      // datagrams on a pooled socket between queries, dropped
   uint64_t tcp_errors = 0;     // a TCP retry's connection failed or closed early
   uint64_t streams_adopted = 0;
   uint64_t streams_refused = 0;   // adopt_stream at the cap
@@ -114,6 +131,10 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   size_t streams() const { return streams_used_; }
   // Closes streams idle for stream_idle (on_tick calls it).
   void expire_streams(MonoTime now);
+  // Closes pooled upstream sockets idle and past their age (on_tick calls it).
+  void expire_udp(MonoTime now);
+  // Upstream UDP sockets open, busy or idle.
+  size_t udp_sockets() const { return udp_.size() - udp_free_.size(); }
 
   const dns::Forwarder& forwarder() const { return forwarder_; }
   // Everything `stats` in the control API shows about DNS (allocates).
@@ -135,12 +156,34 @@ class DnsService final : public SocketClient, public StreamService, private dns:
     std::vector<std::byte> in;   // length + answer, up to 2 + 65535
     size_t in_len = 0;
   };
+  // An attempt's I/O: a pooled UDP socket, or after a TC answer a TCP
+  // connection of its own.
   struct Socket {
-    int fd = -1;
+    int fd = -1;  // the TCP connection
     uint32_t generation = 0;
+    int32_t udp = -1;  // index in udp_, while the attempt uses a pooled socket
     WatchHandle watch;
-    std::unique_ptr<TcpExchange> tcp;  // null: the attempt's UDP socket
+    std::unique_ptr<TcpExchange> tcp;
   };
+  // A connected UDP socket to one upstream, watched for POLLIN as long as
+  // it is open. Busy while `attempt` uses it, else in its pool's idle list.
+  struct UdpSocket {
+    int fd = -1;
+    uint32_t generation = 0;  // bumped when the entry gets a new socket
+    WatchHandle watch;
+    dns::Endpoint to;
+    uint32_t uses = 0;
+    MonoTime born{};
+    bool busy = false;
+    dns::AttemptRef attempt;
+  };
+  struct UdpPool {
+    dns::Endpoint to;
+    std::vector<uint32_t> idle;  // udp_ indices, the most recently used last
+    uint32_t busy = 0;
+  };
+  static constexpr uint32_t kUdpMaxUses = 32;
+  static constexpr Duration kUdpMaxAge = Duration::seconds(5);
   // A guest TCP connection. Buffers are allocated on adopt and freed on
   // close: `in` holds at most one whole message (2 + 65535), `out` the
   // answers not yet taken by the peer. No more queries are read while
@@ -172,8 +215,10 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   static constexpr size_t kStreamOutMax =
       kStreamOutPause + (kStreamMaxWaiting + 1) * (2 + dns::Forwarder::kMaxMessage);
   // Stream cookies: the stream's index from kStreamBase up in the low word
-  // (attempt indices stay far below it), its generation in the high word.
+  // (attempt indices stay far below it), its generation in the high word;
+  // pooled UDP sockets the same from kUdpBase.
   static constexpr uint32_t kStreamBase = 0x8000'0000u;
+  static constexpr uint32_t kUdpBase = 0x4000'0000u;
   static constexpr uint64_t kTimerCookie = ~uint64_t{0};
   static constexpr uint64_t kResolvCookie = ~uint64_t{1};
 
@@ -185,9 +230,19 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   void close_socket(Socket& s);
   void close_query(dns::AttemptRef attempt) override;
   void loop_detected(const dns::Endpoint& upstream) override;
-  void drain(dns::AttemptRef ref, MonoTime now);
-  // Keeps the 100 ms timer running exactly while queries are pending.
-  void update_timer();
+  // The pool's socket for `to`: an idle one, or a fresh one; -1 if none
+  // could be opened (counted).
+  int32_t take_udp(const dns::Endpoint& to, bool fresh);
+  int32_t open_udp(const dns::Endpoint& to);
+  // Ends a query's use of udp_[i]: back to its pool if `clean` (its
+  // answer came) and it has uses and time left, else closed.
+  void release_udp(int32_t i, bool clean);
+  void close_udp(int32_t i);
+  UdpPool* find_pool(const dns::Endpoint& to);
+  void drain_udp(uint64_t cookie, MonoTime now);
+  // Keeps the 100 ms timer running while queries are pending: started by
+  // the first, stopped when it `expired` with none left.
+  void update_timer(bool expired = false);
   void log_answer(const dns::ClientKey& client, wire::ConstBytes msg) const;
   void start_resolv_watch(Engine& engine);
   Stream* find_stream(uint64_t cookie);
@@ -208,6 +263,10 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   Engine* engine_ = nullptr;
   TxQueue* tx_ = nullptr;  // valid during an entry point only
   std::vector<Socket> sockets_;
+  std::vector<UdpSocket> udp_;
+  std::vector<uint32_t> udp_free_;  // udp_ entries without a socket
+  std::vector<UdpPool> pools_;      // one per upstream in use (a handful)
+  int32_t answering_ = -1;          // the udp_ entry whose datagram on_reply is reading
   std::vector<std::byte> rx_;
   Fd timer_;
   WatchHandle timer_watch_;

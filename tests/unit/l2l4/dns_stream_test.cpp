@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -43,7 +44,8 @@ Bytes framed(const Bytes& msg) {
   return out;
 }
 
-// Answers every A query with `records` addresses (192.0.2.x), until closed.
+// Answers every A query with `records` addresses (192.0.2.x), until closed;
+// never answers a name that starts with "silent".
 struct Upstream {
   int fd = -1;
   uint16_t port = 0;
@@ -70,7 +72,7 @@ struct Upstream {
         if (n <= 0) return;
         q.resize(static_cast<size_t>(n));
         auto m = dns::Message::parse(wire::as_bytes(q));
-        if (!m) continue;
+        if (!m || m->qname().to_string().starts_with("silent")) continue;
         Bytes out(65535);
         dns::ResponseBuilder rb(wire::as_writable_bytes(out), *m, dns::rcode::kNoError, false);
         for (size_t i = 0; i < records; ++i) {
@@ -105,7 +107,8 @@ struct Harness {
   std::optional<Ticks> ticks;
   std::unique_ptr<Engine> engine;
 
-  explicit Harness(size_t records, size_t max_streams = 4) {
+  explicit Harness(size_t records, size_t max_streams = 4,
+                   Duration attempt_timeout = dns::ForwarderConfig{}.attempt_timeout) {
     int sv[2];
     EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
     tap = sv[0];
@@ -118,6 +121,8 @@ struct Harness {
     cfg.upstreams = {
         dns::Endpoint::ipv4(wire::Ipv4Addr::from_octets(127, 0, 0, 1), upstream->port)};
     cfg.max_streams = max_streams;
+    cfg.forwarder.attempt_timeout = attempt_timeout;
+    cfg.forwarder.total_deadline = attempt_timeout + attempt_timeout;
     const auto plan = wire::AddressPlan::nat({wire::Ipv4Addr::from_octets(10, 0, 2, 0), 24},
                                              *wire::Ipv6Prefix::parse("fd00::/64"), false);
     dns.emplace(plan, cfg);
@@ -269,6 +274,87 @@ TEST(DnsStream, QueriesOneAfterAnotherOnOneConnection) {
     EXPECT_EQ(answers[i][1], i + 1);
   }
   EXPECT_EQ(h.dns->streams(), 1u);
+}
+
+// Asks `names` one after another on stream `c`, each once its previous
+// answer came; the rcodes in order (fewer if an answer did not come).
+std::vector<int> ask_in_turn(Harness& h, int c, const std::vector<std::string>& names) {
+  std::vector<int> rcodes;
+  std::thread client([&] {
+    for (size_t i = 0; i < names.size(); ++i) {
+      write_all(c, framed(query(names[i].c_str(), static_cast<uint16_t>(i))));
+      auto got = read_messages(c, 1);
+      if (got.size() != 1) break;
+      auto m = dns::Message::parse(wire::as_bytes(got[0]));
+      if (!m) break;
+      rcodes.push_back(m->rcode());
+    }
+    h.stop();
+  });
+  EXPECT_TRUE(h.engine->run_until_watch());
+  client.join();
+  h.rearm();
+  return rcodes;
+}
+
+// Upstream queries go out on pooled UDP sockets: one socket serves query
+// after query, and is replaced after DnsService's use limit (32).
+TEST(DnsStream, UpstreamSocketsArePooledAndRetiredAfterTheirUses) {
+  Harness h(1);
+  const int c = h.connect();
+  std::vector<std::string> names;
+  for (int i = 0; i < 70; ++i) {
+    std::string n("n");  // (append: g++ 12 warns falsely about -Wrestrict on operator+)
+    names.push_back(n.append(std::to_string(i)).append(".test"));
+  }
+  const auto rcodes = ask_in_turn(h, c, names);
+  ::close(c);
+  ASSERT_EQ(rcodes.size(), names.size());
+  for (int r : rcodes) EXPECT_EQ(r, dns::rcode::kNoError);
+  EXPECT_EQ(h.dns->forwarder().stats().upstream_queries, 70u);
+  EXPECT_EQ(h.dns->forwarder().stats().replies, 70u);
+  EXPECT_EQ(h.dns->stats().udp_opened, 3u);  // 32 + 32 + 6
+  EXPECT_EQ(h.dns->stats().udp_reused, 67u);
+  EXPECT_EQ(h.dns->stats().socket_errors, 0u);
+  EXPECT_EQ(h.dns->udp_sockets(), 1u);
+}
+
+// A socket whose query got no answer is closed, not pooled: a late answer
+// must never reach the next query. Answered ones are pooled.
+TEST(DnsStream, AnUnansweredQuerysSocketIsNotReused) {
+  Harness h(1, 4, Duration::millis(100));
+  const int c = h.connect();
+  const auto rcodes = ask_in_turn(h, c, {"a.test", "silent.test", "b.test", "c.test"});
+  ::close(c);
+  ASSERT_EQ(rcodes.size(), 4u);
+  EXPECT_EQ(rcodes[0], dns::rcode::kNoError);
+  EXPECT_EQ(rcodes[1], dns::rcode::kServFail);  // the deadline passed
+  EXPECT_EQ(rcodes[2], dns::rcode::kNoError);
+  EXPECT_EQ(rcodes[3], dns::rcode::kNoError);
+  const uint64_t silent_attempts = h.dns->forwarder().stats().upstream_queries - 3;
+  EXPECT_GE(silent_attempts, 1u);
+  // a.test opens one; every silent attempt reused it or the one before and
+  // closed it, so b.test needs a fresh one, which c.test reuses.
+  EXPECT_EQ(h.dns->stats().udp_opened, silent_attempts + 1);
+  EXPECT_EQ(h.dns->stats().udp_reused, 2u);
+  EXPECT_EQ(h.dns->udp_sockets(), 1u);
+}
+
+// Idle pooled sockets are closed once they are kUdpMaxAge (5 s) old.
+TEST(DnsStream, IdlePooledSocketsAgeOut) {
+  Harness h(1);
+  const int c = h.connect();
+  ASSERT_EQ(ask_in_turn(h, c, {"a.test"}).size(), 1u);
+  EXPECT_EQ(h.dns->udp_sockets(), 1u);
+  h.dns->expire_udp(mono_now() + Duration::seconds(1));
+  EXPECT_EQ(h.dns->udp_sockets(), 1u);
+  h.dns->expire_udp(mono_now() + Duration::seconds(6));
+  EXPECT_EQ(h.dns->udp_sockets(), 0u);
+  // The next query opens a fresh one.
+  ASSERT_EQ(ask_in_turn(h, c, {"b.test"}).size(), 1u);
+  EXPECT_EQ(h.dns->stats().udp_opened, 2u);
+  EXPECT_EQ(h.dns->udp_sockets(), 1u);
+  ::close(c);
 }
 
 TEST(DnsStream, ManyPipelinedQueriesAreAllAnsweredWithBoundedBuffers) {
