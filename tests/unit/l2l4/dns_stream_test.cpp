@@ -14,6 +14,7 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -374,6 +375,11 @@ TEST(DnsStream, ManyPipelinedQueriesAreAllAnsweredWithBoundedBuffers) {
     // Written from a second thread while this one reads: otherwise the
     // client itself would deadlock on full buffers, as a real one would.
     std::thread writer([&] { write_all(c, all); });
+    // Start reading late, so the answers certainly fill the socket first
+    // and the POLLOUT path must run (a reader as fast as tapir left it
+    // untested on a quiet machine and made the check below flaky). The
+    // sleep orders events; nothing here measures time.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
     answers = read_messages(c, kQueries);
     writer.join();
     h.stop();
