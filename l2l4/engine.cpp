@@ -60,6 +60,7 @@ void TxQueue::send(size_t len) {
   io_uring_sqe_set_data64(sqe, Tag{Op::kTapWrite, s, ++slot.generation}.pack());
   ++*inflight_;
   ++sent_;
+  bytes_sent_ += len;
 }
 
 void TxQueue::complete(const Tag& tag, int res) {

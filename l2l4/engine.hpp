@@ -46,6 +46,7 @@ class TxQueue {
   void cancel();
 
   uint64_t sent() const { return sent_; }
+  uint64_t bytes_sent() const { return bytes_sent_; }  // frame bytes, without vnet headers
   uint64_t no_buffer() const { return no_buffer_; }
 
  private:
@@ -63,6 +64,7 @@ class TxQueue {
   std::vector<uint32_t> free_;
   int32_t pending_ = -1;  // slot handed out by acquire(), not yet sent
   uint64_t sent_ = 0;
+  uint64_t bytes_sent_ = 0;
   uint64_t no_buffer_ = 0;
   void complete(const Tag& tag, int res);
 };
