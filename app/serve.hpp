@@ -17,9 +17,12 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "app/attach.hpp"
 #include "l2l4/dns_io.hpp"
+#include "l2l4/port_forward.hpp"
 #include "services/service_config.hpp"
 
 namespace tapir::app {
@@ -34,6 +37,11 @@ struct ServeConfig {
   std::optional<l2l4::DnsServiceConfig> dns;
   bool disable_host_loopback = false;
   size_t max_udp_flows = 65536;
+  // -p/--publish rules, added before the loop starts; a port that cannot
+  // be bound ends tapir with a one-line error.
+  std::vector<l2l4::ForwardRule> publish;
+  // -a/--api-socket; empty: no control API.
+  std::string api_socket;
 };
 
 struct ServeStats {

@@ -69,7 +69,7 @@ TEST(Cli, TapirsOwnErrorsNameTheProblem) {
 }
 
 TEST(Cli, UnimplementedOptionsAreRefusedByName) {
-  for (const char* opt : {"--api-socket=/tmp/s", "--outbound-addr=1.2.3.4", "--outbound-addr6=::1",
+  for (const char* opt : {"--outbound-addr=1.2.3.4", "--outbound-addr6=::1",
                           "--enable-sandbox", "--enable-seccomp"}) {
     auto r = parse({opt, "1", "tap0"});
     ASSERT_FALSE(r) << opt;
@@ -77,7 +77,7 @@ TEST(Cli, UnimplementedOptionsAreRefusedByName) {
   }
   // ... and --help does not advertise them.
   const std::string help = usage_text();
-  for (const char* opt : {"--api-socket", "--outbound-addr",
+  for (const char* opt : {"--outbound-addr",
                           "--enable-sandbox", "--enable-seccomp"}) {
     EXPECT_EQ(help.find(opt), std::string::npos) << opt;
   }
