@@ -337,6 +337,16 @@ void ApiServer::accept_all(MonoTime now) {
 }
 
 void ApiServer::on_conn(uint64_t id, Conn& c, unsigned revents) {
+  if (c.draining && !c.writing) {
+    char sink[16384];
+    for (int i = 0; i < 8; ++i) {  // at most 128 KiB per wake
+      const ssize_t n = ::recv(c.fd.get(), sink, sizeof sink, MSG_DONTWAIT);
+      if (n > 0) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+      return close_conn(id);  // EOF or an error: done
+    }
+    return;
+  }
   if (c.writing) {
     if ((revents & (POLLERR | POLLHUP)) != 0 && (revents & POLLOUT) == 0) return close_conn(id);
     return flush(id, c);
@@ -362,6 +372,7 @@ void ApiServer::on_conn(uint64_t id, Conn& c, unsigned revents) {
   if (st == RequestState::kTooLarge) {
     ++stats_.too_large;
     LOG_WARN("api: too large message (>= %zu bytes)", kApiMaxRequest);
+    c.draining = !eof;
     return start_reply(id, c, api_error(kErrTooLarge));
   }
   if (st == RequestState::kIncomplete && !eof) return;  // wait for the rest
@@ -401,6 +412,19 @@ void ApiServer::flush(uint64_t id, Conn& c) {
     }
     ++stats_.io_errors;
     return close_conn(id);
+  }
+  if (c.draining) {
+    // Answered "too large": the client sees the end of the answer now,
+    // and may finish writing before it reads it.
+    ::shutdown(c.fd.get(), SHUT_WR);
+    if (c.want_out) {
+      engine_->unwatch(c.watch);
+      c.watch = engine_->watch(c.fd.get(), POLLIN, *this, id);
+      c.want_out = false;
+      if (!c.watch.valid()) return close_conn(id);
+    }
+    c.writing = false;
+    return;
   }
   // One request per connection, as slirp4netns.
   ::shutdown(c.fd.get(), SHUT_RDWR);

@@ -30,7 +30,10 @@
 // The server never blocks the engine: the listener and every client are
 // non-blocking and watched on it (l2l4/engine), a client's buffer is
 // bounded, and so is the number of clients (more are answered with an
-// error and closed at once).
+// error and closed at once). A request that is too large is answered at
+// once; the rest of it is read and discarded (a bounded amount per wake)
+// until the client finishes or its time runs out, so that a client still
+// writing does not fail with EPIPE before it reads the answer.
 
 #include <functional>
 #include <map>
@@ -140,6 +143,7 @@ class ApiServer final : public l2l4::SocketClient {
     size_t out_done = 0;
     bool writing = false;
     bool want_out = false;  // watched for POLLOUT
+    bool draining = false;  // answered "too large": discarding the rest until EOF
     MonoTime deadline{};
   };
   void accept_all(MonoTime now);

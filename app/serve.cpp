@@ -102,7 +102,7 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
   }
   if (api != nullptr) {
     const auto& a = api->stats();
-    j["api"] = {{"accepted", a.accepted}, {"requests", a.requests}, {"busy", a.busy},
+    j["api"] = {{"clients", api->clients()}, {"accepted", a.accepted}, {"requests", a.requests}, {"busy", a.busy},
                 {"timeouts", a.timeouts}, {"too_large", a.too_large}};
   }
   return j;
