@@ -49,6 +49,7 @@ std::string errno_text(const SysError& e) { return e.message(); }
 
   tap::TapRequest treq;
   treq.name = req.tapname;
+  treq.vnet_hdr = req.vnet_hdr;
   auto dev = tap::open_tap(treq);
   if (!dev) {
     const int err = dev.error().err;

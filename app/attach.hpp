@@ -27,6 +27,7 @@ struct AttachRequest {
   unsigned mtu = 1500;
   std::optional<wire::MacAddr> mac;
   wire::AddressPlan plan;
+  bool vnet_hdr = true;  // --no-offload: a plain tap, MTU-sized frames both ways
 };
 
 struct Attached {

@@ -39,6 +39,9 @@ enum LongOnly : int {
   kOptResolvConf,
   kOptDnsCacheSize,
   kOptDnsLog,
+  kOptMaxFlows,
+  kOptPcap,
+  kOptNoOffload,
 };
 
 // -p values wait until IPv6 is decided (the guest family of [::] rules).
@@ -79,6 +82,9 @@ const option kLongOptions[] = {
     {"resolv-conf", required_argument, nullptr, kOptResolvConf},
     {"dns-cache-size", required_argument, nullptr, kOptDnsCacheSize},
     {"dns-log", no_argument, nullptr, kOptDnsLog},
+    {"max-flows", required_argument, nullptr, kOptMaxFlows},
+    {"pcap", required_argument, nullptr, kOptPcap},
+    {"no-offload", no_argument, nullptr, kOptNoOffload},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -196,10 +202,9 @@ const char* usage_text() {
          "(default: your shell) in new user, network, mount and UTS namespaces with a\n"
          "configured tap, and exits with CMD's status.\n"
          "\n"
-         "Status: this build configures guests (ARP, DHCPv4, router advertisements,\n"
-         "DHCPv6, ping to the gateway and DNS addresses), forwards DNS over UDP and\n"
-         "carries UDP and pings to host sockets; TCP is not forwarded yet (such frames\n"
-         "are counted and dropped).\n"
+         "The guest's TCP connections, UDP datagrams and pings become ordinary sockets\n"
+         "of the calling user; the gateway address (network+2) reaches the host's\n"
+         "loopback, the DNS address (network+3) a caching DNS forwarder.\n"
          "\n"
          "-c, --configure          bring up the interface: lo and TAPNAME up, MTU, the\n"
          "                         address network+100 and a default route via network+2\n"
@@ -210,7 +215,10 @@ const char* usage_text() {
          "                         TAPNAME turn it on when the host has an IPv6 default route\n"
          "--cidr=CIDR              specify network address CIDR (default=10.0.2.0/24)\n"
          "--disable-host-loopback  prohibit connecting to 127.0.0.1:* on the host namespace\n"
-         "                         (UDP and ping to it get 'network unreachable')\n"
+         "                         (TCP, UDP and ping to it get 'network unreachable')\n"
+         "--outbound-addr=ADDR     bind outgoing connections to this IPv4 address or\n"
+         "                         the IPv4 address of this interface\n"
+         "--outbound-addr6=ADDR    the same for IPv6\n"
          "--netns-type=TYPE        specify network namespace type ([path|pid], default=pid)\n"
          "--userns-path=PATH       specify user namespace path\n"
          "--macaddress=MAC         specify the MAC address of the TAP (only valid with -c)\n"
@@ -227,6 +235,11 @@ const char* usage_text() {
          "                         /etc/resolv.conf); read once at startup\n"
          "--dns-cache-size=N       DNS answers to keep (default 10000, 0 disables)\n"
          "--dns-log                log every DNS answer in one line\n"
+         "--max-flows=N            at most N TCP and N UDP flows (default 65536); beyond,\n"
+         "                         new connections are reset\n"
+         "--pcap=FILE              write every frame on the tap, both ways, to FILE\n"
+         "--no-offload             open the tap without a vnet header: no segmentation or\n"
+         "                         checksum offload (slower; for debugging and old kernels)\n"
          "-p, --publish=[HOSTADDR:]HOSTPORT[-END]:GUESTPORT[-END][/tcp|/udp]\n"
          "                         forward a host port (range) to the guest (repeatable);\n"
          "                         HOSTADDR default 0.0.0.0, IPv6 as [ADDR]; the guest sees\n"
@@ -373,9 +386,19 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
                      "releases, please use --disable-host-loopback instead.\n");
         [[fallthrough]];
       case kOptDisableHostLoopback: o.disable_host_loopback = true; break;
-      case kOptOutboundAddr:
-      case kOptOutboundAddr6:
-        return unexpected(not_yet(opt_name.c_str(), "the data path: issue 5"));
+      case kOptOutboundAddr: o.outbound_addr = optarg; break;
+      case kOptOutboundAddr6: o.outbound_addr6 = optarg; break;
+      case kOptMaxFlows:
+        if (!parse_long(optarg, 1, 1'000'000, v)) {
+          return unexpected(std::string("--max-flows must be an integer 1-1000000"));
+        }
+        o.max_flows = static_cast<size_t>(v);
+        break;
+      case kOptNoOffload: o.no_offload = true; break;
+      case kOptPcap:
+        if (*optarg == '\0') return unexpected(std::string("--pcap needs a file name"));
+        o.pcap_path = optarg;
+        break;
       case kOptDisableDns: o.disable_dns = true; break;
       case kOptEnableSandbox:
       case kOptCreateSandbox:

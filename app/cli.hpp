@@ -59,6 +59,13 @@ struct Options {
   LogLevel log_level = LogLevel::kInfo;
 
   bool disable_host_loopback = false;  // --disable-host-loopback
+  // --outbound-addr / --outbound-addr6: an address or an interface name,
+  // resolved in the caller's namespace at start (resolve_outbound).
+  std::string outbound_addr;
+  std::string outbound_addr6;
+  size_t max_flows = 65536;            // --max-flows: per protocol (TCP, UDP)
+  std::string pcap_path;               // --pcap: every tap frame, both ways
+  bool no_offload = false;             // --no-offload: no vnet header, no TSO/checksum offload
 
   // Port forwarding and the control API (l2l4/port_forward, app/api).
   // -p/--publish, repeatable: checked here, turned into rules with

@@ -14,6 +14,7 @@
 
 #include "app/attach.hpp"
 #include "app/cli.hpp"
+#include "app/outbound.hpp"
 #include "app/serve.hpp"
 #include "base/log.hpp"
 #include "dns/resolv_conf.hpp"
@@ -57,7 +58,7 @@ void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out)
   }
   std::fprintf(out, "* DHCP begin:      %s\n", plan.dhcp_start4.to_string().c_str());
   std::fprintf(out, "* Services:        ARP, DHCPv4, NDP, DHCPv6, ping to the gateway and DNS, DNS forwarder (UDP)\n");
-  std::fprintf(out, "* Data path:       UDP and ping (NAT); TCP not implemented yet\n");
+  std::fprintf(out, "* Data path:       TCP, UDP and ping (NAT)\n");
   std::fflush(out);
 }
 
@@ -114,11 +115,19 @@ int main(int argc, char** argv) {
     return 0;
   }
   tapir::set_log_level(opts.log_level);
+  // Before anything is attached: a bad value leaves nothing behind.
+  auto resolved = tapir::app::resolve_outbound(opts.outbound_addr, opts.outbound_addr6);
+  if (!resolved) {
+    std::fprintf(stderr, "tapir: %s\n", resolved.error().c_str());
+    return 1;
+  }
+  const tapir::l2l4::OutboundAddrs outbound = *resolved;
 
   tapir::app::AttachRequest req;
   req.tapname = opts.tapname;
   req.configure = opts.configure;
   req.mtu = opts.mtu;
+  req.vnet_hdr = !opts.no_offload;
   req.mac = opts.macaddress;
   req.plan = tapir::wire::AddressPlan::nat(opts.cidr, *tapir::wire::Ipv6Prefix::parse("fd00::/64"),
                                            opts.ipv6_wanted(tapir::ns::host_has_ipv6_default_route()));
@@ -182,6 +191,9 @@ int main(int argc, char** argv) {
   services.dhcpv6 = !opts.no_dhcpv6;
   if (!opts.disable_dns) cfg.dns = dns_config(opts, req.plan);
   cfg.disable_host_loopback = opts.disable_host_loopback;
+  cfg.max_tcp_flows = cfg.max_udp_flows = opts.max_flows;
+  cfg.pcap_path = opts.pcap_path;
+  cfg.outbound = outbound;
   // -p specs were checked by the parser; their guest family needs IPv6 decided.
   for (const auto& spec : opts.publish_specs) {
     auto rules = tapir::app::parse_publish(spec, req.plan.ipv6);
@@ -191,12 +203,20 @@ int main(int argc, char** argv) {
   tapir::app::ServeStats stats;
   const int code = tapir::app::serve(*tap, cfg, services, stats);
   LOG_DEBUG("frames from the guest: %llu (%llu bytes); %llu answered by built-in services, "
-            "%llu for the data path not built yet (TCP), %llu malformed",
+            "%llu with no translation, %llu malformed",
             static_cast<unsigned long long>(stats.frames_in),
             static_cast<unsigned long long>(stats.bytes_in),
             static_cast<unsigned long long>(stats.replies),
             static_cast<unsigned long long>(stats.no_data_path),
             static_cast<unsigned long long>(stats.dropped));
+  LOG_DEBUG("tcp: %llu connections (%llu open at exit), %llu bytes to the host, %llu to the guest, "
+            "%llu resets to the guest, %llu retransmissions",
+            static_cast<unsigned long long>(stats.tcp_connections),
+            static_cast<unsigned long long>(stats.tcp_open_at_exit),
+            static_cast<unsigned long long>(stats.tcp_bytes_to_host),
+            static_cast<unsigned long long>(stats.tcp_bytes_to_guest),
+            static_cast<unsigned long long>(stats.tcp_resets_to_guest),
+            static_cast<unsigned long long>(stats.tcp_retransmits));
   LOG_DEBUG("udp: %llu flows, %llu datagrams to the host, %llu to the guest",
             static_cast<unsigned long long>(stats.udp_flows),
             static_cast<unsigned long long>(stats.udp_to_host),

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include "base/log.hpp"
 #include "l2l4/dispatch.hpp"
 #include "l2l4/engine.hpp"
+#include "l2l4/tcp_flows.hpp"
+#include "l2l4/wire/pcap.hpp"
 #include "ns/namespace.hpp"
 
 namespace tapir::app {
@@ -30,18 +33,61 @@ void signal_ready(int fd) {
   ::close(fd);
 }
 
+// --pcap: both directions of the tap into one file, as they happen.
+class PcapTap final : public l2l4::FrameTap {
+ public:
+  explicit PcapTap(wire::PcapWriter w) : w_(std::move(w)) {}
+  void on_frame(wire::ConstBytes frame, bool /*to_guest*/) override {
+    if (failed_) return;
+    if (auto r = w_.write(frame, wall_now()); !r) {
+      LOG_ERROR("--pcap: %s; no more frames are written", r.error().message().c_str());
+      failed_ = true;
+    }
+  }
+
+ private:
+  wire::PcapWriter w_;
+  bool failed_ = false;
+};
+
+// Every flow holds a socket: take all the descriptors we are allowed.
+void raise_nofile_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) < 0) LOG_WARN("cannot raise RLIMIT_NOFILE: %s", strerrordesc_np(errno));
+  }
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) LOG_DEBUG("open file limit: %llu", static_cast<unsigned long long>(rl.rlim_cur));
+}
+
 int wait_status_to_exit(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;
 }
 
+// Forwarded TCP connections go to the TCP translation, which must know
+// the guest's MAC: tell it what the services learnt (ARP, NDP, DHCP) in
+// case the guest has sent no TCP yet.
+class ForwardToTcp final : public l2l4::ForwardSink {
+ public:
+  ForwardToTcp(l2l4::TcpFlows& tcp, const l2l4::ServiceDispatcher& d) : tcp_(tcp), d_(d) {}
+  bool forward_tcp(Fd conn, const l2l4::ForwardTarget& t, MonoTime now, l2l4::TxQueue& tx) override {
+    if (d_.guest().mac) tcp_.set_guest_mac(*d_.guest().mac);
+    return tcp_.forward_tcp(std::move(conn), t, now, tx);
+  }
+
+ private:
+  l2l4::TcpFlows& tcp_;
+  const l2l4::ServiceDispatcher& d_;
+};
+
 const char* proto_name(l2l4::FwdProto p) { return p == l2l4::FwdProto::kUdp ? "udp" : "tcp"; }
 
 // The control API's "stats": every counter the data path keeps, grouped
 // as flows (by type), frames and bytes each way, and drops by reason.
 nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDispatcher& dispatcher,
-                             const l2l4::UdpFlows& udp, const l2l4::IcmpEchoFlows& echo,
+                             const l2l4::TcpFlows& tcp, const l2l4::UdpFlows& udp, const l2l4::IcmpEchoFlows& echo,
                              const l2l4::DnsService* dns, const l2l4::PortForwarder& fwd,
                              const ApiServer* api) {
   using nlohmann::json;
@@ -56,7 +102,12 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
                  {"service_replies", ds.replies},
                  {"gso_from_guest", ds.gso_frames}};
   j["bytes"] = {{"from_guest", es.bytes_in}, {"to_guest", engine.tx().bytes_sent()}};
+  const auto& ts = tcp.stats();
   j["flows"] = {
+      {"tcp", {{"active", tcp.size()}, {"created", ts.created}, {"forwarded", ts.forwarded},
+               {"closed", ts.closed}, {"bytes_to_host", ts.bytes_to_host},
+               {"bytes_to_guest", ts.bytes_to_guest}, {"retransmits", ts.retransmits},
+               {"fast_retransmits", ts.fast_retransmits}}},
       {"udp", {{"active", udp.size()}, {"created", us.created}, {"reverse_created", us.reverse_created},
                {"expired", us.expired}, {"to_host", us.to_host}, {"to_guest", us.to_guest},
                {"from_forwarded_ports", us.from_listener}}},
@@ -87,6 +138,17 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
       {"icmp_unreachable", is.unreachable},
       {"icmp_socket_errors", is.socket_errors},
       {"icmp_table_full", is.table_full},
+      {"tcp_refused", ts.refused},
+      {"tcp_unreachable", ts.unreachable},
+      {"tcp_table_full", ts.table_full},
+      {"tcp_socket_errors", ts.socket_errors},
+      {"tcp_out_of_order", ts.out_of_order},
+      {"tcp_no_flow", ts.no_flow},
+      {"tcp_bad_checksum", ts.bad_checksum},
+      {"tcp_bad_segment", ts.bad_segment},
+      {"tcp_timeouts", ts.timeouts},
+      {"tcp_resets_to_guest", ts.resets_to_guest},
+      {"tcp_resets_from_guest", ts.resets_from_guest},
       {"forward_tcp_refused", fs.tcp_refused},
       {"forward_accept_errors", fs.accept_errors},
       {"forward_udp_dropped", fs.udp_dropped},
@@ -143,28 +205,47 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
     pidfd = own_pidfd.get();
   }
 
+  raise_nofile_limit();
+  std::optional<PcapTap> pcap;
+  if (!cfg.pcap_path.empty()) {
+    auto w = wire::PcapWriter::create(cfg.pcap_path.c_str());
+    if (!w) {
+      LOG_ERROR("cannot create --pcap file %s: %s", cfg.pcap_path.c_str(), w.error().message().c_str());
+      return 1;
+    }
+    pcap.emplace(std::move(*w));
+  }
+
   // Watch order is the switch below.
   enum Watch : size_t { kSignal = 0, kPid = 1, kExit = 2 };
   l2l4::EngineConfig ec;
   ec.tap_fd = tap.fd.get();
   ec.vnet_hdr_len = tap.vnet_hdr_len;
   ec.watch_fds = {sigfd.get(), pidfd, cfg.exit_fd};
+  // One watch per flow socket, plus ping sockets, DNS and the API.
+  ec.socket_slots = static_cast<uint32_t>(cfg.max_tcp_flows + cfg.max_udp_flows + 4096);
 
   // Declared before the engine: its sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
   std::optional<l2l4::DnsService> dns;
   l2l4::UdpFlows udp(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows);
   l2l4::IcmpEchoFlows echo(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, 1024);
+  l2l4::KernelTcpHost tcp_host;
+  l2l4::TcpFlows tcp(l2l4::TcpConfig{l2l4::NatConfig{services.plan, cfg.disable_host_loopback},
+                                     cfg.max_tcp_flows, cfg.outbound},
+                     tcp_host);
   l2l4::ServiceDispatcher dispatcher(services);
   // Port forwarding: the guest's address and MAC as the services learnt them.
   l2l4::PortForwarder forwarder(services.plan, [&dispatcher] {
     return l2l4::GuestInfo{dispatcher.guest().mac, dispatcher.guest().ip4};
   });
   forwarder.set_udp(&udp);
-  // TCP: forwarder.set_tcp(&tcp) once the TCP translation (l2l4/tcp_flows) exists.
+  ForwardToTcp forward_tcp(tcp, dispatcher);
+  forwarder.set_tcp(&forward_tcp);
   std::optional<ApiHandler> api_handler;
   std::unique_ptr<ApiServer> api;
   dispatcher.set_udp(&udp);
+  dispatcher.set_tcp(&tcp);
   dispatcher.set_echo(&echo);
   if (cfg.dns) {
     dns.emplace(services.plan, *cfg.dns);
@@ -177,6 +258,8 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
   if (dns) dns->attach(**engine);
   udp.set_engine(engine->get());
+  tcp.set_watcher(engine->get());
+  if (pcap) (*engine)->set_frame_tap(&*pcap);
   echo.set_engine(engine->get());
   forwarder.set_engine(engine->get());
   for (const auto& r : cfg.publish) {
@@ -189,7 +272,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
   if (!cfg.api_socket.empty()) {
     api_handler.emplace(forwarder, services.plan, [&] {
-      return collect_stats(**engine, dispatcher, udp, echo, dns ? &*dns : nullptr, forwarder, api.get());
+      return collect_stats(**engine, dispatcher, tcp, udp, echo, dns ? &*dns : nullptr, forwarder, api.get());
     });
     auto s = ApiServer::open(cfg.api_socket, *api_handler);
     if (!s) {
@@ -275,6 +358,29 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
 
   (*engine)->shutdown();
+  out_stats.tcp_open_at_exit = tcp.size();
+  tcp.close_all();
+  const auto& ts = tcp.stats();
+  out_stats.tcp_connections = ts.created;
+  out_stats.tcp_bytes_to_host = ts.bytes_to_host;
+  out_stats.tcp_bytes_to_guest = ts.bytes_to_guest;
+  out_stats.tcp_resets_to_guest = ts.resets_to_guest;
+  out_stats.tcp_retransmits = ts.retransmits + ts.fast_retransmits;
+  LOG_DEBUG("tcp detail: %llu forwarded, %llu refused, %llu unreachable, %llu table full, "
+            "%llu socket errors, %llu segments in, %llu data segments out, %llu timeouts rewinds, "
+            "%llu fast rewinds, %llu partial sends, %llu out of order, %llu resets from the guest, "
+            "%llu for no connection, %llu bad checksums, %llu invalid, %llu gave up, %llu window probes, "
+            "%llu waited for a transmit buffer",
+            static_cast<unsigned long long>(ts.forwarded), static_cast<unsigned long long>(ts.refused),
+            static_cast<unsigned long long>(ts.unreachable), static_cast<unsigned long long>(ts.table_full),
+            static_cast<unsigned long long>(ts.socket_errors), static_cast<unsigned long long>(ts.segments_in),
+            static_cast<unsigned long long>(ts.segments_out), static_cast<unsigned long long>(ts.retransmits),
+            static_cast<unsigned long long>(ts.fast_retransmits),
+            static_cast<unsigned long long>(ts.partial_sends), static_cast<unsigned long long>(ts.out_of_order),
+            static_cast<unsigned long long>(ts.resets_from_guest), static_cast<unsigned long long>(ts.no_flow),
+            static_cast<unsigned long long>(ts.bad_checksum), static_cast<unsigned long long>(ts.bad_segment),
+            static_cast<unsigned long long>(ts.timeouts), static_cast<unsigned long long>(ts.window_probes),
+            static_cast<unsigned long long>(ts.tx_full));
   const auto& es = (*engine)->stats();
   const auto& ds = dispatcher.stats();
   out_stats.frames_in = es.frames_in;

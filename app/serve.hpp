@@ -10,8 +10,8 @@
 // * run mode: when the command exits, tapir exits with its status.
 //
 // The frames themselves go through the io_uring engine (l2l4/engine) to the
-// built-in services (l2l4/dispatch); until the TCP/UDP/ICMP translation
-// exists (issues 5 and 6), everything else is counted and dropped.
+// dispatcher (l2l4/dispatch): the built-in services, the DNS forwarder and
+// the TCP, UDP and ping translation.
 
 #include <sys/types.h>
 
@@ -23,6 +23,7 @@
 #include "app/attach.hpp"
 #include "l2l4/dns_io.hpp"
 #include "l2l4/port_forward.hpp"
+#include "l2l4/tcp_host.hpp"
 #include "services/service_config.hpp"
 
 namespace tapir::app {
@@ -37,6 +38,9 @@ struct ServeConfig {
   std::optional<l2l4::DnsServiceConfig> dns;
   bool disable_host_loopback = false;
   size_t max_udp_flows = 65536;
+  size_t max_tcp_flows = 65536;
+  l2l4::OutboundAddrs outbound;  // --outbound-addr[6]
+  std::string pcap_path;         // --pcap
   // -p/--publish rules, added before the loop starts; a port that cannot
   // be bound ends tapir with a one-line error.
   std::vector<l2l4::ForwardRule> publish;
@@ -45,6 +49,12 @@ struct ServeConfig {
 };
 
 struct ServeStats {
+  uint64_t tcp_connections = 0;    // opened by the guest
+  uint64_t tcp_open_at_exit = 0;
+  uint64_t tcp_bytes_to_host = 0;
+  uint64_t tcp_bytes_to_guest = 0;
+  uint64_t tcp_resets_to_guest = 0;
+  uint64_t tcp_retransmits = 0;
   uint64_t udp_flows = 0;          // created
   uint64_t udp_to_host = 0;
   uint64_t udp_to_guest = 0;

@@ -54,10 +54,9 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
     FrameMeta*& m;
     ~Clear() { m = nullptr; }  // `meta` lives only for this call
   } clear{meta_};
-  if (meta.gso_size != 0) {
-    ++stats_.gso_frames;
-    return;
-  }
+  // Large segments (TSO) go to the TCP translation; nothing else should
+  // come segmented (UDP segmentation offload is counted and dropped, below).
+  if (meta.gso_size != 0) ++stats_.gso_frames;
   auto eth = wire::EthernetView::parse(frame);
   if (!eth) return stats_.drops.count(eth.error());
 
@@ -73,6 +72,7 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
       auto ip = wire::Ipv4View::parse(eth->payload());
       if (!ip) return stats_.drops.count(ip.error());
       if (ip->is_fragment()) break;
+      if (meta.gso_size != 0 && ip->protocol() != wire::ipproto::kTcp) break;
       if (ip->protocol() == wire::ipproto::kUdp) {
         auto udp = wire::UdpView::parse(ip->payload());
         if (!udp) return stats_.drops.count(udp.error());
@@ -91,6 +91,14 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
         if (udp_ != nullptr && !dst.is_multicast() && !dst.is_broadcast() &&
             dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified()) {
           return udp_->on_guest4(*eth, *ip, *udp, now, tx);
+        }
+      } else if (ip->protocol() == wire::ipproto::kTcp) {
+        auto tcp = wire::TcpView::parse(ip->payload());
+        if (!tcp) return stats_.drops.count(tcp.error());
+        const wire::Ipv4Addr dst = ip->destination();
+        if (tcp_ != nullptr && !dst.is_multicast() && !dst.is_broadcast() &&
+            dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified()) {
+          return tcp_->on_guest4(*eth, *ip, *tcp, *meta_, now, tx);
         }
       } else if (ip->protocol() == wire::ipproto::kIcmp) {
         auto icmp = wire::Icmp4View::parse(ip->payload());
@@ -112,6 +120,7 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
       auto ip = wire::Ipv6View::parse(eth->payload());
       if (!ip) return stats_.drops.count(ip.error());
       if (ip->is_fragment()) break;
+      if (meta.gso_size != 0 && ip->upper_protocol() != wire::ipproto::kTcp) break;
       if (ip->upper_protocol() == wire::ipproto::kIcmpv6) {
         auto icmp = wire::Icmp6View::parse(ip->upper_payload());
         if (!icmp) return stats_.drops.count(icmp.error());
@@ -129,6 +138,12 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
         if (echo_ != nullptr && type == wire::icmp6_type::kEchoRequest &&
             !ip->destination().is_multicast()) {
           return echo_->on_guest6(*eth, *ip, *icmp, now, tx);
+        }
+      } else if (ip->upper_protocol() == wire::ipproto::kTcp) {
+        auto tcp = wire::TcpView::parse(ip->upper_payload());
+        if (!tcp) return stats_.drops.count(tcp.error());
+        if (tcp_ != nullptr && !ip->destination().is_multicast() && !ip->destination().is_unspecified()) {
+          return tcp_->on_guest6(*eth, *ip, *tcp, *meta_, now, tx);
         }
       } else if (ip->upper_protocol() == wire::ipproto::kUdp) {
         auto udp = wire::UdpView::parse(ip->upper_payload());
@@ -156,7 +171,15 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
   ++stats_.no_data_path;
 }
 
+void ServiceDispatcher::on_batch_end(MonoTime now, TxQueue& tx) {
+  if (tcp_ != nullptr) tcp_->on_batch_end(now, tx);
+}
+
 void ServiceDispatcher::on_tick(MonoTime now, TxQueue& tx) {
+  if (tcp_ != nullptr) tcp_->on_tick(now, tx);
+  // The rest needs a resolution of a second, not the tick's.
+  if (now < next_second_) return;
+  next_second_ = now + Duration::seconds(1);
   if (dns_ != nullptr) dns_->on_tick(now, tx);
   if (udp_ != nullptr) udp_->expire(now);
   if (echo_ != nullptr) echo_->expire(now);

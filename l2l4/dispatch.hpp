@@ -12,9 +12,14 @@
 //                                       and dropped with --disable-dns
 //   other unicast UDP                -> UdpFlows (l2l4/udp_flows): host sockets
 //   echo requests to other hosts     -> IcmpEchoFlows (l2l4/icmp_echo_flows)
-//   every tick                       -> unsolicited router advertisements
-//   anything else                    -> counted as "no_data_path" until the
-//                                       TCP/UDP/ICMP translation exists
+//   unicast TCP                      -> TcpFlows (l2l4/tcp_flows), including
+//                                       TCP to the DNS address
+//   every tick                       -> TCP timers; once a second the UDP and
+//                                       ping flows expire and router
+//                                       advertisements go out when due
+//   anything else                    -> counted as "no_data_path" (no
+//                                       translation for it: other protocols,
+//                                       fragments, multicast)
 //
 // Malformed frames are dropped and counted by reason (ParseError), and a
 // rate-limited debug line says why; one bad frame never affects the next.
@@ -24,6 +29,7 @@
 
 #include "l2l4/dns_io.hpp"
 #include "l2l4/icmp_echo_flows.hpp"
+#include "l2l4/tcp_flows.hpp"
 #include "l2l4/udp_flows.hpp"
 #include "l2l4/engine.hpp"
 #include "l2l4/wire/parse_error.hpp"
@@ -49,6 +55,7 @@ class ServiceDispatcher final : public FrameHandler {
 
   void on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime now, TxQueue& tx) override;
   void on_tick(MonoTime now, TxQueue& tx) override;
+  void on_batch_end(MonoTime now, TxQueue& tx) override;
 
   // The DNS forwarder for UDP to plan.dns4:53 / plan.dns6:53; nullptr
   // (--disable-dns): those datagrams are counted and dropped.
@@ -58,6 +65,8 @@ class ServiceDispatcher final : public FrameHandler {
   void set_udp(UdpFlows* udp) { udp_ = udp; }
   // Echo requests to other hosts: ping sockets; nullptr: no_data_path.
   void set_echo(IcmpEchoFlows* echo) { echo_ = echo; }
+  // Unicast TCP: the translation; nullptr: no_data_path.
+  void set_tcp(TcpFlows* tcp) { tcp_ = tcp; }
 
   const DispatchStats& stats() const { return stats_; }
   const services::GuestState& guest() const { return state_; }
@@ -76,6 +85,8 @@ class ServiceDispatcher final : public FrameHandler {
   DnsService* dns_ = nullptr;
   UdpFlows* udp_ = nullptr;
   IcmpEchoFlows* echo_ = nullptr;
+  TcpFlows* tcp_ = nullptr;
+  MonoTime next_second_{};
   services::GuestState state_;
   DispatchStats stats_;
   uint32_t ra_sent_ = 0;

@@ -48,19 +48,53 @@ void TxQueue::cancel() {
   free_.push_back(s);
 }
 
-void TxQueue::send(size_t len) {
+std::unique_ptr<TxQueue> TxQueue::detached(uint32_t slots, Sink sink) {
+  auto q = std::make_unique<TxQueue>();
+  q->detached_ = true;
+  q->sink_ = std::move(sink);
+  q->vnet_len_ = kVnetHdrLen;
+  q->slots_.resize(slots);
+  for (uint32_t i = 0; i < slots; ++i) {
+    q->slots_[i].buf = std::make_unique<std::byte[]>(kFrameBufLen);
+    q->free_.push_back(slots - 1 - i);
+  }
+  return q;
+}
+
+void TxQueue::send(size_t len, const TxMeta& meta) {
   TAPIR_CHECK(pending_ >= 0 && len > 0 && len <= kFrameBufLen - vnet_len_);
   const uint32_t s = static_cast<uint32_t>(pending_);
   pending_ = -1;
   Slot& slot = slots_[s];
-  // A frame we built has complete checksums: flags 0, no GSO.
-  std::memset(slot.buf.get(), 0, vnet_len_);
+  const wire::ConstBytes frame{slot.buf.get() + vnet_len_, len};
+  if (frame_tap_ != nullptr) frame_tap_->on_frame(frame, true);
+  ++sent_;
+  bytes_sent_ += len;
+  if (detached_) {
+    if (sink_) sink_(frame, meta);
+    slot.busy = false;
+    free_.push_back(s);
+    return;
+  }
+  if (vnet_len_ != 0) {
+    // Little-endian fields (virtio 1.0 on x86 and every tap since 4.x with
+    // TUNSETVNETLE unset: the host's order, which is little-endian here).
+    wire::MutBytes h{slot.buf.get(), vnet_len_};
+    std::memset(h.data(), 0, vnet_len_);
+    uint8_t flags = meta.partial_csum ? wire::vnet_flag::kNeedsCsum : 0;
+    h[wire::VirtioNetHdrView::kFlagsOffset] = std::byte{flags};
+    h[wire::VirtioNetHdrView::kGsoTypeOffset] = std::byte{meta.gso_type};
+    wire::store_le16(h, wire::VirtioNetHdrView::kHdrLenOffset, meta.hdr_len);
+    wire::store_le16(h, wire::VirtioNetHdrView::kGsoSizeOffset, meta.gso_size);
+    wire::store_le16(h, wire::VirtioNetHdrView::kCsumStartOffset, meta.csum_start);
+    wire::store_le16(h, wire::VirtioNetHdrView::kCsumOffsetOffset, meta.csum_offset);
+  } else {
+    TAPIR_CHECK(meta.gso_type == 0 && !meta.partial_csum);
+  }
   io_uring_sqe* sqe = ring_->sqe();
   io_uring_prep_write(sqe, tap_fd_, slot.buf.get(), static_cast<unsigned>(vnet_len_ + len), 0);
   io_uring_sqe_set_data64(sqe, Tag{Op::kTapWrite, s, ++slot.generation}.pack());
   ++*inflight_;
-  ++sent_;
-  bytes_sent_ += len;
 }
 
 void TxQueue::complete(const Tag& tag, int res) {
@@ -77,8 +111,7 @@ void TxQueue::complete(const Tag& tag, int res) {
 
 Engine::Engine(Ring ring, const EngineConfig& cfg, FrameHandler& handler)
     : ring_(std::move(ring)), cfg_(cfg), handler_(handler) {
-  rx_.resize(cfg.rx_slots);
-  for (auto& s : rx_) s.buf = std::make_unique<std::byte[]>(kFrameBufLen);
+  rx_ = std::make_unique<std::byte[]>(kFrameBufLen);
   tx_.ring_ = &ring_;
   tx_.inflight_ = &inflight_;
   tx_.tap_fd_ = cfg.tap_fd;
@@ -103,6 +136,7 @@ void FrameMeta::complete_checksum(wire::MutBytes frame) {
 
 void Engine::deliver(wire::MutBytes all, MonoTime now) {
   FrameMeta meta;
+  if (frame_tap_ != nullptr) frame_tap_->on_frame(all.subspan(std::min(all.size(), cfg_.vnet_hdr_len)), false);
   if (cfg_.vnet_hdr_len == 0) return handler_.on_frame(all, meta, now, tx_);
   auto h = wire::VirtioNetHdrView::parse(all, cfg_.vnet_hdr_len);
   if (!h) return stats_.drops.count(h.error());
@@ -118,23 +152,23 @@ void Engine::deliver(wire::MutBytes all, MonoTime now) {
 }
 
 SysResult<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, FrameHandler& handler) {
-  TAPIR_CHECK(cfg.rx_slots > 0 && cfg.tx_slots > 0 && cfg.rx_slots + cfg.tx_slots < Tag::kMaxSlot &&
+  TAPIR_CHECK(cfg.rx_batch > 0 && cfg.tx_slots > 0 && cfg.tx_slots < Tag::kMaxSlot &&
               cfg.socket_slots < Tag::kMaxSlot);
   // io_uring retries a read that would block by polling, instead of parking
   // a kernel worker thread in a blocking read.
   const int fl = ::fcntl(cfg.tap_fd, F_GETFL);
   if (fl < 0 || ::fcntl(cfg.tap_fd, F_SETFL, fl | O_NONBLOCK) < 0) return sys_error("fcntl tap O_NONBLOCK");
-  const unsigned entries = 2 * (cfg.rx_slots + cfg.tx_slots + static_cast<unsigned>(cfg.watch_fds.size()) + 4);
+  const unsigned entries = 2 * (cfg.tx_slots + static_cast<unsigned>(cfg.watch_fds.size()) + 8);
   auto ring = Ring::create(entries);
   if (!ring) return unexpected(ring.error());
   return std::unique_ptr<Engine>(new Engine(std::move(*ring), cfg, handler));
 }
 
-void Engine::post_read(uint32_t slot) {
-  RxSlot& s = rx_[slot];
+void Engine::post_tap_poll() {
   io_uring_sqe* sqe = ring_.sqe();
-  io_uring_prep_read(sqe, cfg_.tap_fd, s.buf.get(), static_cast<unsigned>(kFrameBufLen), 0);
-  io_uring_sqe_set_data64(sqe, Tag{Op::kTapRead, slot, ++s.generation}.pack());
+  io_uring_prep_poll_multishot(sqe, cfg_.tap_fd, POLLIN);
+  io_uring_sqe_set_data64(sqe, Tag{Op::kTapRead, 0, ++rx_generation_}.pack());
+  tap_poll_armed_ = true;
   ++inflight_;
 }
 
@@ -181,6 +215,20 @@ void Engine::unwatch(WatchHandle h) {
   }
 }
 
+void Engine::set_events(WatchHandle h, unsigned events) {
+  if (!h.valid() || h.slot >= sockets_.size()) return;
+  SocketSlot& s = sockets_[h.slot];
+  if (s.generation != h.generation || !s.active || s.events == events) return;
+  s.events = events;
+  if (!s.armed) return;  // re-armed with the new events when its end arrives
+  io_uring_sqe* sqe = ring_.sqe();
+  const uint64_t data = Tag{Op::kSocket, h.slot, s.generation}.pack();
+  // new_user_data must be 0 unless IORING_POLL_UPDATE_USER_DATA (else EINVAL).
+  io_uring_prep_poll_update(sqe, data, 0, events, IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI);
+  io_uring_sqe_set_data64(sqe, Tag{Op::kCancel, 0, 0}.pack());
+  ++inflight_;
+}
+
 void Engine::on_socket(const Tag& tag, const io_uring_cqe& cqe, MonoTime now) {
   if (tag.slot >= sockets_.size() || sockets_[tag.slot].generation != tag.generation) {
     ++stats_.stale_completions;
@@ -212,26 +260,51 @@ void Engine::post_tick() {
   ++inflight_;
 }
 
-void Engine::on_read(const Tag& tag, int res, MonoTime now) {
-  if (tag.slot >= rx_.size() || rx_[tag.slot].generation != tag.generation) {
-    ++stats_.stale_completions;
-    return;
+// The tap is read with plain read(2) calls on readiness, in a loop, not
+// with several io_uring reads in flight: completions of concurrent reads on
+// one fd may arrive in another order than the frames, and TCP needs the
+// guest's frames in the order it sent them. A batch is bounded so that
+// host sockets get their turn; a NOP brings the loop back for the rest.
+void Engine::on_tap_ready(const Tag& tag, const io_uring_cqe& cqe, MonoTime now) {
+  if (tag.slot == kTapPollSlot && (cqe.flags & IORING_CQE_F_MORE) == 0) tap_poll_armed_ = false;
+  if (tag.slot == kTapNopSlot) tap_nop_posted_ = false;
+  if (tag.slot == kTapPollSlot && cqe.res < 0 && cqe.res != -ECANCELED) {
+    ++stats_.read_errors;
   }
-  if (res > 0) {
-    ++stats_.frames_in;
-    stats_.bytes_in += static_cast<uint64_t>(res);
-    deliver({rx_[tag.slot].buf.get(), static_cast<size_t>(res)}, now);
-  } else if (res == -EBADFD || res == -EIO || res == -ENODEV) {
-    // The device is gone (its namespace died, or it was deleted): reading
-    // again would fail at once, forever.
-    tap_gone_ = true;
-    return;
-  } else if (res != -EAGAIN && res != -EINTR && res != -ECANCELED) {
+  drain_tap(now);
+  if (!tap_gone_ && !tap_poll_armed_) post_tap_poll();
+}
+
+void Engine::drain_tap(MonoTime now) {
+  std::byte* buf = rx_.get();
+  for (uint32_t i = 0; i < cfg_.rx_batch; ++i) {
+    const ssize_t n = ::read(cfg_.tap_fd, buf, kFrameBufLen);
+    if (n > 0) {
+      ++stats_.frames_in;
+      stats_.bytes_in += static_cast<uint64_t>(n);
+      deliver({buf, static_cast<size_t>(n)}, now);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n == 0 || errno == EBADFD || errno == EIO || errno == ENODEV) {
+      // The device is gone (its namespace died, or it was deleted): reading
+      // again would fail at once, forever.
+      tap_gone_ = true;
+      return;
+    }
     ++stats_.read_errors;
     static RateLimit rl(5, Duration::seconds(10));
-    TAPIR_LOG_RL(LogLevel::kWarn, rl, now, "tap read failed: %s", strerrordesc_np(-res));
+    TAPIR_LOG_RL(LogLevel::kWarn, rl, now, "tap read failed: %s", strerrordesc_np(errno));
+    return;
   }
-  if (!tap_gone_) post_read(tag.slot);
+  // More may be waiting: come back after the other completions.
+  if (!tap_nop_posted_) {
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, Tag{Op::kTapRead, kTapNopSlot, 0}.pack());
+    tap_nop_posted_ = true;
+    ++inflight_;
+  }
 }
 
 void Engine::rearm_watch(size_t i) {
@@ -244,7 +317,7 @@ void Engine::rearm_watch(size_t i) {
 }
 
 SysResult<void> Engine::start() {
-  for (uint32_t i = 0; i < rx_.size(); ++i) post_read(i);
+  post_tap_poll();
   for (size_t i = 0; i < cfg_.watch_fds.size(); ++i) rearm_watch(i);
   post_tick();
   handler_.on_tick(mono_now(), tx_);
@@ -267,7 +340,7 @@ SysResult<size_t> Engine::run_until_watch() {
       if ((cqe->flags & IORING_CQE_F_MORE) == 0) --inflight_;
       const Tag tag = Tag::unpack(io_uring_cqe_get_data64(cqe));
       switch (tag.op) {
-        case Op::kTapRead: on_read(tag, cqe->res, now); break;
+        case Op::kTapRead: on_tap_ready(tag, *cqe, now); break;
         case Op::kTapWrite: tx_.complete(tag, cqe->res); break;
         case Op::kWatch:
           if (!fired) fired = tag.slot;
@@ -282,6 +355,7 @@ SysResult<size_t> Engine::run_until_watch() {
       }
     }
     io_uring_cq_advance(ring_.raw(), seen);
+    handler_.on_batch_end(now, tx_);
     if (fired) return *fired;
     if (tap_gone_) return kTapGone;
   }

@@ -1,11 +1,13 @@
 #pragma once
 // The engine loop: one thread, one io_uring ring, the tap on one side.
 //
-// Theory of operation (DESIGN.md "Data path"). A fixed pool of receive
-// buffers is kept posted as reads on the (non-blocking) tap fd; each
-// completion is one frame with its virtio_net_hdr in front. The engine
-// strips the header, completes a partial checksum the guest left to us
-// (NEEDS_CSUM), and hands the Ethernet frame to the FrameHandler, which may
+// Theory of operation (DESIGN.md "Data path"). A multishot poll on the
+// (non-blocking) tap says when frames wait; the engine then reads them in
+// order, a bounded batch at a time, each with its virtio_net_hdr in front.
+// (Several io_uring reads in flight on one fd may complete out of order,
+// which TCP would pay for with retransmissions.) The engine strips the
+// header, notes GSO and partial-checksum metadata (FrameMeta), and hands
+// the Ethernet frame to the FrameHandler, which may
 // queue replies through TxQueue: a fixed pool of transmit buffers, each
 // written to the tap with its own vnet header. `now` is sampled once per
 // batch of completions. One timeout drives FrameHandler::on_tick.
@@ -20,6 +22,7 @@
 // Nothing here allocates after create().
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -35,16 +38,44 @@ inline constexpr size_t kVnetHdrLen = 12;
 // Room for a 64 KiB GSO frame plus its Ethernet and vnet headers.
 inline constexpr size_t kFrameBufLen = 65536 + 256;
 
+// What a frame to the guest carries in its vnet header (zero: a plain
+// frame with complete checksums).
+struct TxMeta {
+  uint8_t gso_type = 0;     // wire::vnet_gso::k*
+  uint16_t gso_size = 0;    // payload bytes per segment
+  uint16_t hdr_len = 0;     // Ethernet + IP + L4 header bytes
+  bool partial_csum = false;  // the L4 field holds only the pseudo-header sum
+  uint16_t csum_start = 0;
+  uint16_t csum_offset = 0;
+};
+
+// Receives a copy of every frame in both directions (--pcap).
+class FrameTap {
+ public:
+  virtual ~FrameTap() = default;
+  virtual void on_frame(wire::ConstBytes frame, bool to_guest) = 0;
+};
+
 class TxQueue {
  public:
+  // A queue that is not attached to a tap (unit tests, fuzzing): send()
+  // hands the frame to `sink` (may be empty) and frees the slot at once.
+  using Sink = std::function<void(wire::ConstBytes frame, const TxMeta& meta)>;
+  static std::unique_ptr<TxQueue> detached(uint32_t slots, Sink sink);
+
   // A buffer for one Ethernet frame, or an empty span when every transmit
   // buffer is in flight (the caller drops its reply and counts it).
   wire::MutBytes acquire();
   // Queues the buffer from the last acquire() with `len` (> 0) bytes of frame.
-  void send(size_t len);
+  void send(size_t len) { send(len, TxMeta{}); }
+  // The same, with offload metadata for the guest (needs a vnet header;
+  // without one the caller must not build GSO frames: has_vnet_hdr()).
+  void send(size_t len, const TxMeta& meta);
   // Returns the buffer from the last acquire() unsent.
   void cancel();
 
+  bool has_vnet_hdr() const { return vnet_len_ != 0 || detached_; }
+  size_t free_slots() const { return free_.size(); }
   uint64_t sent() const { return sent_; }
   uint64_t bytes_sent() const { return bytes_sent_; }  // frame bytes, without vnet headers
   uint64_t no_buffer() const { return no_buffer_; }
@@ -63,6 +94,9 @@ class TxQueue {
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   int32_t pending_ = -1;  // slot handed out by acquire(), not yet sent
+  bool detached_ = false;
+  Sink sink_;
+  FrameTap* frame_tap_ = nullptr;
   uint64_t sent_ = 0;
   uint64_t bytes_sent_ = 0;
   uint64_t no_buffer_ = 0;
@@ -86,6 +120,17 @@ struct WatchHandle {
   uint32_t generation = 0;
   bool valid() const { return generation != 0; }
 };
+
+// Readiness notifications for host sockets; the Engine is the real one.
+class SocketWatcher {
+ public:
+  virtual ~SocketWatcher() = default;
+  virtual WatchHandle watch(int fd, unsigned events, SocketClient& client, uint64_t cookie) = 0;
+  virtual void unwatch(WatchHandle h) = 0;
+  // Changes the poll(2) events a registration waits for.
+  virtual void set_events(WatchHandle h, unsigned events) = 0;
+};
+
 
 // What the vnet header said about a frame from the guest.
 struct FrameMeta {
@@ -112,6 +157,9 @@ class FrameHandler {
   virtual void on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime now, TxQueue& tx) = 0;
   // Called every tick interval (and once when the loop starts).
   virtual void on_tick(MonoTime now, TxQueue& tx) = 0;
+  // Called after each batch of completions: the place to send what the
+  // batch made due once (coalesced ACKs) and to use freed transmit buffers.
+  virtual void on_batch_end(MonoTime /*now*/, TxQueue& /*tx*/) {}
 };
 
 struct EngineConfig {
@@ -120,8 +168,9 @@ struct EngineConfig {
   // run_until_watch() returns when one is readable or hangs up; a negative
   // entry is a watch that is not in use (it keeps the others' indices).
   std::vector<int> watch_fds;
-  Duration tick = Duration::seconds(1);
-  uint32_t rx_slots = 32;
+  // Drives retransmission timers: their resolution.
+  Duration tick = Duration::millis(20);
+  uint32_t rx_batch = 64;  // frames read per turn before other work runs
   uint32_t tx_slots = 64;
   uint32_t socket_slots = 4096;
 };
@@ -134,7 +183,7 @@ struct EngineStats {
   wire::DropCounters drops;  // malformed vnet headers
 };
 
-class Engine {
+class Engine final : public SocketWatcher {
  public:
   static SysResult<std::unique_ptr<Engine>> create(const EngineConfig& cfg, FrameHandler& handler);
 
@@ -154,8 +203,14 @@ class Engine {
   // must stay open until then (close it after unwatch(): the engine holds no
   // reference once the removal is submitted, but the kernel might). Returns
   // an invalid handle when every socket slot is in use.
-  WatchHandle watch(int fd, unsigned events, SocketClient& client, uint64_t cookie);
-  void unwatch(WatchHandle h);
+  WatchHandle watch(int fd, unsigned events, SocketClient& client, uint64_t cookie) override;
+  void unwatch(WatchHandle h) override;
+  void set_events(WatchHandle h, unsigned events) override;
+  // --pcap: every frame read from or written to the tap goes to `tap` too.
+  void set_frame_tap(FrameTap* tap) {
+    frame_tap_ = tap;
+    tx_.frame_tap_ = tap;
+  }
   size_t watched_sockets() const { return socket_slots_used_; }
   // Submissions whose last completion has not arrived (0 after shutdown()).
   uint64_t in_flight() const { return inflight_; }
@@ -170,9 +225,12 @@ class Engine {
 
  private:
   Engine(Ring ring, const EngineConfig& cfg, FrameHandler& handler);
-  void post_read(uint32_t slot);
+  void post_tap_poll();
+  void drain_tap(MonoTime now);
+  void on_tap_ready(const Tag& tag, const io_uring_cqe& cqe, MonoTime now);
+  static constexpr uint32_t kTapPollSlot = 0;
+  static constexpr uint32_t kTapNopSlot = 1;
   void post_tick();
-  void on_read(const Tag& tag, int res, MonoTime now);
   void deliver(wire::MutBytes with_vnet_hdr, MonoTime now);
   void post_socket_poll(uint32_t slot);
   void on_socket(const Tag& tag, const io_uring_cqe& cqe, MonoTime now);
@@ -181,11 +239,10 @@ class Engine {
   EngineConfig cfg_;
   FrameHandler& handler_;
   TxQueue tx_;
-  struct RxSlot {
-    std::unique_ptr<std::byte[]> buf;
-    uint32_t generation = 0;
-  };
-  std::vector<RxSlot> rx_;
+  std::unique_ptr<std::byte[]> rx_;  // one frame: each is handled before the next read
+  uint32_t rx_generation_ = 0;
+  bool tap_poll_armed_ = false;
+  bool tap_nop_posted_ = false;
   struct SocketSlot {
     SocketClient* client = nullptr;
     uint64_t cookie = 0;
@@ -200,6 +257,7 @@ class Engine {
   size_t socket_slots_used_ = 0;
   uint64_t inflight_ = 0;  // submissions whose completion has not arrived
   bool tap_gone_ = false;
+  FrameTap* frame_tap_ = nullptr;
   __kernel_timespec tick_ts_{};
   EngineStats stats_;
 };

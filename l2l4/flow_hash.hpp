@@ -13,6 +13,7 @@ namespace tapir::l2l4 {
 class FlowHasher {
  public:
   FlowHasher();  // draws the secret from std::random_device
+  explicit FlowHasher(uint64_t secret) : secret_(secret) {}  // tests and fuzzing: reproducible
   // Mixes the words into one hash (SplitMix64 steps over the keyed state).
   size_t operator()(std::initializer_list<uint64_t> words) const noexcept;
   // The 16 address bytes of a key as two words.

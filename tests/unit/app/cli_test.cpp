@@ -69,18 +69,39 @@ TEST(Cli, TapirsOwnErrorsNameTheProblem) {
 }
 
 TEST(Cli, UnimplementedOptionsAreRefusedByName) {
-  for (const char* opt : {"--outbound-addr=1.2.3.4", "--outbound-addr6=::1",
-                          "--enable-sandbox", "--enable-seccomp"}) {
+  for (const char* opt : {"--enable-sandbox", "--enable-seccomp"}) {
     auto r = parse({opt, "1", "tap0"});
     ASSERT_FALSE(r) << opt;
     EXPECT_NE(r.error().find("is not implemented in this build"), std::string::npos) << r.error();
   }
   // ... and --help does not advertise them.
   const std::string help = usage_text();
-  for (const char* opt : {"--outbound-addr",
-                          "--enable-sandbox", "--enable-seccomp"}) {
+  for (const char* opt : {"--enable-sandbox", "--enable-seccomp"}) {
     EXPECT_EQ(help.find(opt), std::string::npos) << opt;
   }
+}
+
+TEST(Cli, DataPathOptions) {
+  auto d = parse({"1", "tap0"});
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ(d->max_flows, 65536u);
+  EXPECT_TRUE(d->outbound_addr.empty());
+  EXPECT_TRUE(d->pcap_path.empty());
+  auto r = parse({"--outbound-addr=192.0.2.2", "--outbound-addr6", "eth0", "--max-flows=100",
+                  "--pcap", "/tmp/x.pcap", "1", "tap0"});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->outbound_addr, "192.0.2.2");
+  EXPECT_EQ(r->outbound_addr6, "eth0");
+  EXPECT_EQ(r->max_flows, 100u);
+  EXPECT_EQ(r->pcap_path, "/tmp/x.pcap");
+  for (const char* bad : {"--max-flows=0", "--max-flows=x", "--max-flows=2000000"}) {
+    auto e = parse({bad, "1", "tap0"});
+    ASSERT_FALSE(e) << bad;
+    EXPECT_EQ(e.error(), "--max-flows must be an integer 1-1000000");
+  }
+  auto p = parse({"--pcap=", "1", "tap0"});
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error(), "--pcap needs a file name");
 }
 
 TEST(Cli, DnsOptions) {
