@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,9 @@
 #include <cstring>
 
 #include "base/log.hpp"
+#include "l2l4/wire/arp.hpp"
+#include "l2l4/wire/proto.hpp"
+#include "l2l4/wire/ethernet.hpp"
 #include "services/frame.hpp"
 
 namespace tapir::l2l4 {
@@ -80,6 +84,7 @@ PortForwarder::PortForwarder(const wire::AddressPlan& plan, std::function<GuestI
 
 PortForwarder::~PortForwarder() {
   // The engine may be gone at exit; its shutdown() cancelled the polls.
+  pending_.clear();
   rules_.clear();
 }
 
@@ -188,6 +193,7 @@ std::vector<ForwardEntry> PortForwarder::list() const {
 }
 
 void PortForwarder::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, TxQueue& tx) {
+  if (cookie == kTimerCookie) return on_timer(now, tx);
   auto it = rules_.find(static_cast<uint32_t>(cookie));
   if (it == rules_.end()) return;  // removed meanwhile
   if (it->second.rule.proto == FwdProto::kTcp) {
@@ -224,6 +230,10 @@ void PortForwarder::on_tcp(uint32_t /*id*/, Rule& r, MonoTime now, TxQueue& tx) 
     t.guest = (r.rule.guest_addr ? *r.rule.guest_addr : guest_address(t.v6)).bytes;
     t.guest_port = r.rule.guest_port;
     ++stats_.tcp_accepted;
+    if (tcp_ != nullptr && !(guest_ ? guest_() : GuestInfo{}).mac) {
+      hold(std::move(conn), t, now, tx);
+      continue;
+    }
     if (tcp_ == nullptr) {
       ++stats_.tcp_refused;
       static RateLimit rl(1, Duration::seconds(10));
@@ -235,6 +245,72 @@ void PortForwarder::on_tcp(uint32_t /*id*/, Rule& r, MonoTime now, TxQueue& tx) 
     }
     if (!tcp_->forward_tcp(std::move(conn), t, now, tx)) ++stats_.tcp_refused;
   }
+}
+
+void PortForwarder::hold(Fd conn, const ForwardTarget& t, MonoTime now, TxQueue& tx) {
+  if (pending_.size() >= kMaxPending || engine_ == nullptr) {
+    ++stats_.tcp_refused;
+    return reset_and_close(std::move(conn));
+  }
+  ++stats_.waited_for_mac;
+  pending_.push_back({std::move(conn), t, now + kMacWait});
+  solicit(t, now, tx);
+  set_timer(true);
+}
+
+// The gateway asks who has the guest's IPv4 address; the answer teaches
+// the services the guest's MAC (services/arp). An IPv6 guest announces
+// itself (DAD, router solicitations) by itself.
+void PortForwarder::solicit(const ForwardTarget& t, MonoTime now, TxQueue& tx) {
+  if (t.v6 || now < next_solicit_) return;
+  next_solicit_ = now + Duration::seconds(1);
+  wire::MutBytes out = tx.acquire();
+  if (out.empty()) return;
+  wire::EthernetRepr{wire::MacAddr::broadcast(), plan_.gateway_mac, wire::ethertype::kArp}.emit(out);
+  wire::ArpRepr{wire::arp_op::kRequest, plan_.gateway_mac, plan_.gateway4, wire::MacAddr{},
+                wire::Ipv4Addr::load(wire::as_bytes(t.guest), 0)}
+      .emit(out.subspan(wire::kEthernetHeaderLen));
+  tx.send(wire::kEthernetHeaderLen + wire::ArpRepr::buffer_len());
+}
+
+void PortForwarder::set_timer(bool on) {
+  if (on == timer_on_) return;
+  if (!timer_) {
+    timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!timer_) return;
+    timer_watch_ = engine_->watch(timer_.get(), POLLIN, *this, kTimerCookie);
+  }
+  itimerspec its{};
+  if (on) {
+    its.it_interval.tv_nsec = 50 * 1000 * 1000;
+    its.it_value.tv_nsec = 50 * 1000 * 1000;
+  }
+  ::timerfd_settime(timer_.get(), 0, &its, nullptr);
+  timer_on_ = on;
+}
+
+void PortForwarder::on_timer(MonoTime now, TxQueue& tx) {
+  uint64_t expirations;
+  while (::read(timer_.get(), &expirations, sizeof expirations) > 0) {
+  }
+  const bool mac_known = (guest_ ? guest_() : GuestInfo{}).mac.has_value();
+  std::vector<Pending> waiting;
+  for (auto& p : pending_) {
+    if (mac_known && tcp_ != nullptr) {
+      if (!tcp_->forward_tcp(std::move(p.conn), p.target, now, tx)) ++stats_.tcp_refused;
+    } else if (now >= p.deadline) {
+      ++stats_.tcp_refused;
+      static RateLimit rl(1, Duration::seconds(10));
+      TAPIR_LOG_RL(LogLevel::kWarn, rl, now,
+                   "forwarded connection reset: the guest did not answer ARP for its address");
+      reset_and_close(std::move(p.conn));
+    } else {
+      waiting.push_back(std::move(p));
+    }
+  }
+  pending_ = std::move(waiting);
+  if (!pending_.empty()) solicit(pending_.front().target, now, tx);
+  set_timer(!pending_.empty());
 }
 
 void PortForwarder::on_udp(uint32_t id, Rule& r, MonoTime now, TxQueue& tx) {

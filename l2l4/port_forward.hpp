@@ -25,6 +25,13 @@
 // for IPv6, the prefix with the guest's modified EUI-64 interface id (what
 // SLAAC gives a Linux guest by default).
 //
+// A TCP connection needs the guest's MAC (TCP is never taken from a
+// broadcast frame). A guest that only serves may not have said a word
+// yet: then the connection waits (at most kMacWait, at most kMaxPending
+// of them) while the gateway asks for the guest's address by ARP, and
+// goes on as soon as the services have learnt the MAC. UDP goes to the
+// broadcast MAC meanwhile, which the guest accepts.
+//
 // Rules are numbered from 1 in the order they were added; an id is never
 // reused. Removing a rule closes its listener: further connections to
 // that port are refused by the kernel. Connections already carried are
@@ -119,11 +126,14 @@ struct PortForwardStats {
   uint64_t udp_datagrams = 0;
   uint64_t udp_dropped = 0;  // too big for the guest's MTU, or no transmit buffer
   uint64_t recv_errors = 0;
+  uint64_t waited_for_mac = 0;  // TCP connections held until the guest's MAC was known
 };
 
 class PortForwarder final : public ForwardTable, public SocketClient {
  public:
   static constexpr size_t kMaxRules = 1024;
+  static constexpr size_t kMaxPending = 64;
+  static constexpr Duration kMacWait = Duration::seconds(3);
 
   PortForwarder(const wire::AddressPlan& plan, std::function<GuestInfo()> guest);
   ~PortForwarder() override;
@@ -155,6 +165,17 @@ class PortForwarder final : public ForwardTable, public SocketClient {
   };
   void on_tcp(uint32_t id, Rule& r, MonoTime now, TxQueue& tx);
   void on_udp(uint32_t id, Rule& r, MonoTime now, TxQueue& tx);
+  // Connections waiting for the guest's MAC.
+  struct Pending {
+    Fd conn;
+    ForwardTarget target;
+    MonoTime deadline{};
+  };
+  void hold(Fd conn, const ForwardTarget& t, MonoTime now, TxQueue& tx);
+  void on_timer(MonoTime now, TxQueue& tx);
+  void solicit(const ForwardTarget& t, MonoTime now, TxQueue& tx);
+  void set_timer(bool on);
+  static constexpr uint64_t kTimerCookie = 0;  // rule ids start at 1
 
   wire::AddressPlan plan_;
   std::function<GuestInfo()> guest_;
@@ -163,6 +184,11 @@ class PortForwarder final : public ForwardTable, public SocketClient {
   UdpFlows* udp_ = nullptr;
   std::map<uint32_t, Rule> rules_;
   uint32_t next_id_ = 1;
+  std::vector<Pending> pending_;
+  Fd timer_;
+  WatchHandle timer_watch_;
+  bool timer_on_ = false;
+  MonoTime next_solicit_{};
   PortForwardStats stats_;
 };
 

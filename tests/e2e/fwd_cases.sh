@@ -181,6 +181,19 @@ else
   out=$(socat -T 3 - TCP6:[::1]:17090 </dev/null 2>&1)
   check "tcp over IPv6: a client on ::1 reaches the guest's IPv6 server as fd00::2" \
     grep -Eq "^82 .*($FD00_2)" <<<"$out" || echo "#   got: $out"
+  # A guest without IPv6 that has sent nothing yet: tapir asks for its MAC
+  # by ARP, and the connection waits for the answer.
+  "$TAPIR" run -p 127.0.0.1:17099:80 -- \
+    sh -c 'socat TCP4-LISTEN:80,reuseaddr SYSTEM:"echo quiet guest" & exec sleep 10' 2>/dev/null &
+  QUIET=$!
+  PIDS+=($QUIET)
+  for _ in $(seq 50); do
+    out=$(socat -T 3 - TCP4:127.0.0.1:17099 </dev/null 2>/dev/null)
+    [[ -n $out ]] && break
+    sleep 0.1
+  done
+  check "tcp: a guest that has not spoken yet is found by ARP" test "$out" = "quiet guest" || echo "#   got: $out"
+  kill "$QUIET" 2>/dev/null
 fi
 
 kill "$TAPIR_PID"

@@ -15,10 +15,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <thread>
 #include <vector>
 
+#include "l2l4/wire/arp.hpp"
 #include "l2l4/wire/ethernet.hpp"
 #include "l2l4/wire/ipv4.hpp"
 #include "l2l4/wire/proto.hpp"
@@ -167,6 +169,60 @@ TEST(PortForward, TcpClientReachesTheSinkAsTheGateway) {
   ::close(late);
   (*engine)->shutdown();
   EXPECT_EQ((*engine)->watched_sockets(), 0u);
+}
+
+TEST(PortForward, TcpWaitsForTheGuestsMacAndAsksForItByArp) {
+  Harness h;
+  std::atomic<bool> learned{false};  // the guest has not said a word yet
+  UdpFlows udp(h.nat, 16);
+  ToFlows handler(udp);
+  PortForwarder fwd(h.nat.plan, [&learned] {
+    GuestInfo g;
+    if (learned) g.mac = kGuestMac;
+    return g;
+  });
+  FakeSink sink;
+  sink.efd = h.efd;
+  fwd.set_tcp(&sink);
+  EngineConfig cfg;
+  cfg.tap_fd = h.tap;
+  cfg.watch_fds = {h.efd};
+  auto engine = Engine::create(cfg, handler);
+  ASSERT_TRUE(engine);
+  fwd.set_engine(engine->get());
+  const uint16_t port = free_port(SOCK_STREAM);
+  ASSERT_TRUE(fwd.add(loopback_rule(FwdProto::kTcp, port, 80)));
+  ASSERT_TRUE((*engine)->start());
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const sockaddr_in to = loopback(port);
+  ASSERT_EQ(::connect(client, reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+  // The "guest" sees the gateway's ARP request for 10.0.2.100; its answer
+  // (here: the services learning the MAC) lets the connection through.
+  std::thread guest([&] {
+    pollfd p{h.peer, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 5000), 1);
+    Bytes b(2048);
+    const ssize_t n = ::read(h.peer, b.data(), b.size());
+    ASSERT_GT(n, static_cast<ssize_t>(kVnetHdrLen));
+    b.resize(static_cast<size_t>(n));
+    auto eth = wire::EthernetView::parse(wire::as_bytes(b).subspan(kVnetHdrLen));
+    ASSERT_TRUE(eth);
+    EXPECT_TRUE(eth->destination().is_broadcast());
+    EXPECT_EQ(eth->ethertype(), wire::ethertype::kArp);
+    auto arp = wire::ArpView::parse(eth->payload());
+    ASSERT_TRUE(arp);
+    EXPECT_EQ(arp->operation(), wire::arp_op::kRequest);
+    EXPECT_EQ(arp->sender_ip().to_string(), "10.0.2.2");
+    EXPECT_EQ(arp->target_ip().to_string(), "10.0.2.100");
+    learned = true;  // the engine thread sees it on its next timer tick
+  });
+  ASSERT_TRUE((*engine)->run_until_watch());  // the sink stops the loop
+  guest.join();
+  ASSERT_EQ(sink.targets.size(), 1u);
+  EXPECT_EQ(sink.targets[0].guest_port, 80);
+  EXPECT_EQ(fwd.stats().waited_for_mac, 1u);
+  ::close(client);
+  (*engine)->shutdown();
 }
 
 TEST(PortForward, TcpWithoutASinkIsReset) {
