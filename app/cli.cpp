@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "dns/builtin.hpp"
 #include "dns/resolv_conf.hpp"
 
 namespace tapir::app {
@@ -42,6 +43,7 @@ enum LongOnly : int {
   kOptMaxFlows,
   kOptPcap,
   kOptNoOffload,
+  kOptAddHost,
 };
 
 // -p values wait until IPv6 is decided (the guest family of [::] rules).
@@ -85,6 +87,7 @@ const option kLongOptions[] = {
     {"max-flows", required_argument, nullptr, kOptMaxFlows},
     {"pcap", required_argument, nullptr, kOptPcap},
     {"no-offload", no_argument, nullptr, kOptNoOffload},
+    {"add-host", required_argument, nullptr, kOptAddHost},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -232,9 +235,12 @@ const char* usage_text() {
          "--dns-upstream=ADDR[:PORT]  DNS server to forward to (repeatable; IPv6 as\n"
          "                         [ADDR]:PORT); default: the nameservers of --resolv-conf\n"
          "--resolv-conf=PATH       read upstream nameservers from PATH (default\n"
-         "                         /etc/resolv.conf); read once at startup\n"
+         "                         /etc/resolv.conf); re-read whenever it changes\n"
          "--dns-cache-size=N       DNS answers to keep (default 10000, 0 disables)\n"
          "--dns-log                log every DNS answer in one line\n"
+         "--add-host=NAME:ADDR     answer NAME with ADDR (IPv4, IPv6 or host-gateway) and\n"
+         "                         ADDR's reverse name with NAME, in the DNS forwarder\n"
+         "                         (repeatable)\n"
          "--max-flows=N            at most N TCP and N UDP flows (default 65536); beyond,\n"
          "                         new connections are reset\n"
          "--pcap=FILE              write every frame on the tap, both ways, to FILE\n"
@@ -367,6 +373,18 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
         o.dns_cache_size = static_cast<size_t>(v);
         break;
       case kOptDnsLog: o.dns_log = true; break;
+      case kOptAddHost: {
+        // Checked here for a one-line error at startup; host-gateway needs
+        // the host's address, which NAT mode always has.
+        dns::BuiltinConfig bc;
+        bc.host4 = wire::Ipv4Addr::from_octets(10, 0, 2, 2);
+        if (auto r = dns::BuiltinNames(bc).add_host(optarg); !r) {
+          return unexpected("invalid --add-host \"" + std::string(optarg) + "\": " +
+                            dns::add_host_error_name(r.error()));
+        }
+        o.add_hosts.emplace_back(optarg);
+        break;
+      }
       case 'q': o.log_level = LogLevel::kWarn; break;
       case kOptDebug: o.log_level = LogLevel::kDebug; break;
       case 'h': o.mode = Mode::kHelp; return o;

@@ -79,6 +79,7 @@ struct Options {
   std::string resolv_conf = "/etc/resolv.conf"; // --resolv-conf
   size_t dns_cache_size = 10000;                // --dns-cache-size; 0 disables the cache
   bool dns_log = false;                         // --dns-log
+  std::vector<std::string> add_hosts;           // --add-host NAME:ADDR, repeatable, checked
 
   // IPv6 follows slirp4netns (-6 turns it on) except for tapir's own
   // invocations (run mode, or no TAPNAME), which turn it on when the host

@@ -57,18 +57,19 @@ void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out)
     std::fprintf(out, "* IPv6 gateway:    %s\n", plan.gateway6.to_string().c_str());
   }
   std::fprintf(out, "* DHCP begin:      %s\n", plan.dhcp_start4.to_string().c_str());
-  std::fprintf(out, "* Services:        ARP, DHCPv4, NDP, DHCPv6, ping to the gateway and DNS, DNS forwarder (UDP)\n");
+  std::fprintf(out, "* Services:        ARP, DHCPv4, NDP, DHCPv6, ping to the gateway and DNS, DNS forwarder (UDP, TCP)\n");
   std::fprintf(out, "* Data path:       TCP, UDP and ping (NAT)\n");
   std::fflush(out);
 }
 
 // The DNS forwarder's configuration: upstreams from --dns-upstream, else
-// from the resolv.conf file (read once: live reload is not built yet).
+// from the resolv.conf file (read here, then watched by the DNS service).
 tapir::l2l4::DnsServiceConfig dns_config(const tapir::app::Options& opts,
                                          const tapir::wire::AddressPlan& plan) {
   tapir::l2l4::DnsServiceConfig d;
   d.forwarder.cache.max_entries = opts.dns_cache_size;
   d.log_queries = opts.dns_log;
+  d.add_hosts = opts.add_hosts;
   // host.containers.internal is the gateway address, which reaches the host.
   d.builtin.host4 = plan.gateway4;
   d.builtin.gateway4 = plan.gateway4;
@@ -79,6 +80,7 @@ tapir::l2l4::DnsServiceConfig dns_config(const tapir::app::Options& opts,
   if (!opts.dns_upstreams.empty()) {
     d.upstreams = opts.dns_upstreams;
   } else {
+    d.resolv_conf = opts.resolv_conf;  // watched: a change replaces the upstreams live
     std::ifstream in(opts.resolv_conf);
     if (!in) {
       LOG_WARN("cannot read %s: %s; DNS queries will be answered SERVFAIL (see --dns-upstream)",

@@ -155,12 +155,29 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
       {"forward_recv_errors", fs.recv_errors},
   };
   if (dns != nullptr) {
-    const auto& f = dns->forwarder().stats();
-    j["dns"] = {{"queries", f.queries},          {"cache_hits", f.cache_hits},
-                {"builtin", f.builtin},          {"coalesced", f.coalesced},
-                {"upstream_queries", f.upstream_queries}, {"replies", f.replies},
-                {"timeouts", f.timeouts},        {"servfail", f.servfail},
-                {"dropped", f.dropped},          {"rejected_replies", f.rejected_replies}};
+    const dns::DnsStatsSnapshot d = dns->snapshot();
+    json ups = json::array();
+    for (const auto& u : d.upstreams) {
+      ups.push_back({{"address", u.address}, {"queries", u.queries}, {"replies", u.replies},
+                     {"timeouts", u.timeouts}, {"loops", u.loops}, {"latency_us", u.latency_us},
+                     {"healthy", u.healthy}, {"looping", u.looping}});
+    }
+    j["dns"] = {{"queries", d.queries},
+                {"cache_hits", d.cache_hits},
+                {"cache_misses", d.cache_misses},
+                {"cache_entries", d.cache_entries},
+                {"builtin", d.builtin},
+                {"upstream_queries", d.upstream_queries},
+                {"coalesced", d.coalesced},
+                {"timeouts", d.timeouts},
+                {"servfail", d.servfail},
+                {"formerr", d.formerr},
+                {"dropped", d.dropped},
+                {"loops", d.loops},
+                {"tcp_retries", d.tcp_retries},
+                {"tcp_streams", d.tcp_streams},
+                {"tcp_streams_total", d.tcp_streams_total},
+                {"upstreams", ups}};
   }
   if (api != nullptr) {
     const auto& a = api->stats();
@@ -250,6 +267,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   if (cfg.dns) {
     dns.emplace(services.plan, *cfg.dns);
     dispatcher.set_dns(&*dns);
+    tcp.set_streams(&*dns);  // guest TCP to the DNS address, port 53
   }
   auto engine = l2l4::Engine::create(ec, dispatcher);
   if (!engine) {
@@ -358,6 +376,9 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
 
   (*engine)->shutdown();
+  LOG_DEBUG("frames to the guest: %llu; %llu waited or were dropped for want of a transmit buffer",
+            static_cast<unsigned long long>((*engine)->tx().sent()),
+            static_cast<unsigned long long>((*engine)->tx().no_buffer()));
   out_stats.tcp_open_at_exit = tcp.size();
   tcp.close_all();
   const auto& ts = tcp.stats();

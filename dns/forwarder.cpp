@@ -139,44 +139,48 @@ bool Forwarder::add_waiter(Pending& p, const ClientKey& client, const Message& q
   return true;
 }
 
-void Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now) {
+bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now) {
   ++stats_.queries;
   if (query.size() < kHeaderLen ||
       (wire::load_be16(query, Message::kFlagsOffset) & Message::kFlagQr) != 0) {
     ++stats_.dropped;
-    return;
+    return false;
   }
   auto m = Message::parse(query);
   if (!m) {
     ++stats_.formerr;
-    return answer_error(client, query, rcode::kFormErr);
+    answer_error(client, query, rcode::kFormErr);
+    return false;
   }
   if (m->opcode() != opcode::kQuery) {
     ++stats_.notimp;
-    return answer_error(client, query, rcode::kNotImp);
+    answer_error(client, query, rcode::kNotImp);
+    return false;
   }
   const auto q = m->question();
   if (m->qdcount() != 1 || !q) {
     ++stats_.formerr;
-    return answer_error(client, query, rcode::kFormErr);
+    answer_error(client, query, rcode::kFormErr);
+    return false;
   }
   const MutBytes scratch(scratch_);
   if (auto n = builtin_.answer(*m, scratch)) {
     ++stats_.builtin;
     ++stats_.answers;
     io_.answer(client, scratch.first(*n));
-    return;
+    return false;
   }
   if (auto n = cache_.lookup(*m, now, scratch)) {
     ++stats_.cache_hits;
     Waiter w;
     fill_waiter(w, client, *m);
     deliver(w, *n);
-    return;
+    return false;
   }
   if (upstreams_.size() == 0) {
     ++stats_.servfail;
-    return answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail);
+    return false;
   }
 
   const auto e = m->edns();
@@ -184,28 +188,31 @@ void Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
   const Name qname = m->qname();
   const uint64_t hash = question_hash(qname, q->qtype, q->qclass, dnssec_ok);
   if (int32_t slot = find_pending(qname, q->qtype, q->qclass, dnssec_ok, hash); slot >= 0) {
+    if (own_query_came_back(static_cast<uint32_t>(slot), m->id(), now)) return false;
     Pending& p = pending_[static_cast<size_t>(slot)];
     for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
       const Waiter& w = waiters_[static_cast<size_t>(i)];
       if (w.id == m->id() && w.client == client) {
         ++stats_.retransmits;  // the answer is on its way; one is enough
-        return;
+        return false;
       }
     }
     if (!add_waiter(p, client, *m)) {
       ++stats_.pool_full;
       ++stats_.servfail;
-      return answer_error(client, query, rcode::kServFail);
+      answer_error(client, query, rcode::kServFail);
+      return false;
     }
     ++stats_.coalesced;
-    return;
+    return true;
   }
 
   const int32_t s = new_pending();
   if (s < 0) {
     ++stats_.pool_full;
     ++stats_.servfail;
-    return answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail);
+    return false;
   }
   const auto slot = static_cast<uint32_t>(s);
   Pending& p = pending_[slot];
@@ -221,18 +228,23 @@ void Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
     finish_pending(slot);
     ++stats_.pool_full;
     ++stats_.servfail;
-    return answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail);
+    return false;
   }
   int32_t& head = buckets_[hash & (buckets_.size() - 1)];
   p.next_in_bucket = head;
   head = s;
 
-  if (!send_next(slot, now)) return fail_pending(slot);
+  if (!send_next(slot, now)) {
+    fail_pending(slot);
+    return false;
+  }
   // Re-probe an unhealthy upstream with a copy of this real query
   // (upstream_set.hpp); whichever answers first wins.
   if (auto j = upstreams_.take_probe(now); j && (p.tried & bit(*j)) == 0) {
     if (send_attempt(slot, *j, now)) ++stats_.probes;
   }
+  return true;
 }
 
 bool Forwarder::send_next(uint32_t slot, MonoTime now) {
@@ -257,6 +269,26 @@ bool Forwarder::send_attempt(uint32_t slot, size_t upstream, MonoTime now) {
   Attempt& a = p.attempts[k];
   // RFC 5452 9.2: an unpredictable ID for every query that leaves.
   const auto id = static_cast<uint16_t>(rng_());
+  const size_t len = build_attempt_query(p, id);
+
+  if (++a.generation == 0) a.generation = 1;
+  a.id = id;
+  a.tcp = false;
+  a.upstream = static_cast<uint8_t>(upstream);
+  a.to = upstreams_.endpoint(upstream);
+  a.sent = now;
+  const AttemptRef ref{static_cast<uint32_t>(slot * kMaxAttempts + k), a.generation};
+  upstreams_.on_sent(upstream);
+  ++stats_.upstream_queries;
+  if (!io_.send_query(ref, a.to, ConstBytes(upstream_).first(len))) {
+    ++stats_.send_failures;
+    return false;
+  }
+  a.open = a.live = true;
+  return true;
+}
+
+size_t Forwarder::build_attempt_query(const Pending& p, uint16_t id) {
   QuerySpec spec;
   spec.id = id;
   spec.qname = p.qname;
@@ -267,20 +299,18 @@ bool Forwarder::send_attempt(uint32_t slot, size_t upstream, MonoTime now) {
   spec.dnssec_ok = p.dnssec_ok;  // the cache key includes DO, so the answer must match it
   const auto len = build_query(MutBytes(upstream_), spec);
   TAPIR_CHECK(len.has_value());  // one question in 64 KiB always fits
+  return *len;
+}
 
-  if (++a.generation == 0) a.generation = 1;
-  a.id = id;
-  a.upstream = static_cast<uint8_t>(upstream);
-  a.to = upstreams_.endpoint(upstream);
+bool Forwarder::retry_over_tcp(uint32_t slot, Attempt& a, AttemptRef ref, MonoTime now) {
+  // The same ID: the TCP connection is ours alone, and check_reply still
+  // matches ID and question on what comes back.
+  const size_t len = build_attempt_query(pending_[slot], a.id);
+  if (!io_.send_query_tcp(ref, a.to, ConstBytes(upstream_).first(len))) return false;
+  ++stats_.tcp_retries;
+  a.tcp = true;
+  a.live = true;  // a fresh attempt timer for the TCP exchange
   a.sent = now;
-  const AttemptRef ref{static_cast<uint32_t>(slot * kMaxAttempts + k), a.generation};
-  upstreams_.on_sent(upstream);
-  ++stats_.upstream_queries;
-  if (!io_.send_query(ref, a.to, ConstBytes(upstream_).first(*len))) {
-    ++stats_.send_failures;
-    return false;
-  }
-  a.open = a.live = true;
   return true;
 }
 
@@ -294,13 +324,17 @@ Forwarder::Attempt* Forwarder::find_attempt(AttemptRef ref, uint32_t* slot) {
 }
 
 void Forwarder::attempt_failed(uint32_t slot, Attempt& a, MonoTime now) {
-  Pending& p = pending_[slot];
   a.live = false;
   ++stats_.timeouts;
   // A reload may have renumbered the upstreams: only blame the one we asked.
   if (a.upstream < upstreams_.size() && upstreams_.endpoint(a.upstream) == a.to) {
     upstreams_.on_timeout(a.upstream, now);
   }
+  continue_after(slot, now);
+}
+
+void Forwarder::continue_after(uint32_t slot, MonoTime now) {
+  Pending& p = pending_[slot];
   if (std::any_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& x) { return x.live; })) {
     return;
   }
@@ -310,6 +344,31 @@ void Forwarder::attempt_failed(uint32_t slot, Attempt& a, MonoTime now) {
   if (std::none_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& x) { return x.open; })) {
     fail_pending(slot);
   }
+}
+
+bool Forwarder::own_query_came_back(uint32_t slot, uint16_t id, MonoTime now) {
+  Pending& p = pending_[slot];
+  for (size_t k = 0; k < kMaxAttempts; ++k) {
+    Attempt& a = p.attempts[k];
+    if (!a.open || a.id != id) continue;
+    ++stats_.loops;
+    // Blame the upstream only if the list still has it where it was.
+    if (a.upstream < upstreams_.size() && upstreams_.endpoint(a.upstream) == a.to &&
+        upstreams_.on_loop(a.upstream, now)) {
+      io_.loop_detected(a.to);
+    }
+    const bool was_live = a.live;
+    a.open = a.live = false;
+    io_.close_query({static_cast<uint32_t>(slot * kMaxAttempts + k), a.generation});
+    if (was_live) {
+      continue_after(slot, now);
+    } else if (std::none_of(p.attempts.begin(), p.attempts.end(),
+                            [](const Attempt& x) { return x.open; })) {
+      if (!send_next(slot, now)) fail_pending(slot);
+    }
+    return true;
+  }
+  return false;
 }
 
 void Forwarder::on_attempt_error(AttemptRef ref, MonoTime now) {
@@ -345,7 +404,9 @@ void Forwarder::on_reply(AttemptRef ref, const Endpoint& from, ConstBytes reply,
     upstreams_.on_reply(a->upstream, now - a->sent);
   }
   // check_reply parsed it; the message proper, without trailing bytes.
-  const ConstBytes msg = Message::parse(reply)->bytes();
+  const auto parsed = Message::parse(reply);
+  if (parsed->tc() && !a->tcp && retry_over_tcp(slot, *a, ref, now)) return;
+  const ConstBytes msg = parsed->bytes();
   cache_.insert(msg, p.dnssec_ok, now);
   for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
     std::memcpy(scratch_.data(), msg.data(), msg.size());
@@ -355,6 +416,7 @@ void Forwarder::on_reply(AttemptRef ref, const Endpoint& from, ConstBytes reply,
 }
 
 void Forwarder::on_tick(MonoTime now) {
+  upstreams_.expire_loops(now);
   if (pending_used_ == 0) return;
   for (uint32_t slot = 0; slot < pending_.size(); ++slot) {
     Pending& p = pending_[slot];
@@ -412,6 +474,38 @@ void Forwarder::deliver(const Waiter& w, size_t len) {
   }
   ++stats_.answers;
   io_.answer(w.client, all.first(len));
+}
+
+DnsStatsSnapshot Forwarder::snapshot() const {
+  DnsStatsSnapshot s;
+  s.queries = stats_.queries;
+  s.cache_hits = stats_.cache_hits;
+  s.cache_misses = cache_.stats().misses;
+  s.cache_entries = cache_.size();
+  s.builtin = stats_.builtin;
+  s.upstream_queries = stats_.upstream_queries;
+  s.coalesced = stats_.coalesced;
+  s.timeouts = stats_.timeouts;
+  s.servfail = stats_.servfail;
+  s.formerr = stats_.formerr;
+  s.dropped = stats_.dropped;
+  s.loops = stats_.loops;
+  s.tcp_retries = stats_.tcp_retries;
+  s.upstreams.reserve(upstreams_.size());
+  for (size_t i = 0; i < upstreams_.size(); ++i) {
+    const UpstreamStats& u = upstreams_.stats(i);
+    UpstreamSnapshot o;
+    o.address = upstreams_.endpoint(i).to_string();
+    o.queries = u.queries;
+    o.replies = u.replies;
+    o.timeouts = u.timeouts;
+    o.loops = u.loops;
+    o.latency_us = u.srtt.ns > 0 ? static_cast<uint64_t>(u.srtt.ns) / 1000 : 0;
+    o.healthy = u.healthy;
+    o.looping = u.looping;
+    s.upstreams.push_back(std::move(o));
+  }
+  return s;
 }
 
 void Forwarder::answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode) {

@@ -16,7 +16,9 @@
 //   5. no upstream configured                  -> SERVFAIL;
 //   6. the same question already in flight     -> the client waits on it
 //      (coalescing: one upstream query for many clients, keyed like the
-//      cache by lower-cased QNAME, QTYPE, QCLASS and DO);
+//      cache by lower-cased QNAME, QTYPE, QCLASS and DO) — unless its ID is
+//      that of one of the question's open attempts: then it is our own
+//      query come back (a forwarding loop, below) and is dropped;
 //   7. otherwise a new pending query: a fresh random ID (RFC 5452 9.2;
 //      the fresh source port is the kernel's, one socket per attempt) is
 //      sent to UpstreamSet::pick(), plus a probe copy to an unhealthy
@@ -42,6 +44,25 @@
 // without EDNS, RFC 1035 4.2.1; the EDNS size otherwise, RFC 6891 6.2.5),
 // TC set when answers had to go.
 //
+// A truncated upstream answer (TC over UDP) is not served: the attempt
+// asks the same upstream the same question again over TCP (RFC 7766 5;
+// ForwarderIo::send_query_tcp), with its attempt timer started afresh,
+// and the full answer is cached and rewritten for the clients as above —
+// clamped again for UDP clients, who then see TC and may come back over
+// TCP themselves. If TCP cannot start, the truncated answer is served.
+//
+// Forwarding loops. An upstream that leads back to tapir's own DNS address
+// (a relay or port forward into the guest, a resolver in the guest that
+// forwards to 10.0.2.3, tapir nested under a misconfigured one) shows as a
+// client query carrying exactly the question and the random ID of an
+// attempt still open. Such a query is dropped — never forwarded again, so
+// the loop ends here — its attempt is closed, its upstream is left out for
+// UpstreamSetConfig::loop_holdoff (UpstreamSet::on_loop) and the next
+// upstream is asked at once. Upstream *addresses* are not refused: the
+// same address (10.0.2.3) is tapir's own inside its guest but a different,
+// working tapir when this one runs nested, since its sockets live in the
+// caller's namespace.
+//
 // Timers: on_tick(now) runs every timeout that is due; the glue calls it
 // often enough for the precision it wants (l2l4/dns_io: every 100 ms while
 // pending() > 0), so the forwarder needs no timer of its own.
@@ -60,6 +81,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "base/clock.hpp"
@@ -114,8 +136,20 @@ class ForwarderIo {
   // Open a socket for `attempt` to `to`, send `query`; false if that
   // failed (the forwarder counts it and moves on to the next upstream).
   virtual bool send_query(AttemptRef attempt, const Endpoint& to, ConstBytes query) = 0;
+  // The attempt's UDP answer was truncated (TC): replace its socket by a
+  // TCP connection to the same upstream and send `query` there (the glue
+  // adds the 2-byte length, RFC 1035 4.2.2); its answer comes back through
+  // Forwarder::on_reply with the same AttemptRef. False if that could not
+  // even start: the truncated answer is then delivered as it is.
+  virtual bool send_query_tcp(AttemptRef attempt, const Endpoint& to, ConstBytes query) {
+    (void)attempt, (void)to, (void)query;
+    return false;
+  }
   // The attempt is over: close its socket. Replies after this are not wanted.
   virtual void close_query(AttemptRef attempt) = 0;
+  // `upstream` sent one of our own queries back to us: a forwarding loop.
+  // Called once per episode (UpstreamSet::on_loop), for the glue to log.
+  virtual void loop_detected(const Endpoint& upstream) { (void)upstream; }
 };
 
 struct ForwarderConfig {
@@ -149,6 +183,41 @@ struct ForwarderStats {
   uint64_t servfail = 0;       // SERVFAILs sent (deadline, no upstream, no room)
   uint64_t answers = 0;        // every answer handed to ForwarderIo::answer
   uint64_t pool_full = 0;      // no room for a pending query or a waiter
+  uint64_t loops = 0;          // our own upstream queries that came back from a client: dropped
+  uint64_t tcp_retries = 0;    // truncated UDP answers asked again over TCP
+};
+
+// What `stats` in the control API reports about the forwarder: a copy,
+// taken when asked (Forwarder::snapshot, DnsService::snapshot); plain
+// numbers, nothing that points back into the forwarder.
+struct UpstreamSnapshot {
+  std::string address;      // "127.0.0.1:53", "[fe80::1%eth0]:53" (Endpoint::to_string)
+  uint64_t queries = 0;     // attempts sent to it (probes included)
+  uint64_t replies = 0;     // accepted replies
+  uint64_t timeouts = 0;    // attempts that timed out or failed
+  uint64_t loops = 0;       // our own queries it sent back to us
+  uint64_t latency_us = 0;  // EWMA of reply times (gain 1/8, as TCP's SRTT); 0: no reply yet
+  bool healthy = true;      // false: moved back after a timeout, re-probed
+  bool looping = false;     // left out after a forwarding loop
+};
+
+struct DnsStatsSnapshot {
+  uint64_t queries = 0;           // client queries, UDP and TCP
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;      // looked up and not found (or expired)
+  uint64_t cache_entries = 0;
+  uint64_t builtin = 0;           // answered from the built-in names
+  uint64_t upstream_queries = 0;  // attempts sent upstream (failovers and probes included)
+  uint64_t coalesced = 0;         // joined the same question in flight
+  uint64_t timeouts = 0;          // upstream attempts that timed out or failed
+  uint64_t servfail = 0;          // SERVFAILs sent to clients
+  uint64_t formerr = 0;
+  uint64_t dropped = 0;           // too short, or a response
+  uint64_t loops = 0;             // forwarding loops caught
+  uint64_t tcp_retries = 0;       // truncated UDP answers asked again over TCP
+  uint64_t tcp_streams = 0;       // guest TCP connections open now (DnsService only)
+  uint64_t tcp_streams_total = 0;  // ... adopted in all (DnsService only)
+  std::vector<UpstreamSnapshot> upstreams;  // in preference order
 };
 
 class Forwarder {
@@ -161,7 +230,10 @@ class Forwarder {
 
   void set_upstreams(const std::vector<Endpoint>& upstreams) { upstreams_.set_upstreams(upstreams); }
 
-  void on_query(const ClientKey& client, ConstBytes query, MonoTime now);
+  // True when the client now waits on an upstream query: exactly one
+  // ForwarderIo::answer for it comes later. False when it was answered
+  // during the call, or dropped (never answered).
+  bool on_query(const ClientKey& client, ConstBytes query, MonoTime now);
   void on_reply(AttemptRef attempt, const Endpoint& from, ConstBytes reply, MonoTime now);
   // The attempt's socket failed (ICMP unreachable shows as ECONNREFUSED on a
   // connected UDP socket): treated as a timeout now, so failover is immediate.
@@ -172,6 +244,8 @@ class Forwarder {
   size_t pending() const { return pending_used_; }
 
   const ForwarderStats& stats() const { return stats_; }
+  // Allocates (the upstream list): for the control API, not the data path.
+  DnsStatsSnapshot snapshot() const;
   const Cache& cache() const { return cache_; }
   const UpstreamSet& upstreams() const { return upstreams_; }
 
@@ -180,6 +254,7 @@ class Forwarder {
     uint32_t generation = 0;
     bool open = false;
     bool live = false;  // open and not yet timed out
+    bool tcp = false;   // retried over TCP after a truncated UDP answer
     uint16_t id = 0;
     uint8_t upstream = 0;
     Endpoint to;
@@ -222,11 +297,18 @@ class Forwarder {
   bool send_next(uint32_t slot, MonoTime now);
   bool send_attempt(uint32_t slot, size_t upstream, MonoTime now);
   void attempt_failed(uint32_t slot, Attempt& a, MonoTime now);
+  // After an attempt stopped being live: the next upstream, or the end.
+  void continue_after(uint32_t slot, MonoTime now);
+  // True if `id` is one of the pending question's open attempts (a loop).
+  bool own_query_came_back(uint32_t slot, uint16_t id, MonoTime now);
   // Answers every waiting client SERVFAIL and ends the query.
   Attempt* find_attempt(AttemptRef ref, uint32_t* slot);
   void fail_pending(uint32_t slot);
   // Rewrites scratch_[0, len) for `w` and hands it to the glue.
   void deliver(const Waiter& w, size_t len);
+  // Asks the attempt's upstream again over TCP; false if the glue could not.
+  bool retry_over_tcp(uint32_t slot, Attempt& a, AttemptRef ref, MonoTime now);
+  size_t build_attempt_query(const Pending& p, uint16_t id);
   void answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode);
 
   ForwarderConfig config_;

@@ -25,7 +25,7 @@ void UpstreamSet::set_upstreams(const std::vector<Endpoint>& upstreams) {
 std::optional<size_t> UpstreamSet::pick(uint64_t tried) const {
   std::optional<size_t> fallback;
   for (size_t i = 0; i < entries_.size(); ++i) {
-    if (tried_bit(tried, i)) continue;
+    if (tried_bit(tried, i) || entries_[i].stats.looping) continue;
     if (entries_[i].stats.healthy) return i;
     if (!fallback) fallback = i;
   }
@@ -35,7 +35,7 @@ std::optional<size_t> UpstreamSet::pick(uint64_t tried) const {
 std::optional<size_t> UpstreamSet::take_probe(MonoTime now) {
   for (size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
-    if (e.stats.healthy || now < e.next_probe) continue;
+    if (e.stats.healthy || e.stats.looping || now < e.next_probe) continue;
     e.next_probe = now + config_.reprobe_interval;
     return i;
   }
@@ -59,6 +59,21 @@ void UpstreamSet::on_timeout(size_t i, MonoTime now) {
   ++e.stats.timeouts;
   if (e.stats.healthy || now >= e.next_probe) e.next_probe = now + config_.reprobe_interval;
   e.stats.healthy = false;
+}
+
+bool UpstreamSet::on_loop(size_t i, MonoTime now) {
+  UpstreamStats& s = entries_.at(i).stats;
+  ++s.loops;
+  entries_[i].loop_until = now + config_.loop_holdoff;
+  const bool first = !s.looping;
+  s.looping = true;
+  return first;
+}
+
+void UpstreamSet::expire_loops(MonoTime now) {
+  for (Entry& e : entries_) {
+    if (e.stats.looping && now >= e.loop_until) e.stats.looping = false;
+  }
 }
 
 OutstandingQuery OutstandingQuery::from_sent(const Endpoint& to, const Message& sent) {

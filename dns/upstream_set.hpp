@@ -21,6 +21,12 @@
 // again, a timeout schedules the next probe. A query's attempts are
 // tracked by the caller in a bitmask of tried indices (kMaxUpstreams).
 //
+// An upstream caught in a forwarding loop (on_loop: our own query came
+// back to us from the guest side, forwarder.hpp) is "looping": pick() and
+// take_probe() leave it out entirely — it is never a fallback — until
+// loop_holdoff has passed (expire_loops), so a list whose only upstream
+// loops answers SERVFAIL at once instead of feeding the loop.
+//
 // Latency is an EWMA of reply times with gain 1/8, as TCP's SRTT (RFC 6298
 // 2), for stats only. set_upstreams() on a resolv.conf reload keeps the
 // health and stats of upstreams that are still listed.
@@ -44,14 +50,21 @@ namespace tapir::dns {
 
 struct UpstreamSetConfig {
   Duration reprobe_interval = Duration::seconds(10);
+  // How long an upstream found in a forwarding loop is left out before it
+  // is tried again (a loop usually lasts until someone edits a config; a
+  // false alarm — a guest query that happened to repeat one of ours,
+  // 1 in 65 536 — costs no more than this).
+  Duration loop_holdoff = Duration::seconds(300);
 };
 
 struct UpstreamStats {
   uint64_t queries = 0;  // on_sent
   uint64_t replies = 0;
   uint64_t timeouts = 0;
+  uint64_t loops = 0;  // times it sent one of our own queries back to us
   Duration srtt{};  // 0 until the first reply
   bool healthy = true;
+  bool looping = false;  // left out by pick() and take_probe() until loop_until
 };
 
 class UpstreamSet {
@@ -79,12 +92,16 @@ class UpstreamSet {
   void on_sent(size_t i);
   void on_reply(size_t i, Duration rtt);
   void on_timeout(size_t i, MonoTime now);
+  // Returns true the first time (per episode), for the caller to log it.
+  bool on_loop(size_t i, MonoTime now);
+  void expire_loops(MonoTime now);
 
  private:
   struct Entry {
     Endpoint endpoint;
     UpstreamStats stats;
     MonoTime next_probe{};
+    MonoTime loop_until{};
   };
   UpstreamSetConfig config_;
   std::vector<Entry> entries_;

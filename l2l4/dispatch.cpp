@@ -71,6 +71,12 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
     case wire::ethertype::kIpv4: {
       auto ip = wire::Ipv4View::parse(eth->payload());
       if (!ip) return stats_.drops.count(ip.error());
+      if (!ip->header_checksum_ok()) return stats_.drops.count(wire::ParseError::kBadChecksum);
+      // No guest sends from these; a data path must not carry them to the
+      // host (0.0.0.0 is left for DHCP, whose responder checks it).
+      if (const wire::Ipv4Addr src = ip->source(); src.is_loopback() || src.is_multicast() || src.is_broadcast()) {
+        return stats_.drops.count(wire::ParseError::kMartianSource);
+      }
       if (ip->is_fragment()) break;
       if (meta.gso_size != 0 && ip->protocol() != wire::ipproto::kTcp) break;
       if (ip->protocol() == wire::ipproto::kUdp) {
@@ -89,7 +95,7 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
         // UDP flows (l2l4/udp_flows): unicast only.
         const wire::Ipv4Addr dst = ip->destination();
         if (udp_ != nullptr && !dst.is_multicast() && !dst.is_broadcast() &&
-            dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified()) {
+            dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified() && !ip->source().is_unspecified()) {
           return udp_->on_guest4(*eth, *ip, *udp, now, tx);
         }
       } else if (ip->protocol() == wire::ipproto::kTcp) {
@@ -97,7 +103,7 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
         if (!tcp) return stats_.drops.count(tcp.error());
         const wire::Ipv4Addr dst = ip->destination();
         if (tcp_ != nullptr && !dst.is_multicast() && !dst.is_broadcast() &&
-            dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified()) {
+            dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified() && !ip->source().is_unspecified()) {
           return tcp_->on_guest4(*eth, *ip, *tcp, *meta_, now, tx);
         }
       } else if (ip->protocol() == wire::ipproto::kIcmp) {
@@ -119,6 +125,10 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
       if (!cfg_.plan.ipv6) break;  // slirp4netns: no IPv6 unless asked
       auto ip = wire::Ipv6View::parse(eth->payload());
       if (!ip) return stats_.drops.count(ip.error());
+      // :: is left for DAD and MLD, whose handlers know it.
+      if (ip->source().is_loopback() || ip->source().is_multicast()) {
+        return stats_.drops.count(wire::ParseError::kMartianSource);
+      }
       if (ip->is_fragment()) break;
       if (meta.gso_size != 0 && ip->upper_protocol() != wire::ipproto::kTcp) break;
       if (ip->upper_protocol() == wire::ipproto::kIcmpv6) {
@@ -142,7 +152,8 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
       } else if (ip->upper_protocol() == wire::ipproto::kTcp) {
         auto tcp = wire::TcpView::parse(ip->upper_payload());
         if (!tcp) return stats_.drops.count(tcp.error());
-        if (tcp_ != nullptr && !ip->destination().is_multicast() && !ip->destination().is_unspecified()) {
+        if (tcp_ != nullptr && !ip->destination().is_multicast() && !ip->destination().is_unspecified() &&
+            !ip->source().is_unspecified()) {
           return tcp_->on_guest6(*eth, *ip, *tcp, *meta_, now, tx);
         }
       } else if (ip->upper_protocol() == wire::ipproto::kUdp) {
@@ -160,7 +171,7 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
         }
         // UDP flows (l2l4/udp_flows): unicast only.
         if (udp_ != nullptr && !ip->destination().is_multicast() &&
-            !ip->destination().is_unspecified()) {
+            !ip->destination().is_unspecified() && !ip->source().is_unspecified()) {
           return udp_->on_guest6(*eth, *ip, *udp, now, tx);
         }
       }

@@ -70,13 +70,30 @@ dns::ForwarderConfig with_mtu(dns::ForwarderConfig f, uint32_t mtu) {
   return f;
 }
 
+dns::BuiltinNames builtin_names(const DnsServiceConfig& cfg) {
+  dns::BuiltinNames names(cfg.builtin);
+  for (const std::string& spec : cfg.add_hosts) {
+    // The command line checked them; only host-gateway without a host address fails here.
+    if (auto r = names.add_host(spec); !r) {
+      LOG_WARN("dns: --add-host %s: %s; ignored", spec.c_str(),
+               dns::add_host_error_name(r.error()));
+    }
+  }
+  return names;
+}
+
 }  // namespace
 
 DnsService::DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg)
     : plan_(plan),
       log_queries_(cfg.log_queries),
-      forwarder_(with_mtu(cfg.forwarder, plan.mtu), dns::BuiltinNames(cfg.builtin), *this),
-      rx_(dns::Forwarder::kMaxMessage) {
+      forwarder_(with_mtu(cfg.forwarder, plan.mtu), builtin_names(cfg), *this),
+      rx_(dns::Forwarder::kMaxMessage),
+      resolv_conf_(std::move(cfg.resolv_conf)),
+      initial_upstreams_(cfg.upstreams),
+      loop_holdoff_(cfg.forwarder.upstream.loop_holdoff),
+      stream_idle_(cfg.stream_idle),
+      streams_(cfg.max_streams) {
   forwarder_.set_upstreams(cfg.upstreams);
   sockets_.resize(forwarder_.attempt_capacity());
 }
@@ -86,16 +103,45 @@ DnsService::~DnsService() {
   for (Socket& s : sockets_) {
     if (s.fd >= 0) ::close(s.fd);
   }
+  for (Stream& st : streams_) {
+    if (st.fd >= 0) ::close(st.fd);
+  }
 }
 
 void DnsService::attach(Engine& engine) {
   engine_ = &engine;
+  start_resolv_watch(engine);
   timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!timer_) {
     LOG_WARN("dns: timerfd: %s; timeouts follow the 1 s tick", strerrordesc_np(errno));
     return;
   }
   timer_watch_ = engine.watch(timer_.get(), POLLIN, *this, kTimerCookie);
+}
+
+void DnsService::start_resolv_watch(Engine& engine) {
+  if (resolv_conf_.empty()) return;
+  resolv_watch_.emplace(resolv_conf_, std::move(initial_upstreams_));
+  if (!resolv_watch_->valid()) return;
+  resolv_handle_ = engine.watch(resolv_watch_->fd(), POLLIN, *this, kResolvCookie);
+  if (!resolv_handle_.valid()) {
+    LOG_WARN("dns: no engine slot to watch %s; changes to it need a restart", resolv_conf_.c_str());
+    return;
+  }
+  // A change between startup's read and the watch would otherwise go unseen.
+  if (auto list = resolv_watch_->check_now()) {
+    forwarder_.set_upstreams(*list);
+    LOG_INFO("dns: %s changed; upstreams now %s", resolv_conf_.c_str(),
+             describe_upstreams(*list).c_str());
+  }
+}
+
+void DnsService::on_resolv_change() {
+  if (auto list = resolv_watch_->on_readable()) {
+    forwarder_.set_upstreams(*list);
+    LOG_INFO("dns: %s changed; upstreams now %s", resolv_conf_.c_str(),
+             describe_upstreams(*list).c_str());
+  }
 }
 
 void DnsService::update_timer() {
@@ -117,6 +163,7 @@ void DnsService::on_udp4(const wire::EthernetView& eth, const wire::Ipv4View& ip
   c.port = udp.source_port();
   c.mac = eth.source();
   forwarder_.on_query(c, udp.payload(), now);
+  resume_streams(now);
   update_timer();
 }
 
@@ -129,12 +176,15 @@ void DnsService::on_udp6(const wire::EthernetView& eth, const wire::Ipv6View& ip
   c.port = udp.source_port();
   c.mac = eth.source();
   forwarder_.on_query(c, udp.payload(), now);
+  resume_streams(now);
   update_timer();
 }
 
 void DnsService::on_tick(MonoTime now, TxQueue& tx) {
   tx_ = &tx;
   forwarder_.on_tick(now);
+  resume_streams(now);
+  expire_streams(now);
   update_timer();
 }
 
@@ -145,10 +195,21 @@ void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQu
     while (::read(timer_.get(), &expirations, sizeof expirations) < 0 && errno == EINTR) {
     }
     forwarder_.on_tick(now);
+  } else if (cookie == kResolvCookie) {
+    on_resolv_change();
+  } else if (static_cast<uint32_t>(cookie) >= kStreamBase) {
+    (void)revents;  // errors show up as recv's or send's errno
+    stream_ready(cookie, now);
   } else {
-    (void)revents;  // errors show up as recvfrom's errno
-    drain(dns::AttemptRef::unpack(cookie), now);
+    (void)revents;  // errors show up as recvfrom's (or send's, recv's) errno
+    const auto ref = dns::AttemptRef::unpack(cookie);
+    if (ref.index < sockets_.size() && sockets_[ref.index].tcp) {
+      tcp_ready(ref, now);
+    } else {
+      drain(ref, now);
+    }
   }
+  resume_streams(now);
   update_timer();
 }
 
@@ -157,7 +218,8 @@ void DnsService::drain(dns::AttemptRef ref, MonoTime now) {
   // forwarder closes the attempt (an accepted answer ends the query).
   while (ref.index < sockets_.size()) {
     const Socket& s = sockets_[ref.index];
-    if (s.fd < 0 || s.generation != ref.generation) return;
+    // A TC answer may have turned the attempt into a TCP exchange just now.
+    if (s.fd < 0 || s.generation != ref.generation || s.tcp) return;
     sockaddr_storage from{};
     socklen_t from_len = sizeof from;
     const ssize_t n = ::recvfrom(s.fd, rx_.data(), rx_.size(), MSG_DONTWAIT,
@@ -210,15 +272,102 @@ void DnsService::close_query(dns::AttemptRef ref) {
   if (ref.index >= sockets_.size()) return;
   Socket& s = sockets_[ref.index];
   if (s.fd < 0 || s.generation != ref.generation) return;
+  close_socket(s);
+}
+
+void DnsService::close_socket(Socket& s) {
   // unwatch() first: the engine submits the poll removal and forgets the fd.
   engine_->unwatch(s.watch);
   ::close(s.fd);
   s.fd = -1;
   s.watch = {};
+  s.tcp.reset();
+}
+
+bool DnsService::send_query_tcp(dns::AttemptRef ref, const dns::Endpoint& to,
+                                wire::ConstBytes query) {
+  if (engine_ == nullptr || ref.index >= sockets_.size() ||
+      query.size() > dns::Forwarder::kMaxMessage) {
+    return false;
+  }
+  Socket& s = sockets_[ref.index];
+  if (s.fd >= 0 && s.generation == ref.generation) close_socket(s);  // the UDP socket is done
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (!to_sockaddr(to, ss, len)) {
+    ++stats_.socket_errors;
+    return false;
+  }
+  Fd fd(::socket(to.is_ipv6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd || (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) < 0 &&  // NOLINT
+              errno != EINPROGRESS)) {
+    ++stats_.tcp_errors;
+    return false;
+  }
+  auto t = std::make_unique<TcpExchange>();
+  t->to = to;
+  t->out.resize(2 + query.size());
+  wire::store_be16(wire::MutBytes(t->out), 0, static_cast<uint16_t>(query.size()));
+  std::memcpy(t->out.data() + 2, query.data(), query.size());
+  t->in.resize(2 + dns::Forwarder::kMaxMessage);
+  // POLLOUT for the connect and the query, POLLIN for the answer.
+  const WatchHandle h = engine_->watch(fd.get(), POLLIN | POLLOUT, *this, ref.pack());
+  if (!h.valid()) {
+    ++stats_.socket_errors;
+    return false;
+  }
+  s.fd = fd.release();
+  s.generation = ref.generation;
+  s.watch = h;
+  s.tcp = std::move(t);
+  return true;
+}
+
+void DnsService::tcp_ready(dns::AttemptRef ref, MonoTime now) {
+  Socket& s = sockets_[ref.index];
+  if (s.fd < 0 || s.generation != ref.generation || !s.tcp) return;
+  TcpExchange& t = *s.tcp;
+  auto fail = [&] {
+    ++stats_.tcp_errors;
+    forwarder_.on_attempt_error(ref, now);
+  };
+  while (t.out_off < t.out.size()) {
+    const ssize_t n = ::send(s.fd, t.out.data() + t.out_off, t.out.size() - t.out_off,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // still connecting, or full
+    if (n < 0) return fail();  // ECONNREFUSED and friends
+    t.out_off += static_cast<size_t>(n);
+    if (t.out_off == t.out.size()) engine_->set_events(s.watch, POLLIN);  // the answer, now
+  }
+  while (true) {
+    const ssize_t n = ::recv(s.fd, t.in.data() + t.in_len, t.in.size() - t.in_len, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) return fail();  // an error, or closed before the whole answer came
+    t.in_len += static_cast<size_t>(n);
+    if (t.in_len < 2) continue;
+    const size_t need = 2 + wire::load_be16(wire::ConstBytes(t.in), 0);
+    if (t.in_len < need) continue;
+    // One answer per exchange: on_reply ends the attempt (and frees `t`)
+    // if it is accepted. One it rejected (wrong ID or question) is all this
+    // connection had to say: the attempt has failed.
+    const TcpExchange* before = &t;
+    forwarder_.on_reply(ref, t.to, wire::ConstBytes(t.in).subspan(2, need - 2), now);
+    if (s.fd >= 0 && s.generation == ref.generation && s.tcp.get() == before) fail();
+    return;
+  }
+}
+
+void DnsService::loop_detected(const dns::Endpoint& upstream) {
+  LOG_WARN("dns: upstream %s sent our own query back to the DNS address: a forwarding loop; "
+           "not using it for %lld s",
+           upstream.to_string().c_str(), static_cast<long long>(loop_holdoff_.ns / 1'000'000'000));
 }
 
 void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {
   if (log_queries_) log_answer(c, msg);
+  if (c.transport == dns::ClientKey::Transport::kTcp) return stream_answer(c, msg);
   if (tx_ == nullptr) return;
   wire::MutBytes out = tx_->acquire();
   if (out.empty()) {
@@ -241,15 +390,23 @@ void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {
 
 void DnsService::log_answer(const dns::ClientKey& c, wire::ConstBytes msg) const {
   auto m = dns::Message::parse(msg);
-  const std::string who = c.ipv6 ? c.addr6.to_string() : c.addr4.to_string();
-  const char* open = c.ipv6 ? "[" : "";
-  const char* close = c.ipv6 ? "]" : "";
+  // "10.0.2.100:40000", "[fd00::100]:40000", or for TCP the stream
+  // ("tcp#3": the TCP translation has the address).
+  // (append, not operator+: g++ 12 warns falsely about -Wrestrict on the latter)
+  std::string who;
+  if (c.transport == dns::ClientKey::Transport::kTcp) {
+    who.append("tcp#").append(std::to_string(static_cast<uint32_t>(c.conn) - kStreamBase));
+  } else if (c.ipv6) {
+    who.append("[").append(c.addr6.to_string()).append("]:").append(std::to_string(c.port));
+  } else {
+    who.append(c.addr4.to_string()).append(":").append(std::to_string(c.port));
+  }
   if (!m) {
-    LOG_INFO("dns: %s%s%s:%u -> malformed answer", open, who.c_str(), close, c.port);
+    LOG_INFO("dns: %s -> malformed answer", who.c_str());
     return;
   }
   const auto q = m->question();
-  LOG_INFO("dns: %s%s%s:%u %s type %u -> rcode %u, %u answers%s", open, who.c_str(), close, c.port,
+  LOG_INFO("dns: %s %s type %u -> rcode %u, %u answers%s", who.c_str(),
            m->qname().to_string().c_str(), q ? q->qtype : 0U, m->rcode(), m->ancount(),
            m->tc() ? ", truncated" : "");
 }

@@ -9,10 +9,19 @@
 //   ForwarderIo::send_query                   -> socket(), connect(), send(), Engine::watch
 //   socket readable                           -> recvfrom() until EAGAIN -> Forwarder::on_reply
 //   ECONNREFUSED (ICMP unreachable)           -> Forwarder::on_attempt_error (failover now)
+//   ForwarderIo::send_query_tcp (TC answer)   -> the attempt's UDP socket closed; a
+//                                                non-blocking TCP connect to the same
+//                                                upstream, length-prefixed query sent
+//                                                when writable, answer read until its
+//                                                length is complete -> on_reply
 //   ForwarderIo::close_query                  -> Engine::unwatch, close()
 //   ForwarderIo::answer                       -> a frame from the DNS address, port 53
 //   timerfd every 100 ms while queries are pending, and the engine tick
 //                                             -> Forwarder::on_tick
+//   inotify on resolv.conf's directory        -> Forwarder::set_upstreams
+//                                                (dns_resolv_watch.hpp)
+//   adopt_stream (guest TCP to port 53)       -> length-prefixed queries in, answers
+//                                                out (dns_stream.cpp)
 //
 // One UDP socket per upstream attempt, connected to the upstream: the
 // kernel picks a random ephemeral source port for each (RFC 5452 9.2) and
@@ -20,18 +29,24 @@
 // anyway. The sockets live in tapir's own (the caller's) network
 // namespace, so loopback resolvers such as 127.0.0.53 work for the guest.
 //
-// Allocation: the socket table (one entry per possible attempt) and the
-// receive buffer are sized in the constructor; the per-query path makes
-// syscalls (socket, connect, send, close) but does not allocate, beyond
-// what Forwarder documents (Cache::insert).
+// Allocation: the socket table (one entry per possible attempt), the
+// stream table and the receive buffer are sized in the constructor; the
+// per-query path makes syscalls (socket, connect, send, close) but does
+// not allocate, beyond what Forwarder documents (Cache::insert). The rare
+// paths do: a TCP retry's buffers, and a guest TCP stream's buffers, each
+// freed when it ends.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "base/fd.hpp"
 #include "dns/forwarder.hpp"
+#include "l2l4/dns_resolv_watch.hpp"
 #include "l2l4/engine.hpp"
+#include "l2l4/tcp_flows.hpp"
 #include "l2l4/wire/address_plan.hpp"
 #include "l2l4/wire/ethernet.hpp"
 #include "l2l4/wire/ipv4.hpp"
@@ -43,17 +58,32 @@ namespace tapir::l2l4 {
 struct DnsServiceConfig {
   dns::ForwarderConfig forwarder;
   dns::BuiltinConfig builtin;
+  std::vector<std::string> add_hosts;  // --add-host NAME:ADDR, in order (BuiltinNames::add_host)
   std::vector<dns::Endpoint> upstreams;
+  // Non-empty when `upstreams` came from this resolv.conf: it is watched
+  // (dns_resolv_watch.hpp) and a change replaces the upstreams live.
+  // Empty with --dns-upstream, which is fixed.
+  std::string resolv_conf;
   bool log_queries = false;  // --dns-log: one line per answer
+  // Guest TCP connections (adopt_stream, dns_stream.cpp).
+  size_t max_streams = 64;
+  Duration stream_idle = Duration::seconds(30);  // RFC 7766 6.2.3: seconds, not minutes
 };
 
 struct DnsIoStats {
   uint64_t tx_full = 0;        // an answer was dropped: no transmit buffer
   uint64_t socket_errors = 0;  // socket/connect/send failed, or no watch slot
   uint64_t recv_errors = 0;
+  uint64_t tcp_errors = 0;     // a TCP retry's connection failed or closed early
+  uint64_t streams_adopted = 0;
+  uint64_t streams_refused = 0;   // adopt_stream at the cap
+  uint64_t streams_idle = 0;      // closed after stream_idle without traffic
+  uint64_t stream_errors = 0;     // read/write errors, or a zero-length message
+  uint64_t stream_out_full = 0;   // an answer dropped: the client does not read
+  uint64_t stream_waits = 0;      // answers waited for the peer to make room
 };
 
-class DnsService final : public SocketClient, private dns::ForwarderIo {
+class DnsService final : public SocketClient, public StreamService, private dns::ForwarderIo {
  public:
   DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg);
   ~DnsService() override;
@@ -72,24 +102,105 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   void on_tick(MonoTime now, TxQueue& tx);
   void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) override;
 
+  // DNS over TCP from the guest (RFC 1035 4.2.2, RFC 7766). The TCP
+  // translation hands over its end of a socketpair for each guest
+  // connection to the DNS address, port 53; `fd` must be a non-blocking
+  // stream socket. Queries are read as 2-byte length + message, several per
+  // connection and pipelined, answered through the same forwarder (cache,
+  // built-in names, upstreams) in the same framing, in the order the
+  // answers are ready (RFC 7766 7: not necessarily the order asked).
+  // Returns false — and closes `fd` — at max_streams or without an engine.
+  bool adopt_stream(Fd fd, MonoTime now) override;
+  size_t streams() const { return streams_used_; }
+  // Closes streams idle for stream_idle (on_tick calls it).
+  void expire_streams(MonoTime now);
+
   const dns::Forwarder& forwarder() const { return forwarder_; }
+  // Everything `stats` in the control API shows about DNS (allocates).
+  dns::DnsStatsSnapshot snapshot() const {
+    dns::DnsStatsSnapshot s = forwarder_.snapshot();
+    s.tcp_streams = streams_used_;
+    s.tcp_streams_total = stats_.streams_adopted;
+    return s;
+  }
   const DnsIoStats& stats() const { return stats_; }
 
  private:
+  // A TCP retry after a truncated answer (RFC 1035 4.2.2 framing). Made
+  // only on that rare path, and freed with the attempt.
+  struct TcpExchange {
+    dns::Endpoint to;
+    std::vector<std::byte> out;  // length + query
+    size_t out_off = 0;
+    std::vector<std::byte> in;   // length + answer, up to 2 + 65535
+    size_t in_len = 0;
+  };
   struct Socket {
     int fd = -1;
     uint32_t generation = 0;
     WatchHandle watch;
+    std::unique_ptr<TcpExchange> tcp;  // null: the attempt's UDP socket
   };
+  // A guest TCP connection. Buffers are allocated on adopt and freed on
+  // close: `in` holds at most one whole message (2 + 65535), `out` the
+  // answers not yet taken by the peer. No more queries are read while
+  // `out` holds more than kStreamOutPause or kStreamMaxWaiting answers are
+  // still owed, so a client that sends without reading stalls itself, not
+  // tapir; and `out` never needs more than kStreamOutMax (what was there at
+  // the pause plus every owed answer at the largest size), so in practice
+  // no answer is dropped (stream_out_full counts it if one ever is).
+  struct StreamBuffers {
+    std::vector<std::byte> in;
+    size_t in_len = 0;
+    std::vector<std::byte> out;
+    size_t out_off = 0;
+  };
+  struct Stream {
+    int fd = -1;
+    uint32_t generation = 0;
+    WatchHandle watch;
+    std::unique_ptr<StreamBuffers> buf;
+    MonoTime last_active{};
+    uint32_t waiting = 0;   // queries whose answer the forwarder still owes
+    bool in_query = false;  // inside Forwarder::on_query for this stream
+    bool eof = false;       // the peer sent everything it will send
+    bool paused = false;    // stopped reading: too much owed or unsent
+    bool want_out = false;  // POLLOUT asked for: `out` waits for room
+  };
+  static constexpr size_t kStreamOutPause = 2 + dns::Forwarder::kMaxMessage;
+  static constexpr uint32_t kStreamMaxWaiting = 16;
+  static constexpr size_t kStreamOutMax =
+      kStreamOutPause + (kStreamMaxWaiting + 1) * (2 + dns::Forwarder::kMaxMessage);
+  // Stream cookies: the stream's index from kStreamBase up in the low word
+  // (attempt indices stay far below it), its generation in the high word.
+  static constexpr uint32_t kStreamBase = 0x8000'0000u;
   static constexpr uint64_t kTimerCookie = ~uint64_t{0};
+  static constexpr uint64_t kResolvCookie = ~uint64_t{1};
 
   void answer(const dns::ClientKey& client, wire::ConstBytes msg) override;
   bool send_query(dns::AttemptRef attempt, const dns::Endpoint& to, wire::ConstBytes query) override;
+  bool send_query_tcp(dns::AttemptRef attempt, const dns::Endpoint& to,
+                      wire::ConstBytes query) override;
+  void tcp_ready(dns::AttemptRef ref, MonoTime now);
+  void close_socket(Socket& s);
   void close_query(dns::AttemptRef attempt) override;
+  void loop_detected(const dns::Endpoint& upstream) override;
   void drain(dns::AttemptRef ref, MonoTime now);
   // Keeps the 100 ms timer running exactly while queries are pending.
   void update_timer();
   void log_answer(const dns::ClientKey& client, wire::ConstBytes msg) const;
+  void start_resolv_watch(Engine& engine);
+  Stream* find_stream(uint64_t cookie);
+  void stream_ready(uint64_t cookie, MonoTime now);
+  void stream_read(Stream& st, uint64_t cookie, MonoTime now);
+  // Sends what `out` holds; false if the stream failed (and was closed).
+  bool stream_flush(Stream& st);
+  void stream_answer(const dns::ClientKey& client, wire::ConstBytes msg);
+  void close_stream(Stream& st);
+  // Reads on in streams that paused for owed answers which have come
+  // since; outside any forwarder call (ForwarderIo must not call back in).
+  void resume_streams(MonoTime now);
+  void on_resolv_change();
 
   wire::AddressPlan plan_;
   bool log_queries_;
@@ -101,6 +212,15 @@ class DnsService final : public SocketClient, private dns::ForwarderIo {
   Fd timer_;
   WatchHandle timer_watch_;
   bool timer_running_ = false;
+  std::string resolv_conf_;
+  std::vector<dns::Endpoint> initial_upstreams_;
+  std::optional<ResolvConfWatch> resolv_watch_;
+  WatchHandle resolv_handle_;
+  Duration loop_holdoff_;
+  Duration stream_idle_;
+  std::vector<Stream> streams_;
+  size_t streams_used_ = 0;
+  bool resume_wanted_ = false;
   DnsIoStats stats_;
 };
 

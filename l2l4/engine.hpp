@@ -171,7 +171,7 @@ struct EngineConfig {
   // Drives retransmission timers: their resolution.
   Duration tick = Duration::millis(20);
   uint32_t rx_batch = 64;  // frames read per turn before other work runs
-  uint32_t tx_slots = 64;
+  uint32_t tx_slots = 256;  // allocated untouched: only the bytes used are resident
   uint32_t socket_slots = 4096;
 };
 

@@ -553,7 +553,7 @@ void TcpFlows::on_segment(const Seg& s, MonoTime now, TxQueue& tx) {
   if (f.generation != gen || f.state == State::kFree) return;
   on_data(f, s, now, tx);
   if (f.generation != gen || f.state == State::kFree) return;
-  maybe_finish(f);
+  maybe_finish(f, tx);
 }
 
 void TcpFlows::on_new_syn(const Seg& s, MonoTime now, TxQueue& tx) {
@@ -772,8 +772,13 @@ void TcpFlows::on_data(Flow& f, const Seg& s, MonoTime now, TxQueue& tx) {
   want_ack(f);
 }
 
-void TcpFlows::maybe_finish(Flow& f) {
-  if (f.guest_fin && f.fin_acked) release(f, false);
+// Both FINs are acknowledged: the flow ends, but only after the guest has
+// the ACK of its own FIN (and of any data just before it), which would
+// otherwise still wait for the batch end, and be lost with the flow.
+void TcpFlows::maybe_finish(Flow& f, TxQueue& tx) {
+  if (!f.guest_fin || !f.fin_acked) return;
+  if (f.ack_due && !send_control(f, tf::kAck, f.snd_nxt, tx)) return;  // retried at batch end
+  release(f, false);
 }
 
 // --- towards the guest -----------------------------------------------------
@@ -902,6 +907,7 @@ void TcpFlows::on_batch_end(MonoTime now, TxQueue& tx) {
       continue;
     }
     watch_room(f);
+    maybe_finish(f, tx);
   }
   dirty_.clear();
   if (tx_wait_.empty() || tx.free_slots() == 0) return;

@@ -179,7 +179,7 @@ class TcpFlows final : public SocketClient, public ForwardSink {
   void rewind(Flow& f);
   void host_error(Flow& f, int err, TxQueue& tx);
   void on_timer(uint32_t slot, MonoTime now, TxQueue& tx);
-  void maybe_finish(Flow& f);
+  void maybe_finish(Flow& f, TxQueue& tx);
 
   // Frames.
   bool send_control(Flow& f, uint8_t flags, uint32_t seq, TxQueue& tx, bool syn_options = false);

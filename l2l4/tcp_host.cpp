@@ -6,7 +6,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 
 namespace tapir::l2l4 {
 namespace {
@@ -82,8 +84,19 @@ ssize_t KernelTcpHost::peek_skipping(int fd, void* scratch, size_t skip, void* b
 }
 
 ssize_t KernelTcpHost::consume(int fd, size_t len) {
-  // MSG_TRUNC on a stream socket discards instead of copying.
-  return or_errno(::recv(fd, nullptr, len, MSG_TRUNC | MSG_DONTWAIT));
+  // MSG_TRUNC on a TCP socket discards instead of copying. An AF_UNIX
+  // stream (local_pair, the DNS service's connections) has no such mode:
+  // it fails with EFAULT and consumes nothing, so copy those bytes out.
+  const ssize_t n = ::recv(fd, nullptr, len, MSG_TRUNC | MSG_DONTWAIT);
+  if (n >= 0 || errno != EFAULT) return or_errno(n);
+  std::byte sink[4096];
+  size_t done = 0;
+  while (done < len) {
+    const ssize_t m = ::recv(fd, sink, std::min(len - done, sizeof sink), MSG_DONTWAIT);
+    if (m <= 0) return done > 0 ? static_cast<ssize_t>(done) : or_errno(m);
+    done += static_cast<size_t>(m);
+  }
+  return static_cast<ssize_t>(done);
 }
 
 ssize_t KernelTcpHost::send(int fd, const void* buf, size_t len) {

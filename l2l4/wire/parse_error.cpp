@@ -19,6 +19,8 @@ const char* parse_error_name(ParseError e) noexcept {
     case ParseError::kExtensionHeaderLimit: return "extension_header_limit";
     case ParseError::kBadVnetHeader: return "bad_vnet_header";
     case ParseError::kBadMagic: return "bad_magic";
+    case ParseError::kBadChecksum: return "bad_checksum";
+    case ParseError::kMartianSource: return "martian_source";
     case ParseError::kCount_: break;
   }
   return "unknown";

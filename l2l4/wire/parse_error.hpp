@@ -24,6 +24,8 @@ enum class ParseError : uint8_t {
   kExtensionHeaderLimit,  // IPv6 extension-header chain longer than tapir walks
   kBadVnetHeader,         // virtio_net_hdr with unknown GSO type or inconsistent fields
   kBadMagic,              // file format magic number (pcap) not recognised
+  kBadChecksum,           // a header checksum that does not verify (IPv4)
+  kMartianSource,         // a source no guest may use (loopback, multicast, broadcast)
   kCount_                 // number of reasons; not a reason
 };
 

@@ -130,7 +130,8 @@ check "api: a 1 MB request is answered 'too large'" test "$big" = "$(err 'bad re
   || echo "#   got: ${big:0:200}"
 stats_ok() {
   jq -e '.return | (.flows.udp.reverse_created >= 2) and (.frames.from_guest > 0) and (.bytes.to_guest > 0)
-         and (.drops | has("malformed")) and (.api.too_large >= 1)' <<<"$(api '{"execute":"stats"}')" >/dev/null
+         and (.drops | has("malformed")) and (.api.too_large >= 1) and (.flows.tcp.forwarded >= 1)
+         and (.dns | has("upstreams"))' <<<"$(api '{"execute":"stats"}')" >/dev/null
 }
 check "api: stats counts flows by type, frames and bytes each way, drops by reason" stats_ok
 

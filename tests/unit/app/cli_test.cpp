@@ -135,8 +135,22 @@ TEST(Cli, DnsOptions) {
   ASSERT_FALSE(e);
   EXPECT_NE(e.error().find("--dns-upstream"), std::string::npos) << e.error();
 
+  auto h = parse({"--add-host", "db.test:192.0.2.7", "--add-host=db6.test:fd00::7",
+                  "--add-host=gw.test:host-gateway", "1", "tap0"});
+  ASSERT_TRUE(h) << h.error();
+  EXPECT_EQ(h->add_hosts, (std::vector<std::string>{"db.test:192.0.2.7", "db6.test:fd00::7",
+                                                    "gw.test:host-gateway"}));
+  for (const char* bad : {"--add-host=db.test", "--add-host=db.test:999.1.1.1",
+                          "--add-host=:192.0.2.1", "--add-host=a..b:192.0.2.1"}) {
+    auto err = parse({bad, "1", "tap0"});
+    ASSERT_FALSE(err) << bad;
+    EXPECT_EQ(err.error().rfind("invalid --add-host \"", 0), 0u) << err.error();
+    EXPECT_EQ(err.error().find('\n'), std::string::npos) << err.error();
+  }
+
   const std::string help = usage_text();
-  for (const char* opt : {"--disable-dns", "--dns-upstream", "--resolv-conf", "--dns-cache-size", "--dns-log"}) {
+  for (const char* opt : {"--disable-dns", "--dns-upstream", "--resolv-conf", "--dns-cache-size",
+                          "--dns-log", "--add-host"}) {
     EXPECT_NE(help.find(opt), std::string::npos) << opt;
   }
 }

@@ -56,6 +56,15 @@ struct FakeIo final : ForwarderIo {
     return true;
   }
   void close_query(AttemptRef a) override { closed.push_back(a); }
+  std::vector<Endpoint> loops;
+  std::vector<Sent> sent_tcp;
+  bool tcp_works = true;
+  bool send_query_tcp(AttemptRef a, const Endpoint& to, ConstBytes q) override {
+    if (!tcp_works) return false;
+    sent_tcp.push_back({a, to, to_vec(q)});
+    return true;
+  }
+  void loop_detected(const Endpoint& up) override { loops.push_back(up); }
   bool is_closed(AttemptRef a) const {
     for (const auto& c : closed) {
       if (c == a) return true;
@@ -345,6 +354,154 @@ TEST_F(ForwarderTest, ReprobesAnUnhealthyUpstreamAlongsideARealQuery) {
   EXPECT_EQ(io.sent[2].to, kUp1);
   EXPECT_EQ(io.sent[3].to, kUp0);  // the probe
   EXPECT_EQ(fwd->stats().probes, 1u);
+}
+
+Bytes truncated(Bytes reply) {
+  reply[2] |= 0x02;  // TC
+  return reply;
+}
+
+TEST_F(ForwarderTest, TruncatedAnswerIsAskedAgainOverTcpAndTheFullOneServed) {
+  fwd->on_query(client(1000), cb(query_for("big.test", 1, rrtype::kA, std::nullopt)), at(0));
+  ASSERT_EQ(io.sent.size(), 1u);
+  const uint16_t id = parsed(io.sent[0].msg).id();
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(truncated(answer_to(query_for("big.test", id)))), at(0.5));
+  EXPECT_TRUE(io.answers.empty());
+  ASSERT_EQ(io.sent_tcp.size(), 1u);
+  EXPECT_EQ(io.sent_tcp[0].ref, io.sent[0].ref);  // the same attempt, now over TCP
+  EXPECT_EQ(io.sent_tcp[0].to, kUp0);
+  EXPECT_EQ(parsed(io.sent_tcp[0].msg).id(), id);
+  EXPECT_EQ(fwd->stats().tcp_retries, 1u);
+  // Its own timer: 0.5 s + 0.9 s is past the UDP send's 1 s, not the TCP one's.
+  fwd->on_tick(at(1.4));
+  EXPECT_EQ(io.sent.size(), 1u);
+  EXPECT_EQ(fwd->stats().timeouts, 0u);
+
+  // 40 records: more than 512 bytes, the full answer.
+  const Bytes full = answer_to(query_for("big.test", id), 40);
+  ASSERT_GT(full.size(), 512u);
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(full), at(1.5));
+  ASSERT_EQ(io.answers.size(), 1u);
+  const Message a = parsed(io.answers[0].msg);
+  EXPECT_EQ(a.id(), 1);
+  EXPECT_TRUE(a.tc());  // a classic UDP client gets 512 bytes and TC ...
+  EXPECT_LE(io.answers[0].msg.size(), 512u);
+
+  // ... a TCP client the whole answer, from the cache (the full one was kept).
+  ClientKey tcp = client(1001);
+  tcp.transport = ClientKey::Transport::kTcp;
+  fwd->on_query(tcp, cb(query_for("big.test", 2, rrtype::kA, std::nullopt)), at(2));
+  ASSERT_EQ(io.answers.size(), 2u);
+  EXPECT_EQ(fwd->stats().cache_hits, 1u);
+  EXPECT_FALSE(parsed(io.answers[1].msg).tc());
+  EXPECT_EQ(parsed(io.answers[1].msg).ancount(), 40);
+}
+
+TEST_F(ForwarderTest, TruncatedAnswerIsServedAsItIsWhenTcpCannotStart) {
+  io.tcp_works = false;
+  fwd->on_query(client(1000), cb(query_for("big.test", 1)), at(0));
+  const uint16_t id = parsed(io.sent[0].msg).id();
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(truncated(answer_to(query_for("big.test", id)))), at(0.1));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_TRUE(parsed(io.answers[0].msg).tc());
+  EXPECT_EQ(fwd->stats().tcp_retries, 0u);
+  EXPECT_EQ(fwd->cache().size(), 0u);  // a TC answer is never cached
+}
+
+TEST_F(ForwarderTest, TcpRetryThatTimesOutFailsOverToTheNextUpstream) {
+  fwd->on_query(client(1000), cb(query_for("big.test", 1)), at(0));
+  const uint16_t id = parsed(io.sent[0].msg).id();
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(truncated(answer_to(query_for("big.test", id)))), at(0.1));
+  ASSERT_EQ(io.sent_tcp.size(), 1u);
+  fwd->on_tick(at(1.2));  // the TCP exchange's 1 s is over
+  ASSERT_EQ(io.sent.size(), 2u);
+  EXPECT_EQ(io.sent[1].to, kUp1);
+  const uint16_t id1 = parsed(io.sent[1].msg).id();
+  const Bytes tc1 = truncated(answer_to(query_for("big.test", id1)));
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(tc1), at(1.3));
+  ASSERT_EQ(io.sent_tcp.size(), 2u);
+  // TC again, over TCP (an odd upstream): served, not retried again.
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(tc1), at(1.4));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_TRUE(parsed(io.answers[0].msg).tc());
+  EXPECT_EQ(io.sent_tcp.size(), 2u);
+}
+
+TEST_F(ForwarderTest, SnapshotHasWhatTheControlApiShows) {
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  fwd->on_tick(at(1));  // upstream 0 times out; upstream 1 is asked
+  ASSERT_EQ(io.sent.size(), 2u);
+  const uint16_t id = parsed(io.sent[1].msg).id();
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(answer_to(query_for("a.test", id))), at(1.004));
+  fwd->on_query(client(1000), cb(query_for("a.test", 2)), at(2));               // cache hit
+  fwd->on_query(client(1000), cb(query_for("host.containers.internal", 3)), at(2));  // built-in
+  const DnsStatsSnapshot s = fwd->snapshot();
+  EXPECT_EQ(s.queries, 3u);
+  EXPECT_EQ(s.cache_hits, 1u);
+  EXPECT_EQ(s.cache_misses, 1u);
+  EXPECT_EQ(s.cache_entries, 1u);
+  EXPECT_EQ(s.builtin, 1u);
+  EXPECT_EQ(s.upstream_queries, 2u);
+  EXPECT_EQ(s.timeouts, 1u);
+  EXPECT_EQ(s.servfail, 0u);
+  ASSERT_EQ(s.upstreams.size(), 2u);
+  EXPECT_EQ(s.upstreams[0].address, "127.0.0.1:5353");
+  EXPECT_FALSE(s.upstreams[0].healthy);
+  EXPECT_EQ(s.upstreams[0].timeouts, 1u);
+  EXPECT_EQ(s.upstreams[0].latency_us, 0u);  // never answered
+  EXPECT_TRUE(s.upstreams[1].healthy);
+  EXPECT_EQ(s.upstreams[1].replies, 1u);
+  EXPECT_EQ(s.upstreams[1].latency_us, 4000u);
+}
+
+// A relay (or a resolver that forwards back) hands our own upstream query
+// to the guest side: same question, same random ID.
+TEST_F(ForwarderTest, OwnQueryComingBackIsALoopDroppedAndTheNextUpstreamAskedAtOnce) {
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  ASSERT_EQ(io.sent.size(), 1u);
+  EXPECT_EQ(io.sent[0].to, kUp0);
+  // The looped copy arrives as a client query, from wherever the loop ends.
+  fwd->on_query(client(40000), cb(io.sent[0].msg), at(0.01));
+  EXPECT_EQ(fwd->stats().loops, 1u);
+  EXPECT_TRUE(io.answers.empty());  // not answered: an answer would go round again
+  EXPECT_TRUE(io.is_closed(io.sent[0].ref));
+  ASSERT_EQ(io.sent.size(), 2u);  // failover without waiting for the timeout
+  EXPECT_EQ(io.sent[1].to, kUp1);
+  ASSERT_EQ(io.loops.size(), 1u);
+  EXPECT_EQ(io.loops[0], kUp0);
+  EXPECT_TRUE(fwd->upstreams().stats(0).looping);
+  EXPECT_EQ(fwd->stats().timeouts, 0u);  // a loop is not a timeout
+  const uint16_t id = parsed(io.sent[1].msg).id();
+  fwd->on_reply(io.sent[1].ref, kUp1, cb(answer_to(query_for("a.test", id))), at(0.02));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(io.answers[0].to.port, 1000);
+
+  // Later questions skip the looping upstream; no second log line.
+  fwd->on_query(client(1000), cb(query_for("b.test", 2)), at(1));
+  ASSERT_EQ(io.sent.size(), 3u);
+  EXPECT_EQ(io.sent[2].to, kUp1);
+  EXPECT_EQ(io.loops.size(), 1u);
+}
+
+TEST_F(ForwarderTest, OnlyUpstreamLoopingMeansServfailNotAWait) {
+  make({}, {kUp0});
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  fwd->on_query(client(40000), cb(io.sent[0].msg), at(0.01));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(parsed(io.answers[0].msg).rcode(), rcode::kServFail);
+  EXPECT_EQ(parsed(io.answers[0].msg).id(), 1);
+  fwd->on_query(client(1000), cb(query_for("b.test", 2)), at(1));
+  EXPECT_EQ(io.sent.size(), 1u);  // nothing fed to the loop
+  ASSERT_EQ(io.answers.size(), 2u);
+  EXPECT_EQ(parsed(io.answers[1].msg).rcode(), rcode::kServFail);
+}
+
+TEST_F(ForwarderTest, SameQuestionWithAnotherIdIsCoalescedNotALoop) {
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  const uint16_t id = parsed(io.sent[0].msg).id();
+  fwd->on_query(client(1001), cb(query_for("a.test", static_cast<uint16_t>(id + 1))), at(0.01));
+  EXPECT_EQ(fwd->stats().loops, 0u);
+  EXPECT_EQ(fwd->stats().coalesced, 1u);
 }
 
 }  // namespace

@@ -69,6 +69,30 @@ TEST(UpstreamSet, TimeoutMovesBackThenProbeRestores) {
   EXPECT_FALSE(set.take_probe(at(60000)));
 }
 
+TEST(UpstreamSet, LoopingUpstreamIsLeftOutEvenAsAFallbackUntilTheHoldoff) {
+  UpstreamSet set(
+      {.reprobe_interval = Duration::seconds(10), .loop_holdoff = Duration::seconds(300)});
+  set.set_upstreams(three());
+  EXPECT_TRUE(set.on_loop(0, at(0)));   // first time: the caller logs
+  EXPECT_FALSE(set.on_loop(0, at(10)));  // same episode: quiet
+  EXPECT_TRUE(set.stats(0).looping);
+  EXPECT_EQ(set.stats(0).loops, 2u);
+  EXPECT_EQ(set.pick(0), 1u);
+  EXPECT_FALSE(set.pick(bit(1) | bit(2)));  // never a fallback
+  set.on_timeout(0, at(20));                // nor probed
+  EXPECT_FALSE(set.take_probe(at(100000)));
+  set.expire_loops(at(300009));
+  EXPECT_TRUE(set.stats(0).looping);
+  set.expire_loops(at(300010));
+  EXPECT_FALSE(set.stats(0).looping);
+  EXPECT_EQ(set.pick(bit(1) | bit(2)), 0u);
+  // Kept across a reload that still lists it.
+  EXPECT_TRUE(set.on_loop(1, at(400000)));
+  set.set_upstreams({three()[1]});
+  EXPECT_TRUE(set.stats(0).looping);
+  EXPECT_FALSE(set.pick(0));
+}
+
 TEST(UpstreamSet, LatencyEwma) {
   UpstreamSet set;
   set.set_upstreams(three());

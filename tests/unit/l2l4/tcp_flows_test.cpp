@@ -279,6 +279,24 @@ TEST(TcpFlows, HalfClosesBothWaysThenEnds) {
   EXPECT_FALSE(h.host.sockets.at(h.fd()).reset);
 }
 
+TEST(TcpFlows, TheGuestsLastFinIsAckedBeforeTheFlowEnds) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  // The host finishes first; the guest acknowledges our FIN ...
+  h.host.sockets.at(h.fd()).eof = true;
+  h.ready(h.fd(), POLLIN | POLLRDHUP);
+  ASSERT_TRUE(h.out.back().flags & tf::kFin);
+  h.guest(tf::kAck, kIrs + 1, iss + 2, "", 512);
+  EXPECT_EQ(h.flows.size(), 1u);
+  // ... then sends its last data with its FIN: both must be acknowledged
+  // although the flow ends at once (found by the e2e churn test).
+  h.guest(tf::kAck | tf::kFin, kIrs + 1, iss + 2, "last words", 512);
+  EXPECT_EQ(h.host.sockets.at(h.fd()).sent, "last words");
+  EXPECT_EQ(h.flows.size(), 0u);
+  EXPECT_EQ(h.out.back().flags, tf::kAck);
+  EXPECT_EQ(h.out.back().ack, kIrs + 1 + 10 + 1);
+}
+
 TEST(TcpFlows, GuestResetClosesTheHostSocketWithAReset) {
   Harness h;
   h.establish();
