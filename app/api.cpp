@@ -63,7 +63,8 @@ class DomBuilder final : public nlohmann::json_sax<json> {
     keys_.pop_back();
     return true;
   }
-  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) override {
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception&) override {
     // The lexer reads one past the end when the input stops mid-value.
     incomplete_ = position > input_len_;
     return false;
@@ -147,7 +148,7 @@ RequestState classify_request(std::string_view received) {
   if (received.size() >= kApiMaxRequest) return RequestState::kTooLarge;
   json j;
   return parse_request(received, j) == Parsed::kIncomplete ? RequestState::kIncomplete
-                                                            : RequestState::kReady;
+                                                           : RequestState::kReady;
 }
 
 ApiHandler::ApiHandler(l2l4::ForwardTable& table, const wire::AddressPlan& plan, StatsFn stats)
@@ -248,8 +249,8 @@ ApiServer::ApiServer(std::string path, Fd listener, Fd timer, ApiHandler& handle
       limits_(limits) {}
 
 Expected<std::unique_ptr<ApiServer>, std::string> ApiServer::open(const std::string& path,
-                                                                   ApiHandler& handler,
-                                                                   ApiLimits limits) {
+                                                                  ApiHandler& handler,
+                                                                  ApiLimits limits) {
   sockaddr_un addr{};
   if (path.empty() || path.size() >= sizeof addr.sun_path) {
     return unexpected("--api-socket path must be 1-" + std::to_string(sizeof addr.sun_path - 1) +
@@ -277,7 +278,8 @@ Expected<std::unique_ptr<ApiServer>, std::string> ApiServer::open(const std::str
     ::unlink(path.c_str());
     return unexpected(std::string("timerfd: ") + strerrordesc_np(e));
   }
-  return std::unique_ptr<ApiServer>(new ApiServer(path, std::move(fd), std::move(timer), handler, limits));
+  return std::unique_ptr<ApiServer>(
+      new ApiServer(path, std::move(fd), std::move(timer), handler, limits));
 }
 
 ApiServer::~ApiServer() {

@@ -38,10 +38,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "base/clock.hpp"
 #include "base/expected.hpp"
@@ -107,9 +106,9 @@ struct ApiLimits {
 
 struct ApiStats {
   uint64_t accepted = 0;
-  uint64_t requests = 0;   // answered
-  uint64_t busy = 0;       // refused: max_clients
-  uint64_t timeouts = 0;   // closed: no complete request in time
+  uint64_t requests = 0;  // answered
+  uint64_t busy = 0;      // refused: max_clients
+  uint64_t timeouts = 0;  // closed: no complete request in time
   uint64_t too_large = 0;
   uint64_t io_errors = 0;
 };
@@ -119,8 +118,8 @@ class ApiServer final : public l2l4::SocketClient {
   // Binds PATH (removing a stale socket file there first) and listens.
   // The error is one line.
   static Expected<std::unique_ptr<ApiServer>, std::string> open(const std::string& path,
-                                                                 ApiHandler& handler,
-                                                                 ApiLimits limits = {});
+                                                                ApiHandler& handler,
+                                                                ApiLimits limits = {});
   ~ApiServer() override;  // removes the socket file
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

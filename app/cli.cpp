@@ -109,7 +109,8 @@ bool parse_port_range(std::string_view s, uint16_t& first, uint16_t& last) {
   auto one = [](std::string_view t, uint16_t& out) {
     long v = 0;
     const std::string str(t);
-    if (!parse_long(str.c_str(), 1, 65535, v) || str[0] == '+' || str[0] == '-' || str[0] == ' ') return false;
+    if (!parse_long(str.c_str(), 1, 65535, v) || str[0] == '+' || str[0] == '-' || str[0] == ' ')
+      return false;
     out = static_cast<uint16_t>(v);
     return true;
   };
@@ -128,7 +129,8 @@ std::string not_yet(const char* opt, const char* issue) {
 
 }  // namespace
 
-Expected<std::vector<l2l4::ForwardRule>, std::string> parse_publish(std::string_view spec, bool ipv6) {
+Expected<std::vector<l2l4::ForwardRule>, std::string> parse_publish(std::string_view spec,
+                                                                    bool ipv6) {
   const std::string quoted = "invalid -p/--publish \"" + std::string(spec) + "\": ";
   auto fail = [&](const std::string& why) { return unexpected(quoted + why); };
   std::string_view rest = spec;

@@ -71,7 +71,7 @@ struct Options {
   // -p/--publish, repeatable: checked here, turned into rules with
   // parse_publish() once IPv6 is decided.
   std::vector<std::string> publish_specs;
-  std::string api_socket;                  // -a/--api-socket
+  std::string api_socket;  // -a/--api-socket
 
   // DNS forwarder (DESIGN.md "DNS forwarder").
   bool disable_dns = false;                     // --disable-dns: nothing answers on the DNS address
@@ -91,7 +91,8 @@ struct Options {
 // (HOSTADDR an IPv4 address or [IPv6]), as rules: one per port of a range.
 // The guest address is the guest's own, IPv4 unless HOSTADDR is IPv6 and
 // `ipv6` (the guest has IPv6). The error is one line.
-Expected<std::vector<l2l4::ForwardRule>, std::string> parse_publish(std::string_view spec, bool ipv6);
+Expected<std::vector<l2l4::ForwardRule>, std::string> parse_publish(std::string_view spec,
+                                                                    bool ipv6);
 
 // Parses argv. The error is one line without a "tapir:" prefix.
 Expected<Options, std::string> parse_command_line(int argc, char* const* argv);

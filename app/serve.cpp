@@ -72,7 +72,8 @@ int wait_status_to_exit(int status) {
 class ForwardToTcp final : public l2l4::ForwardSink {
  public:
   ForwardToTcp(l2l4::TcpFlows& tcp, const l2l4::ServiceDispatcher& d) : tcp_(tcp), d_(d) {}
-  bool forward_tcp(Fd conn, const l2l4::ForwardTarget& t, MonoTime now, l2l4::TxQueue& tx) override {
+  bool forward_tcp(Fd conn, const l2l4::ForwardTarget& t, MonoTime now,
+                   l2l4::TxQueue& tx) override {
     if (d_.guest().mac) tcp_.set_guest_mac(*d_.guest().mac);
     return tcp_.forward_tcp(std::move(conn), t, now, tx);
   }
@@ -82,14 +83,16 @@ class ForwardToTcp final : public l2l4::ForwardSink {
   const l2l4::ServiceDispatcher& d_;
 };
 
-const char* proto_name(l2l4::FwdProto p) { return p == l2l4::FwdProto::kUdp ? "udp" : "tcp"; }
+const char* proto_name(l2l4::FwdProto p) {
+  return p == l2l4::FwdProto::kUdp ? "udp" : "tcp";
+}
 
 // The control API's "stats": every counter the data path keeps, grouped
 // as flows (by type), frames and bytes each way, and drops by reason.
 nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDispatcher& dispatcher,
-                             const l2l4::TcpFlows& tcp, const l2l4::UdpFlows& udp, const l2l4::IcmpEchoFlows& echo,
-                             const l2l4::DnsService* dns, const l2l4::PortForwarder& fwd,
-                             const ApiServer* api) {
+                             const l2l4::TcpFlows& tcp, const l2l4::UdpFlows& udp,
+                             const l2l4::IcmpEchoFlows& echo, const l2l4::DnsService* dns,
+                             const l2l4::PortForwarder& fwd, const ApiServer* api) {
   using nlohmann::json;
   const auto& es = engine.stats();
   const auto& ds = dispatcher.stats();
@@ -104,17 +107,33 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
   j["bytes"] = {{"from_guest", es.bytes_in}, {"to_guest", engine.tx().bytes_sent()}};
   const auto& ts = tcp.stats();
   j["flows"] = {
-      {"tcp", {{"active", tcp.size()}, {"created", ts.created}, {"forwarded", ts.forwarded},
-               {"closed", ts.closed}, {"bytes_to_host", ts.bytes_to_host},
-               {"bytes_to_guest", ts.bytes_to_guest}, {"retransmits", ts.retransmits},
-               {"fast_retransmits", ts.fast_retransmits}}},
-      {"udp", {{"active", udp.size()}, {"created", us.created}, {"reverse_created", us.reverse_created},
-               {"expired", us.expired}, {"to_host", us.to_host}, {"to_guest", us.to_guest},
-               {"from_forwarded_ports", us.from_listener}}},
-      {"icmp_echo", {{"active", echo.size()}, {"created", is.created}, {"expired", is.expired},
-                     {"to_host", is.to_host}, {"to_guest", is.to_guest}}},
-      {"port_forward", {{"rules", fwd.size()}, {"tcp_accepted", fs.tcp_accepted},
-                        {"udp_datagrams", fs.udp_datagrams}}},
+      {"tcp",
+       {{"active", tcp.size()},
+        {"created", ts.created},
+        {"forwarded", ts.forwarded},
+        {"closed", ts.closed},
+        {"bytes_to_host", ts.bytes_to_host},
+        {"bytes_to_guest", ts.bytes_to_guest},
+        {"retransmits", ts.retransmits},
+        {"fast_retransmits", ts.fast_retransmits}}},
+      {"udp",
+       {{"active", udp.size()},
+        {"created", us.created},
+        {"reverse_created", us.reverse_created},
+        {"expired", us.expired},
+        {"to_host", us.to_host},
+        {"to_guest", us.to_guest},
+        {"from_forwarded_ports", us.from_listener}}},
+      {"icmp_echo",
+       {{"active", echo.size()},
+        {"created", is.created},
+        {"expired", is.expired},
+        {"to_host", is.to_host},
+        {"to_guest", is.to_guest}}},
+      {"port_forward",
+       {{"rules", fwd.size()},
+        {"tcp_accepted", fs.tcp_accepted},
+        {"udp_datagrams", fs.udp_datagrams}}},
   };
   json malformed = json::object();
   for (size_t i = 0; i < wire::kParseErrorCount; ++i) {
@@ -158,9 +177,14 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
     const dns::DnsStatsSnapshot d = dns->snapshot();
     json ups = json::array();
     for (const auto& u : d.upstreams) {
-      ups.push_back({{"address", u.address}, {"queries", u.queries}, {"replies", u.replies},
-                     {"timeouts", u.timeouts}, {"loops", u.loops}, {"latency_us", u.latency_us},
-                     {"healthy", u.healthy}, {"looping", u.looping}});
+      ups.push_back({{"address", u.address},
+                     {"queries", u.queries},
+                     {"replies", u.replies},
+                     {"timeouts", u.timeouts},
+                     {"loops", u.loops},
+                     {"latency_us", u.latency_us},
+                     {"healthy", u.healthy},
+                     {"looping", u.looping}});
     }
     j["dns"] = {{"queries", d.queries},
                 {"cache_hits", d.cache_hits},
@@ -181,8 +205,9 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
   }
   if (api != nullptr) {
     const auto& a = api->stats();
-    j["api"] = {{"clients", api->clients()}, {"accepted", a.accepted}, {"requests", a.requests}, {"busy", a.busy},
-                {"timeouts", a.timeouts}, {"too_large", a.too_large}};
+    j["api"] = {{"clients", api->clients()}, {"accepted", a.accepted},
+                {"requests", a.requests},    {"busy", a.busy},
+                {"timeouts", a.timeouts},    {"too_large", a.too_large}};
   }
   return j;
 }
@@ -290,7 +315,8 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
   if (!cfg.api_socket.empty()) {
     api_handler.emplace(forwarder, services.plan, [&] {
-      return collect_stats(**engine, dispatcher, tcp, udp, echo, dns ? &*dns : nullptr, forwarder, api.get());
+      return collect_stats(**engine, dispatcher, tcp, udp, echo, dns ? &*dns : nullptr, forwarder,
+                           api.get());
     });
     auto s = ApiServer::open(cfg.api_socket, *api_handler);
     if (!s) {

@@ -11,8 +11,8 @@
 
 #include "base/log.hpp"
 #include "l2l4/wire/arp.hpp"
-#include "l2l4/wire/proto.hpp"
 #include "l2l4/wire/ethernet.hpp"
+#include "l2l4/wire/proto.hpp"
 #include "services/frame.hpp"
 
 namespace tapir::l2l4 {
@@ -166,7 +166,8 @@ Expected<uint32_t, ForwardFailure> PortForwarder::add(const ForwardRule& rule) {
   rules_.emplace(id, std::move(r));
   LOG_DEBUG("forwarding %s %s:%u to %s:%u (rule %u)", udp ? "udp" : "tcp",
             rule.host_addr.to_string().c_str(), rule.host_port,
-            rule.guest_addr ? rule.guest_addr->to_string().c_str() : "the guest", rule.guest_port, id);
+            rule.guest_addr ? rule.guest_addr->to_string().c_str() : "the guest", rule.guest_port,
+            id);
   return id;
 }
 
@@ -187,7 +188,8 @@ std::vector<ForwardEntry> PortForwarder::list() const {
   std::vector<ForwardEntry> out;
   out.reserve(rules_.size());
   for (const auto& [id, r] : rules_) {
-    out.push_back({id, r.rule, r.rule.guest_addr ? *r.rule.guest_addr : guest_address(r.rule.guest_v6)});
+    out.push_back(
+        {id, r.rule, r.rule.guest_addr ? *r.rule.guest_addr : guest_address(r.rule.guest_v6)});
   }
   return out;
 }
@@ -237,9 +239,10 @@ void PortForwarder::on_tcp(uint32_t /*id*/, Rule& r, MonoTime now, TxQueue& tx) 
     if (tcp_ == nullptr) {
       ++stats_.tcp_refused;
       static RateLimit rl(1, Duration::seconds(10));
-      TAPIR_LOG_RL(LogLevel::kWarn, rl, now,
-                   "forwarded port %u: TCP translation not available in this build: connection reset",
-                   r.rule.host_port);
+      TAPIR_LOG_RL(
+          LogLevel::kWarn, rl, now,
+          "forwarded port %u: TCP translation not available in this build: connection reset",
+          r.rule.host_port);
       reset_and_close(std::move(conn));
       continue;
     }
@@ -266,7 +269,8 @@ void PortForwarder::solicit(const ForwardTarget& t, MonoTime now, TxQueue& tx) {
   next_solicit_ = now + Duration::seconds(1);
   wire::MutBytes out = tx.acquire();
   if (out.empty()) return;
-  wire::EthernetRepr{wire::MacAddr::broadcast(), plan_.gateway_mac, wire::ethertype::kArp}.emit(out);
+  wire::EthernetRepr{wire::MacAddr::broadcast(), plan_.gateway_mac, wire::ethertype::kArp}.emit(
+      out);
   wire::ArpRepr{wire::arp_op::kRequest, plan_.gateway_mac, plan_.gateway4, wire::MacAddr{},
                 wire::Ipv4Addr::load(wire::as_bytes(t.guest), 0)}
       .emit(out.subspan(wire::kEthernetHeaderLen));
@@ -325,7 +329,8 @@ void PortForwarder::on_udp(uint32_t id, Rule& r, MonoTime now, TxQueue& tx) {
       // Every transmit buffer is busy: this datagram is lost (the listener
       // stays readable, so the next wake would spin on it otherwise).
       char sink;
-      if (::recvfrom(r.fd.get(), &sink, 1, MSG_DONTWAIT, nullptr, nullptr) >= 0) ++stats_.udp_dropped;
+      if (::recvfrom(r.fd.get(), &sink, 1, MSG_DONTWAIT, nullptr, nullptr) >= 0)
+        ++stats_.udp_dropped;
       return;
     }
     const size_t room = std::min(out.size() - offset, mtu_room);

@@ -193,8 +193,8 @@ void UdpFlows::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, Tx
 }
 
 void UdpFlows::from_listener(const UdpFlowKey& key, const wire::MacAddr& guest_mac,
-                             const UdpListenerRef& from, wire::MutBytes out, size_t len, MonoTime now,
-                             TxQueue& tx) {
+                             const UdpListenerRef& from, wire::MutBytes out, size_t len,
+                             MonoTime now, TxQueue& tx) {
   Flow* f = nullptr;
   if (auto it = index_.find(key); it != index_.end()) {
     f = &flows_.at(it->second);
@@ -223,8 +223,8 @@ void UdpFlows::from_listener(const UdpFlowKey& key, const wire::MacAddr& guest_m
                                       key.dst_port, key.guest_port, len, 64);
   } else {
     frame_len = services::finish_udp4(out, l2, wire::Ipv4Addr::load(wire::as_bytes(key.dst), 0),
-                                      wire::Ipv4Addr::load(wire::as_bytes(key.guest), 0), key.dst_port,
-                                      key.guest_port, len);
+                                      wire::Ipv4Addr::load(wire::as_bytes(key.guest), 0),
+                                      key.dst_port, key.guest_port, len);
   }
   tx.send(frame_len);
   ++stats_.from_listener;

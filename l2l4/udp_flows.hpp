@@ -85,8 +85,9 @@ class UdpFlows final : public SocketClient {
   // key.v6. `key` is the guest's view: guest = the forwarding target,
   // dst = the client's mapped address and port. Sends the frame (or
   // cancels the buffer when the reverse flow cannot be kept).
-  void from_listener(const UdpFlowKey& key, const wire::MacAddr& guest_mac, const UdpListenerRef& from,
-                     wire::MutBytes out, size_t len, MonoTime now, TxQueue& tx);
+  void from_listener(const UdpFlowKey& key, const wire::MacAddr& guest_mac,
+                     const UdpListenerRef& from, wire::MutBytes out, size_t len, MonoTime now,
+                     TxQueue& tx);
   // Ends the reverse flows of forwarding rule `rule` (its socket closes).
   void close_listener(uint32_t rule);
   // Expires idle flows; call from the tick.

@@ -4,9 +4,8 @@
 // "return", "entries" or "error".
 #include <cstdint>
 #include <map>
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "app/api.hpp"
 
@@ -14,9 +13,11 @@ namespace {
 
 class Table final : public tapir::l2l4::ForwardTable {
  public:
-  tapir::Expected<uint32_t, tapir::l2l4::ForwardFailure> add(const tapir::l2l4::ForwardRule& r) override {
+  tapir::Expected<uint32_t, tapir::l2l4::ForwardFailure> add(
+      const tapir::l2l4::ForwardRule& r) override {
     if (rules_.size() >= 16) {
-      return tapir::unexpected(tapir::l2l4::ForwardFailure{tapir::l2l4::ForwardError::kTableFull, 0});
+      return tapir::unexpected(
+          tapir::l2l4::ForwardFailure{tapir::l2l4::ForwardError::kTableFull, 0});
     }
     rules_.emplace(next_, r);
     return next_++;
@@ -24,7 +25,8 @@ class Table final : public tapir::l2l4::ForwardTable {
   bool remove(uint32_t id) override { return rules_.erase(id) == 1; }
   std::vector<tapir::l2l4::ForwardEntry> list() const override {
     std::vector<tapir::l2l4::ForwardEntry> out;
-    for (const auto& [id, r] : rules_) out.push_back({id, r, r.guest_addr.value_or(tapir::l2l4::IpAddr{})});
+    for (const auto& [id, r] : rules_)
+      out.push_back({id, r, r.guest_addr.value_or(tapir::l2l4::IpAddr{})});
     return out;
   }
 

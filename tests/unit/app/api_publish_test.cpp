@@ -85,13 +85,15 @@ TEST(Publish, Errors) {
   for (const auto& c : cases) {
     auto r = parse_publish(c.spec, true);
     ASSERT_FALSE(r) << c.spec;
-    EXPECT_EQ(r.error(), std::string("invalid -p/--publish \"") + c.spec + "\": " + c.why) << c.spec;
+    EXPECT_EQ(r.error(), std::string("invalid -p/--publish \"") + c.spec + "\": " + c.why)
+        << c.spec;
     EXPECT_EQ(r.error().find('\n'), std::string::npos);
   }
 }
 
 TEST(Publish, CommandLine) {
-  auto o = parse({"-p", "8080:80", "--publish=127.0.0.1:5353:53/udp", "-a", "/tmp/api.sock", "1", "tap0"});
+  auto o = parse(
+      {"-p", "8080:80", "--publish=127.0.0.1:5353:53/udp", "-a", "/tmp/api.sock", "1", "tap0"});
   ASSERT_TRUE(o) << o.error();
   EXPECT_EQ(o->publish_specs, (std::vector<std::string>{"8080:80", "127.0.0.1:5353:53/udp"}));
   EXPECT_EQ(o->api_socket, "/tmp/api.sock");
@@ -101,7 +103,8 @@ TEST(Publish, CommandLine) {
 
   auto bad = parse({"-p", "8080:80/sctp", "1", "tap0"});
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error(), "invalid -p/--publish \"8080:80/sctp\": protocol must be tcp or udp, not \"sctp\"");
+  EXPECT_EQ(bad.error(),
+            "invalid -p/--publish \"8080:80/sctp\": protocol must be tcp or udp, not \"sctp\"");
   bad = parse({"-a", std::string(108, 'x'), "1", "tap0"});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error(), "--api-socket path must be 1-107 bytes long, not 108");

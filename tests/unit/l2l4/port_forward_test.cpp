@@ -305,7 +305,8 @@ TEST(PortForward, UdpDatagramsBothWays) {
     EXPECT_TRUE(u->checksum_ok(ip->source(), ip->destination()));
     EXPECT_EQ(u->source_port(), ntohs(me.sin_port));
     EXPECT_EQ(u->destination_port(), 53);
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>(u->payload().data()), u->payload().size()), "ping");
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(u->payload().data()), u->payload().size()),
+              "ping");
     // The reply: guest:53 -> 10.0.2.2:client port.
     Bytes r(kVnetHdrLen + 42 + 4, 0);
     wire::MutBytes rb = wire::as_writable_bytes(r).subspan(kVnetHdrLen);
@@ -326,7 +327,8 @@ TEST(PortForward, UdpDatagramsBothWays) {
     char buf[16];
     sockaddr_in from{};
     socklen_t fl = sizeof from;
-    const ssize_t m = ::recvfrom(client, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+    const ssize_t m =
+        ::recvfrom(client, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
     ASSERT_EQ(m, 4);
     reply_text.assign(buf, 4);
     EXPECT_EQ(ntohs(from.sin_port), port);
