@@ -1,5 +1,7 @@
 #include "app/attach.hpp"
 
+#include <fcntl.h>
+
 #include <net/if.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -66,6 +68,16 @@ std::string errno_text(const SysError& e) { return e.message(); }
     const int lo = static_cast<int>(if_nametoindex("lo"));
     if (lo > 0) {
       if (auto r = nl->set_link(lo, true, 0, nullptr); !r) fail("lo: " + errno_text(r.error()));
+    }
+    if (req.fast_slaac && req.plan.ipv6) {
+      // Per-namespace sysctls: /proc/sys/net follows the reader's netns.
+      const std::string base = "/proc/sys/net/ipv6/conf/" + dev->name + "/";
+      for (const char* knob : {"accept_dad", "router_solicitation_delay"}) {
+        Fd f(::open((base + knob).c_str(), O_WRONLY | O_CLOEXEC));
+        if (!f || ::write(f.get(), "0", 1) != 1) {
+          // Not fatal: SLAAC then takes its usual second or two.
+        }
+      }
     }
     const wire::MacAddr* mac = req.mac ? &*req.mac : nullptr;
     if (auto r = nl->set_link(dev->ifindex, true, req.mtu, mac); !r) {

@@ -28,6 +28,10 @@ struct AttachRequest {
   std::optional<wire::MacAddr> mac;
   wire::AddressPlan plan;
   bool vnet_hdr = true;  // --no-offload: a plain tap, MTU-sized frames both ways
+  // tapir run: no duplicate address detection and no router solicitation
+  // delay on the tap, so SLAAC completes in milliseconds (tapir is the only
+  // other node on the link).
+  bool fast_slaac = false;
 };
 
 struct Attached {

@@ -138,7 +138,9 @@ int main(int argc, char** argv) {
   std::optional<tapir::ns::Spawned> spawned;
   tapir::Expected<tapir::ns::Target, std::string> target = tapir::unexpected(std::string());
   if (opts.mode == Mode::kRun) {
-    auto s = tapir::ns::spawn_in_new_namespaces(opts.command, opts.hostname);
+    req.fast_slaac = true;
+    auto s = tapir::ns::spawn_in_new_namespaces(opts.command, opts.hostname,
+                                                req.plan.ipv6 && !opts.no_ndp ? req.tapname : std::string());
     if (!s) {
       std::fprintf(stderr, "tapir: %s\n", s.error().c_str());
       return 1;

@@ -1,5 +1,8 @@
 #include "ns/spawn.hpp"
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -42,8 +45,24 @@ Expected<void, std::string> Spawned::release() {
 
 void Spawned::abort() { go_.reset(); }
 
+// True once `ifname` has a global IPv6 address (usable: DAD is off on
+// taps of tapir run, see app/attach).
+bool has_global_ipv6(const std::string& ifname) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) < 0) return false;
+  bool found = false;
+  for (ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET6 || ifname != i->ifa_name) continue;
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);  // NOLINT: getifaddrs' type
+    found = !IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr);
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
 Expected<Spawned, std::string> spawn_in_new_namespaces(const std::vector<std::string>& argv,
-                                                       const std::string& hostname) {
+                                                       const std::string& hostname,
+                                                       const std::string& wait_ipv6_on) {
   int status_pipe[2];  // child -> parent: empty on success (EOF at exec / ready), else a message
   int ready_pipe[2];   // child -> parent: one byte when the namespaces exist
   int go_pipe[2];      // parent -> child
@@ -85,6 +104,9 @@ Expected<Spawned, std::string> spawn_in_new_namespaces(const std::vector<std::st
     char g = 0;
     if (::read(go_pipe[0], &g, 1) != 1 || g != 'g') ::_exit(1);  // tapir gave up
     ::close(go_pipe[0]);
+    if (!wait_ipv6_on.empty()) {
+      for (int i = 0; i < 150 && !has_global_ipv6(wait_ipv6_on); ++i) ::usleep(20 * 1000);
+    }
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));  // NOLINT: execvp's type
     args.push_back(nullptr);

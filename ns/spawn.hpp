@@ -35,8 +35,13 @@ class Spawned {
 };
 
 // Forks the child and waits until its namespaces exist. `argv` must not be
-// empty; hostname, when not empty, is set in the new UTS namespace.
+// empty; hostname, when not empty, is set in the new UTS namespace. With
+// `wait_ipv6_on` (an interface name), the released child waits up to 3 s
+// for a global IPv6 address there (SLAAC from tapir's router
+// advertisements) before running the command, so that a command using
+// IPv6 at once finds it configured, as it finds IPv4.
 Expected<Spawned, std::string> spawn_in_new_namespaces(const std::vector<std::string>& argv,
-                                                       const std::string& hostname);
+                                                       const std::string& hostname,
+                                                       const std::string& wait_ipv6_on = {});
 
 }  // namespace tapir::ns
