@@ -2,6 +2,7 @@
 
 #include <getopt.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -45,6 +46,9 @@ enum LongOnly : int {
   kOptAddHost,
 };
 
+// -p values wait until IPv6 is decided (the guest family of [::] rules).
+constexpr int kOptPublish = 'p';
+
 const option kLongOptions[] = {
     {"configure", no_argument, nullptr, 'c'},
     {"exit-fd", required_argument, nullptr, 'e'},
@@ -52,6 +56,7 @@ const option kLongOptions[] = {
     {"mtu", required_argument, nullptr, 'm'},
     {"enable-ipv6", no_argument, nullptr, '6'},
     {"api-socket", required_argument, nullptr, 'a'},
+    {"publish", required_argument, nullptr, 'p'},
     {"cidr", required_argument, nullptr, kOptCidr},
     {"disable-host-loopback", no_argument, nullptr, kOptDisableHostLoopback},
     {"no-host-loopback", no_argument, nullptr, kOptNoHostLoopback},
@@ -86,7 +91,7 @@ const option kLongOptions[] = {
     {nullptr, 0, nullptr, 0},
 };
 
-constexpr char kShortOptions[] = "+ce:r:m:6a:hvq";
+constexpr char kShortOptions[] = "+ce:r:m:6a:p:hvq";
 
 // Whole-string decimal parse into [min, max]; false on junk or overflow.
 bool parse_long(const char* s, long min, long max, long& out) {
@@ -99,11 +104,91 @@ bool parse_long(const char* s, long min, long max, long& out) {
   return true;
 }
 
+// A port or port range "N" / "N-M" with 1 <= N <= M <= 65535.
+bool parse_port_range(std::string_view s, uint16_t& first, uint16_t& last) {
+  auto one = [](std::string_view t, uint16_t& out) {
+    long v = 0;
+    const std::string str(t);
+    if (!parse_long(str.c_str(), 1, 65535, v) || str[0] == '+' || str[0] == '-' || str[0] == ' ')
+      return false;
+    out = static_cast<uint16_t>(v);
+    return true;
+  };
+  const size_t dash = s.find('-');
+  if (dash == std::string_view::npos) {
+    if (!one(s, first)) return false;
+    last = first;
+    return true;
+  }
+  return one(s.substr(0, dash), first) && one(s.substr(dash + 1), last) && first <= last;
+}
+
 std::string not_yet(const char* opt, const char* issue) {
   return std::string(opt) + " is not implemented in this build of tapir yet (" + issue + ")";
 }
 
 }  // namespace
+
+Expected<std::vector<l2l4::ForwardRule>, std::string> parse_publish(std::string_view spec,
+                                                                    bool ipv6) {
+  const std::string quoted = "invalid -p/--publish \"" + std::string(spec) + "\": ";
+  auto fail = [&](const std::string& why) { return unexpected(quoted + why); };
+  std::string_view rest = spec;
+  l2l4::FwdProto proto = l2l4::FwdProto::kTcp;
+  if (const size_t slash = rest.rfind('/'); slash != std::string_view::npos) {
+    const std::string_view p = rest.substr(slash + 1);
+    if (p == "tcp") {
+      proto = l2l4::FwdProto::kTcp;
+    } else if (p == "udp") {
+      proto = l2l4::FwdProto::kUdp;
+    } else {
+      return fail("protocol must be tcp or udp, not \"" + std::string(p) + "\"");
+    }
+    rest = rest.substr(0, slash);
+  }
+  l2l4::IpAddr host;  // 0.0.0.0
+  if (!rest.empty() && rest[0] == '[') {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
+      return fail("expected [IPV6]:HOSTPORT:GUESTPORT");
+    }
+    auto a = wire::Ipv6Addr::parse(rest.substr(1, close - 1));
+    if (!a) return fail("bad host address \"" + std::string(rest.substr(1, close - 1)) + "\"");
+    host = l2l4::IpAddr::from(*a);
+    rest = rest.substr(close + 2);
+  } else if (std::count(rest.begin(), rest.end(), ':') == 2) {
+    const size_t colon = rest.find(':');
+    auto a = wire::Ipv4Addr::parse(rest.substr(0, colon));
+    if (!a) return fail("bad host address \"" + std::string(rest.substr(0, colon)) + "\"");
+    host = l2l4::IpAddr::from(*a);
+    rest = rest.substr(colon + 1);
+  }
+  const size_t colon = rest.find(':');
+  if (colon == std::string_view::npos || rest.find(':', colon + 1) != std::string_view::npos) {
+    return fail("expected [HOSTADDR:]HOSTPORT[-END]:GUESTPORT[-END][/tcp|/udp]");
+  }
+  uint16_t h1 = 0, h2 = 0, g1 = 0, g2 = 0;
+  if (!parse_port_range(rest.substr(0, colon), h1, h2)) {
+    return fail("host port must be 1-65535 or a range N-M of them, not \"" +
+                std::string(rest.substr(0, colon)) + "\"");
+  }
+  if (!parse_port_range(rest.substr(colon + 1), g1, g2)) {
+    return fail("guest port must be 1-65535 or a range N-M of them, not \"" +
+                std::string(rest.substr(colon + 1)) + "\"");
+  }
+  if (h2 - h1 != g2 - g1) return fail("the host and guest port ranges differ in length");
+  std::vector<l2l4::ForwardRule> rules;
+  for (uint32_t i = 0; i <= uint32_t{h2} - h1; ++i) {
+    l2l4::ForwardRule r;
+    r.proto = proto;
+    r.host_addr = host;
+    r.host_port = static_cast<uint16_t>(h1 + i);
+    r.guest_v6 = host.v6 && ipv6;
+    r.guest_port = static_cast<uint16_t>(g1 + i);
+    rules.push_back(r);
+  }
+  return rules;
+}
 
 bool Options::ipv6_wanted(bool host_has_ipv6_default) const {
   if (disable_ipv6) return false;
@@ -163,6 +248,12 @@ const char* usage_text() {
          "--pcap=FILE              write every frame on the tap, both ways, to FILE\n"
          "--no-offload             open the tap without a vnet header: no segmentation or\n"
          "                         checksum offload (slower; for debugging and old kernels)\n"
+         "-p, --publish=[HOSTADDR:]HOSTPORT[-END]:GUESTPORT[-END][/tcp|/udp]\n"
+         "                         forward a host port (range) to the guest (repeatable);\n"
+         "                         HOSTADDR default 0.0.0.0, IPv6 as [ADDR]; the guest sees\n"
+         "                         the client's address (loopback clients as the gateway)\n"
+         "-a, --api-socket=PATH    serve the JSON control API (slirp4netns's add_hostfwd,\n"
+         "                         list_hostfwd, remove_hostfwd, and stats) on unix socket PATH\n"
          "-q, --quiet              log only warnings and errors\n"
          "--debug                  log debugging detail\n"
          "-h, --help               show this help and exit\n"
@@ -191,6 +282,7 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
   // CMD's); attach mode permutes so options may follow the PID.
   const char* shortopts = o.mode == Mode::kRun ? kShortOptions : kShortOptions + 1;
   std::vector<std::string> positionals;
+  std::vector<std::string> publish_specs;
   while (true) {
     int longindex = -1;
     const int c = getopt_long(n, args.data(), shortopts, kLongOptions, &longindex);
@@ -299,7 +391,15 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
       case kOptDebug: o.log_level = LogLevel::kDebug; break;
       case 'h': o.mode = Mode::kHelp; return o;
       case 'v': o.mode = Mode::kVersion; return o;
-      case 'a': return unexpected(not_yet("--api-socket", "port forwarding and the control API: issue 6"));
+      case 'a':
+        // sun_path: 108 bytes with the terminating NUL (slirp4netns silently truncates).
+        if (*optarg == '\0' || std::strlen(optarg) > 107) {
+          return unexpected("--api-socket path must be 1-107 bytes long, not " +
+                            std::to_string(std::strlen(optarg)));
+        }
+        o.api_socket = optarg;
+        break;
+      case kOptPublish: publish_specs.emplace_back(optarg); break;
       case kOptNoHostLoopback:
         std::fprintf(stderr,
                      "WARNING: --no-host-loopback is deprecated and will be removed in future "
@@ -347,6 +447,13 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
     }
   }
   for (int i = optind; i < n; ++i) positionals.emplace_back(args[static_cast<size_t>(i)]);
+  // Checked now, placed after the target is known (IPv6 depends on it):
+  // main() calls parse_publish again with the final answer.
+  for (const auto& spec : publish_specs) {
+    auto rules = parse_publish(spec, false);
+    if (!rules) return unexpected(rules.error());
+  }
+  o.publish_specs = std::move(publish_specs);
 
   if (o.mode == Mode::kRun) {
     o.command = std::move(positionals);

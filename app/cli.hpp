@@ -21,6 +21,7 @@
 #include "base/expected.hpp"
 #include "base/log.hpp"
 #include "dns/endpoint.hpp"
+#include "l2l4/port_forward.hpp"
 #include "l2l4/wire/address_plan.hpp"
 
 namespace tapir::app {
@@ -66,6 +67,12 @@ struct Options {
   std::string pcap_path;               // --pcap: every tap frame, both ways
   bool no_offload = false;             // --no-offload: no vnet header, no TSO/checksum offload
 
+  // Port forwarding and the control API (l2l4/port_forward, app/api).
+  // -p/--publish, repeatable: checked here, turned into rules with
+  // parse_publish() once IPv6 is decided.
+  std::vector<std::string> publish_specs;
+  std::string api_socket;  // -a/--api-socket
+
   // DNS forwarder (DESIGN.md "DNS forwarder").
   bool disable_dns = false;                     // --disable-dns: nothing answers on the DNS address
   std::vector<dns::Endpoint> dns_upstreams;     // --dns-upstream, repeatable; overrides the file
@@ -79,6 +86,13 @@ struct Options {
   // has an IPv6 default route.
   bool ipv6_wanted(bool host_has_ipv6_default) const;
 };
+
+// One -p/--publish value, [HOSTADDR:]HOSTPORT[-END]:GUESTPORT[-END][/tcp|/udp]
+// (HOSTADDR an IPv4 address or [IPv6]), as rules: one per port of a range.
+// The guest address is the guest's own, IPv4 unless HOSTADDR is IPv6 and
+// `ipv6` (the guest has IPv6). The error is one line.
+Expected<std::vector<l2l4::ForwardRule>, std::string> parse_publish(std::string_view spec,
+                                                                    bool ipv6);
 
 // Parses argv. The error is one line without a "tapir:" prefix.
 Expected<Options, std::string> parse_command_line(int argc, char* const* argv);

@@ -198,6 +198,12 @@ int main(int argc, char** argv) {
   cfg.max_tcp_flows = cfg.max_udp_flows = opts.max_flows;
   cfg.pcap_path = opts.pcap_path;
   cfg.outbound = outbound;
+  // -p specs were checked by the parser; their guest family needs IPv6 decided.
+  for (const auto& spec : opts.publish_specs) {
+    auto rules = tapir::app::parse_publish(spec, req.plan.ipv6);
+    if (rules) cfg.publish.insert(cfg.publish.end(), rules->begin(), rules->end());
+  }
+  cfg.api_socket = opts.api_socket;
   tapir::app::ServeStats stats;
   const int code = tapir::app::serve(*tap, cfg, services, stats);
   LOG_DEBUG("frames from the guest: %llu (%llu bytes); %llu answered by built-in services, "

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "app/api.hpp"
 #include "base/log.hpp"
 #include "l2l4/dispatch.hpp"
 #include "l2l4/engine.hpp"
@@ -63,6 +64,152 @@ int wait_status_to_exit(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;
+}
+
+// Forwarded TCP connections go to the TCP translation, which must know
+// the guest's MAC: tell it what the services learnt (ARP, NDP, DHCP) in
+// case the guest has sent no TCP yet.
+class ForwardToTcp final : public l2l4::ForwardSink {
+ public:
+  ForwardToTcp(l2l4::TcpFlows& tcp, const l2l4::ServiceDispatcher& d) : tcp_(tcp), d_(d) {}
+  bool forward_tcp(Fd conn, const l2l4::ForwardTarget& t, MonoTime now,
+                   l2l4::TxQueue& tx) override {
+    if (d_.guest().mac) tcp_.set_guest_mac(*d_.guest().mac);
+    return tcp_.forward_tcp(std::move(conn), t, now, tx);
+  }
+
+ private:
+  l2l4::TcpFlows& tcp_;
+  const l2l4::ServiceDispatcher& d_;
+};
+
+const char* proto_name(l2l4::FwdProto p) {
+  return p == l2l4::FwdProto::kUdp ? "udp" : "tcp";
+}
+
+// The control API's "stats": every counter the data path keeps, grouped
+// as flows (by type), frames and bytes each way, and drops by reason.
+nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDispatcher& dispatcher,
+                             const l2l4::TcpFlows& tcp, const l2l4::UdpFlows& udp,
+                             const l2l4::IcmpEchoFlows& echo, const l2l4::DnsService* dns,
+                             const l2l4::PortForwarder& fwd, const ApiServer* api) {
+  using nlohmann::json;
+  const auto& es = engine.stats();
+  const auto& ds = dispatcher.stats();
+  const auto& us = udp.stats();
+  const auto& is = echo.stats();
+  const auto& fs = fwd.stats();
+  json j;
+  j["frames"] = {{"from_guest", es.frames_in},
+                 {"to_guest", engine.tx().sent()},
+                 {"service_replies", ds.replies},
+                 {"gso_from_guest", ds.gso_frames}};
+  j["bytes"] = {{"from_guest", es.bytes_in}, {"to_guest", engine.tx().bytes_sent()}};
+  const auto& ts = tcp.stats();
+  j["flows"] = {
+      {"tcp",
+       {{"active", tcp.size()},
+        {"created", ts.created},
+        {"forwarded", ts.forwarded},
+        {"closed", ts.closed},
+        {"bytes_to_host", ts.bytes_to_host},
+        {"bytes_to_guest", ts.bytes_to_guest},
+        {"retransmits", ts.retransmits},
+        {"fast_retransmits", ts.fast_retransmits}}},
+      {"udp",
+       {{"active", udp.size()},
+        {"created", us.created},
+        {"reverse_created", us.reverse_created},
+        {"expired", us.expired},
+        {"to_host", us.to_host},
+        {"to_guest", us.to_guest},
+        {"from_forwarded_ports", us.from_listener}}},
+      {"icmp_echo",
+       {{"active", echo.size()},
+        {"created", is.created},
+        {"expired", is.expired},
+        {"to_host", is.to_host},
+        {"to_guest", is.to_guest}}},
+      {"port_forward",
+       {{"rules", fwd.size()},
+        {"tcp_accepted", fs.tcp_accepted},
+        {"udp_datagrams", fs.udp_datagrams}}},
+  };
+  json malformed = json::object();
+  for (size_t i = 0; i < wire::kParseErrorCount; ++i) {
+    const auto e = static_cast<wire::ParseError>(i);
+    const uint64_t n = ds.drops[e] + es.drops[e];
+    if (n != 0) malformed[wire::parse_error_name(e)] = n;
+  }
+  j["drops"] = {
+      {"malformed", malformed},
+      {"no_data_path", ds.no_data_path},
+      {"tx_full", ds.tx_full + engine.tx().no_buffer()},
+      {"tap_read_errors", es.read_errors},
+      {"dns_disabled", ds.dns_disabled},
+      {"udp_send_errors", us.send_errors},
+      {"udp_refused", us.refused},
+      {"udp_socket_errors", us.socket_errors},
+      {"udp_table_full", us.table_full},
+      {"udp_unreachable", us.unreachable},
+      {"udp_too_big", us.too_big},
+      {"icmp_prohibited", is.prohibited},
+      {"icmp_unreachable", is.unreachable},
+      {"icmp_socket_errors", is.socket_errors},
+      {"icmp_table_full", is.table_full},
+      {"tcp_refused", ts.refused},
+      {"tcp_unreachable", ts.unreachable},
+      {"tcp_table_full", ts.table_full},
+      {"tcp_socket_errors", ts.socket_errors},
+      {"tcp_out_of_order", ts.out_of_order},
+      {"tcp_no_flow", ts.no_flow},
+      {"tcp_bad_checksum", ts.bad_checksum},
+      {"tcp_bad_segment", ts.bad_segment},
+      {"tcp_timeouts", ts.timeouts},
+      {"tcp_resets_to_guest", ts.resets_to_guest},
+      {"tcp_resets_from_guest", ts.resets_from_guest},
+      {"forward_tcp_refused", fs.tcp_refused},
+      {"forward_accept_errors", fs.accept_errors},
+      {"forward_udp_dropped", fs.udp_dropped},
+      {"forward_recv_errors", fs.recv_errors},
+  };
+  if (dns != nullptr) {
+    const dns::DnsStatsSnapshot d = dns->snapshot();
+    json ups = json::array();
+    for (const auto& u : d.upstreams) {
+      ups.push_back({{"address", u.address},
+                     {"queries", u.queries},
+                     {"replies", u.replies},
+                     {"timeouts", u.timeouts},
+                     {"loops", u.loops},
+                     {"latency_us", u.latency_us},
+                     {"healthy", u.healthy},
+                     {"looping", u.looping}});
+    }
+    j["dns"] = {{"queries", d.queries},
+                {"cache_hits", d.cache_hits},
+                {"cache_misses", d.cache_misses},
+                {"cache_entries", d.cache_entries},
+                {"builtin", d.builtin},
+                {"upstream_queries", d.upstream_queries},
+                {"coalesced", d.coalesced},
+                {"timeouts", d.timeouts},
+                {"servfail", d.servfail},
+                {"formerr", d.formerr},
+                {"dropped", d.dropped},
+                {"loops", d.loops},
+                {"tcp_retries", d.tcp_retries},
+                {"tcp_streams", d.tcp_streams},
+                {"tcp_streams_total", d.tcp_streams_total},
+                {"upstreams", ups}};
+  }
+  if (api != nullptr) {
+    const auto& a = api->stats();
+    j["api"] = {{"clients", api->clients()}, {"accepted", a.accepted},
+                {"requests", a.requests},    {"busy", a.busy},
+                {"timeouts", a.timeouts},    {"too_large", a.too_large}};
+  }
+  return j;
 }
 
 }  // namespace
@@ -130,6 +277,15 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
                                      cfg.max_tcp_flows, cfg.outbound},
                      tcp_host);
   l2l4::ServiceDispatcher dispatcher(services);
+  // Port forwarding: the guest's address and MAC as the services learnt them.
+  l2l4::PortForwarder forwarder(services.plan, [&dispatcher] {
+    return l2l4::GuestInfo{dispatcher.guest().mac, dispatcher.guest().ip4};
+  });
+  forwarder.set_udp(&udp);
+  ForwardToTcp forward_tcp(tcp, dispatcher);
+  forwarder.set_tcp(&forward_tcp);
+  std::optional<ApiHandler> api_handler;
+  std::unique_ptr<ApiServer> api;
   dispatcher.set_udp(&udp);
   dispatcher.set_tcp(&tcp);
   dispatcher.set_echo(&echo);
@@ -148,6 +304,31 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   tcp.set_watcher(engine->get());
   if (pcap) (*engine)->set_frame_tap(&*pcap);
   echo.set_engine(engine->get());
+  forwarder.set_engine(engine->get());
+  for (const auto& r : cfg.publish) {
+    if (auto id = forwarder.add(r); !id) {
+      LOG_ERROR("cannot publish %s%s%s:%u/%s: %s", r.host_addr.v6 ? "[" : "",
+                r.host_addr.to_string().c_str(), r.host_addr.v6 ? "]" : "", r.host_port,
+                proto_name(r.proto), id.error().message().c_str());
+      return 1;
+    }
+  }
+  if (!cfg.api_socket.empty()) {
+    api_handler.emplace(forwarder, services.plan, [&] {
+      return collect_stats(**engine, dispatcher, tcp, udp, echo, dns ? &*dns : nullptr, forwarder,
+                           api.get());
+    });
+    auto s = ApiServer::open(cfg.api_socket, *api_handler);
+    if (!s) {
+      LOG_ERROR("%s", s.error().c_str());
+      return 1;
+    }
+    api = std::move(*s);
+    if (!api->attach(**engine)) {
+      LOG_ERROR("cannot watch the API socket: no engine slot");
+      return 1;
+    }
+  }
   if (auto r = (*engine)->start(); !r) {
     LOG_ERROR("cannot start the engine: %s", r.error().message().c_str());
     return 1;

@@ -18,9 +18,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "app/attach.hpp"
 #include "l2l4/dns_io.hpp"
+#include "l2l4/port_forward.hpp"
 #include "l2l4/tcp_host.hpp"
 #include "services/service_config.hpp"
 
@@ -39,6 +41,11 @@ struct ServeConfig {
   size_t max_tcp_flows = 65536;
   l2l4::OutboundAddrs outbound;  // --outbound-addr[6]
   std::string pcap_path;         // --pcap
+  // -p/--publish rules, added before the loop starts; a port that cannot
+  // be bound ends tapir with a one-line error.
+  std::vector<l2l4::ForwardRule> publish;
+  // -a/--api-socket; empty: no control API.
+  std::string api_socket;
 };
 
 struct ServeStats {

@@ -69,6 +69,7 @@ void TxQueue::send(size_t len, const TxMeta& meta) {
   const wire::ConstBytes frame{slot.buf.get() + vnet_len_, len};
   if (frame_tap_ != nullptr) frame_tap_->on_frame(frame, true);
   ++sent_;
+  bytes_sent_ += len;
   if (detached_) {
     if (sink_) sink_(frame, meta);
     slot.busy = false;

@@ -77,6 +77,7 @@ class TxQueue {
   bool has_vnet_hdr() const { return vnet_len_ != 0 || detached_; }
   size_t free_slots() const { return free_.size(); }
   uint64_t sent() const { return sent_; }
+  uint64_t bytes_sent() const { return bytes_sent_; }  // frame bytes, without vnet headers
   uint64_t no_buffer() const { return no_buffer_; }
 
  private:
@@ -97,6 +98,7 @@ class TxQueue {
   Sink sink_;
   FrameTap* frame_tap_ = nullptr;
   uint64_t sent_ = 0;
+  uint64_t bytes_sent_ = 0;
   uint64_t no_buffer_ = 0;
   void complete(const Tag& tag, int res);
 };

@@ -75,7 +75,15 @@ UdpFlows::Flow* UdpFlows::open_flow(const UdpFlowKey& key, const sockaddr_storag
 
 void UdpFlows::send_to_host(Flow& f, wire::ConstBytes payload, MonoTime now) {
   f.last = now;
-  const ssize_t n = ::send(f.fd.get(), payload.data(), payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ssize_t n;
+  if (f.reverse()) {
+    f.replied = true;
+    n = ::sendto(f.listener.fd, payload.data(), payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
+                 reinterpret_cast<const sockaddr*>(&f.listener.client),  // NOLINT
+                 f.listener.client_len);
+  } else {
+    n = ::send(f.fd.get(), payload.data(), payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
   if (n >= 0) {
     ++stats_.to_host;
   } else if (errno == ECONNREFUSED) {
@@ -182,6 +190,52 @@ void UdpFlows::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, Tx
     tx.send(len);
     ++stats_.to_guest;
   }
+}
+
+void UdpFlows::from_listener(const UdpFlowKey& key, const wire::MacAddr& guest_mac,
+                             const UdpListenerRef& from, wire::MutBytes out, size_t len,
+                             MonoTime now, TxQueue& tx) {
+  Flow* f = nullptr;
+  if (auto it = index_.find(key); it != index_.end()) {
+    f = &flows_.at(it->second);
+    // The client behind a mapped address may change (two loopback clients
+    // with one port both appear as the gateway): replies go to the latest.
+    if (f->reverse()) f->listener = from;
+  } else if (flows_.size() >= max_flows_) {
+    ++stats_.table_full;
+    tx.cancel();
+    return;
+  } else {
+    const uint64_t id = next_id_++;
+    Flow nf;
+    nf.key = key;
+    nf.guest_mac = guest_mac;
+    nf.listener = from;
+    f = &flows_.emplace(id, std::move(nf)).first->second;
+    index_.emplace(key, id);
+    ++stats_.reverse_created;
+  }
+  f->last = now;
+  const services::L2Addrs l2{nat_.plan.gateway_mac, guest_mac};
+  size_t frame_len;
+  if (key.v6) {
+    frame_len = services::finish_udp6(out, l2, wire::Ipv6Addr{key.dst}, wire::Ipv6Addr{key.guest},
+                                      key.dst_port, key.guest_port, len, 64);
+  } else {
+    frame_len = services::finish_udp4(out, l2, wire::Ipv4Addr::load(wire::as_bytes(key.dst), 0),
+                                      wire::Ipv4Addr::load(wire::as_bytes(key.guest), 0),
+                                      key.dst_port, key.guest_port, len);
+  }
+  tx.send(frame_len);
+  ++stats_.from_listener;
+}
+
+void UdpFlows::close_listener(uint32_t rule) {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, f] : flows_) {
+    if (f.reverse() && f.listener.rule == rule) ids.push_back(id);
+  }
+  for (uint64_t id : ids) close_flow(id);
 }
 
 void UdpFlows::close_flow(uint64_t id) {

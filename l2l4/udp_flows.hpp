@@ -52,6 +52,17 @@ struct UdpFlowStats {
   uint64_t table_full = 0;    // refused at --max-flows
   uint64_t unreachable = 0;   // host loopback with --disable-host-loopback: ICMP net unreachable
   uint64_t too_big = 0;       // reply larger than the guest's MTU allows
+  uint64_t reverse_created = 0;  // reverse flows (forwarded UDP ports)
+  uint64_t from_listener = 0;    // datagrams from forwarded ports to the guest
+};
+
+// Where a forwarded datagram came from: the rule's listening socket and
+// the real client's address (for sendto()).
+struct UdpListenerRef {
+  uint32_t rule = 0;  // PortForwarder's rule id
+  int fd = -1;        // borrowed: the rule's listening socket
+  sockaddr_storage client{};
+  socklen_t client_len = 0;
 };
 
 class UdpFlows final : public SocketClient {
@@ -68,6 +79,17 @@ class UdpFlows final : public SocketClient {
   void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,
                  MonoTime now, TxQueue& tx);
   void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) override;
+
+  // A datagram of `len` bytes that the caller read into `out` (from
+  // tx.acquire()) at the UDP payload offset (services/frame.hpp) for
+  // key.v6. `key` is the guest's view: guest = the forwarding target,
+  // dst = the client's mapped address and port. Sends the frame (or
+  // cancels the buffer when the reverse flow cannot be kept).
+  void from_listener(const UdpFlowKey& key, const wire::MacAddr& guest_mac,
+                     const UdpListenerRef& from, wire::MutBytes out, size_t len, MonoTime now,
+                     TxQueue& tx);
+  // Ends the reverse flows of forwarding rule `rule` (its socket closes).
+  void close_listener(uint32_t rule);
   // Expires idle flows; call from the tick.
   void expire(MonoTime now);
 
@@ -89,6 +111,9 @@ class UdpFlows final : public SocketClient {
     wire::MacAddr guest_mac;
     MonoTime last{};
     bool replied = false;
+    // Reverse flows: the listening socket and client (listener.fd >= 0).
+    UdpListenerRef listener;
+    bool reverse() const { return listener.fd >= 0; }
   };
   Flow* open_flow(const UdpFlowKey& key, const sockaddr_storage& to, socklen_t to_len,
                   const wire::MacAddr& guest_mac, MonoTime now, uint64_t& id);

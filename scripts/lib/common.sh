@@ -20,7 +20,7 @@ TAPIR_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 # End-to-end tests: namespaces and the real clients they drive.
 TAPIR_TEST_PACKAGES=(iproute2 util-linux procps passwd jq podman runc conmon rootlesskit uidmap busybox)
 # The clients the services e2e drives (tests/e2e/services_cases.sh).
-TAPIR_TEST_PACKAGES+=(isc-dhcp-client ndisc6 socat xxd iputils-ping)
+TAPIR_TEST_PACKAGES+=(isc-dhcp-client ndisc6 socat xxd iputils-ping curl)
 # The DNS e2e: dig and a local upstream (tests/e2e/dns_cases.sh).
 TAPIR_TEST_PACKAGES+=(bind9-dnsutils dnsmasq-base)
 # The end-to-end benchmarks (scripts/bench e2e ...): the load generators, the

@@ -38,7 +38,10 @@ compat_ensure_subids() {
 # namespaces), the binary under test copied to $WORK/bin/tapir, a private
 # HOME, XDG_RUNTIME_DIR and TMPDIR for the user.
 compat_setup() {
-  WORK=$(mktemp -d "/tmp/tapir-compat-$1.XXXXXX")
+  # Short: podman puts the API socket of a container at
+  # $XDG_RUNTIME_DIR/libpod/tmp/<64-hex id>.net, and a unix socket path has
+  # at most 107 bytes (sun_path).
+  WORK=$(mktemp -d "/tmp/tc-$1.XXXXXX")
   trap compat_cleanup EXIT
   chmod 0711 "$WORK"
   mkdir -p "$WORK/bin" "$WORK/home" "$WORK/run" "$WORK/tmp"

@@ -69,14 +69,14 @@ TEST(Cli, TapirsOwnErrorsNameTheProblem) {
 }
 
 TEST(Cli, UnimplementedOptionsAreRefusedByName) {
-  for (const char* opt : {"--api-socket=/tmp/s", "--enable-sandbox", "--enable-seccomp"}) {
+  for (const char* opt : {"--enable-sandbox", "--enable-seccomp"}) {
     auto r = parse({opt, "1", "tap0"});
     ASSERT_FALSE(r) << opt;
     EXPECT_NE(r.error().find("is not implemented in this build"), std::string::npos) << r.error();
   }
   // ... and --help does not advertise them.
   const std::string help = usage_text();
-  for (const char* opt : {"--api-socket", "--enable-sandbox", "--enable-seccomp"}) {
+  for (const char* opt : {"--enable-sandbox", "--enable-seccomp"}) {
     EXPECT_EQ(help.find(opt), std::string::npos) << opt;
   }
 }

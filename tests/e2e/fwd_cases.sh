@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Port forwarding and the control API (issue 6), run by fwd_test.sh as the
+# unprivileged test user in the test's host namespace. One tapir serves a
+# guest whose servers answer every datagram or connection with the address
+# they saw it come from ($SOCAT_PEERADDR); socat is the API client.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+WORK=$(mktemp -d /tmp/tapir-e2e-fwd.XXXXXX)
+API=$WORK/api.sock
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+wait_for() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
+
+# api REQUEST: the reply, as one line.
+api() { printf '%s' "$1" | socat -t 5 -T 10 - "UNIX-CONNECT:$API" 2>/dev/null; }
+# api_is DESC REQUEST REPLY
+api_is() {
+  local got
+  got=$(api "$2")
+  check "api: $1" test "$got" = "$3" || echo "#   got: $got"
+}
+# fd00::2 as socat spells a peer address ([fd00:0000:...:0002]), or short.
+FD00_2='fd00(:0000){6}:0002|fd00::2'
+err() { printf '{"error":{"desc":"%s"}}' "$1"; }
+# udp_ask ADDR PORT [FAMILY]: one datagram, the answer (retried: the guest's
+# servers may still be starting, and UDP may be lost).
+udp_ask() {
+  local out
+  for _ in $(seq 20); do
+    out=$(echo x | socat -T 1 - "UDP${3:-4}:$1:$2" 2>/dev/null)
+    [[ -n $out ]] && { echo "$out"; return 0; }
+  done
+  return 1
+}
+
+# --- command-line errors: one line, exit status 1 -------------------------
+bad_cli() {
+  local desc="$1" want="$2"; shift 2
+  local out rc
+  out=$("$TAPIR" run "$@" -- true 2>&1); rc=$?
+  check "$desc: exit 1 with one line naming it" \
+    test "$rc" = 1 -a "$(wc -l <<<"$out")" = 1 -a -n "$(grep -F -- "$want" <<<"$out")" \
+    || echo "#   rc=$rc out: $out"
+}
+bad_cli "-p malformed" 'invalid -p/--publish "80": expected' -p 80
+bad_cli "-p out of range" 'invalid -p/--publish "70000:80": host port must be 1-65535' -p 70000:80
+bad_cli "-p ranges of different length" 'the host and guest port ranges differ in length' -p 8000-8002:80-81
+bad_cli "-p unknown protocol" 'protocol must be tcp or udp, not "sctp"' -p 8080:80/sctp
+bad_cli "--api-socket too long" '--api-socket path must be 1-107 bytes long' -a "/tmp/$(printf 'x%.0s' $(seq 120))"
+socat UDP4-RECVFROM:17060,bind=127.0.0.1,fork EXEC:cat &
+PIDS+=($!)
+wait_for ss -Hlun 'sport = :17060' | grep -q 17060
+bad_cli "-p port already bound" 'cannot publish 127.0.0.1:17060/udp: Address already in use' -p 127.0.0.1:17060:53/udp
+
+# --- one tapir for the rest -----------------------------------------------
+# Guest servers: UDP 7053 (IPv4), 7054 (IPv6); TCP 80 and 81 (IPv4), 82 (IPv6).
+GUEST='for p in 7053; do socat UDP4-RECVFROM:$p,fork SYSTEM:"echo \$SOCAT_PEERADDR" & done
+socat UDP6-RECVFROM:7054,fork SYSTEM:"echo \$SOCAT_PEERADDR" &
+for p in 80 81; do socat TCP4-LISTEN:$p,fork,reuseaddr SYSTEM:"echo $p \$SOCAT_PEERADDR" & done
+socat TCP6-LISTEN:82,fork,reuseaddr SYSTEM:"echo 82 \$SOCAT_PEERADDR" &
+exec sleep 600'
+touch "$API"  # a stale file where the socket goes: removed before bind, as slirp4netns does
+"$TAPIR" run --enable-ipv6 -a "$API" -p 127.0.0.1:17053:7053/udp -p '[::1]:17054:7054/udp' \
+  -p 17080-17081:80-81 -p 17082:80 -p '[::1]:17090:82' -- sh -c "$GUEST" 2>"$WORK/tapir.err" &
+TAPIR_PID=$!
+PIDS+=($TAPIR_PID)
+check "the API socket is there once tapir runs (a stale file was replaced)" wait_for test -S "$API"
+
+api_is "list_hostfwd shows the -p rules, ranges expanded" '{"execute":"list_hostfwd"}' \
+  '{"entries":[{"id":1,"proto":"udp","host_addr":"127.0.0.1","host_port":17053,"guest_addr":"10.0.2.100","guest_port":7053},{"id":2,"proto":"udp","host_addr":"::1","host_port":17054,"guest_addr":'"$(api '{"execute":"list_hostfwd"}' | jq -c '.entries[1].guest_addr')"',"guest_port":7054},{"id":3,"proto":"tcp","host_addr":"0.0.0.0","host_port":17080,"guest_addr":"10.0.2.100","guest_port":80},{"id":4,"proto":"tcp","host_addr":"0.0.0.0","host_port":17081,"guest_addr":"10.0.2.100","guest_port":81},{"id":5,"proto":"tcp","host_addr":"0.0.0.0","host_port":17082,"guest_addr":"10.0.2.100","guest_port":80},{"id":6,"proto":"tcp","host_addr":"::1","host_port":17090,"guest_addr":'"$(api '{"execute":"list_hostfwd"}' | jq -c '.entries[5].guest_addr')"',"guest_port":82}]}'
+
+# --- UDP forwarding --------------------------------------------------------
+out=$(udp_ask 127.0.0.1 17053)
+check "udp: a loopback client reaches the guest and appears as 10.0.2.2" test "$out" = 10.0.2.2 \
+  || echo "#   got: $out"
+api_is "add_hostfwd udp on 0.0.0.0 (empty host_addr, no guest_addr)" \
+  '{"execute":"add_hostfwd","arguments":{"proto":"udp","host_addr":"","host_port":17055,"guest_port":7053}}' \
+  '{"return":{"id":7}}'
+out=$(udp_ask 192.0.2.1 7100)
+check "udp: a client in the world namespace appears with its real address 192.0.2.1" test "$out" = 192.0.2.1 \
+  || echo "#   got: $out"
+out=$(udp_ask '[::1]' 17054 6)
+check "udp over IPv6: a client on ::1 reaches the guest's IPv6 server as fd00::2" \
+  grep -Eq "$FD00_2" <<<"$out" || echo "#   got: $out"
+
+# --- API: add / list / remove, and every error ---------------------------
+api_is "add_hostfwd tcp" \
+  '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_addr":"127.0.0.1","host_port":17091,"guest_addr":"10.0.2.100","guest_port":80}}' \
+  '{"return":{"id":8}}'
+check "api: list_hostfwd has it" \
+  test "$(api '{"execute":"list_hostfwd"}' | jq -c '.entries[] | select(.id == 8)')" = \
+  '{"id":8,"proto":"tcp","host_addr":"127.0.0.1","host_port":17091,"guest_addr":"10.0.2.100","guest_port":80}'
+check "tcp: the forwarded port accepts connections" socat -T 2 /dev/null TCP4:127.0.0.1:17091
+api_is "remove_hostfwd" '{"execute":"remove_hostfwd","arguments":{"id":8}}' '{"return":{}}'
+check "api: list_hostfwd no longer has it" \
+  test -z "$(api '{"execute":"list_hostfwd"}' | jq -c '.entries[] | select(.id == 8)')"
+out=$(socat -T 2 /dev/null TCP4:127.0.0.1:17091 2>&1)
+check "tcp: the removed port refuses connections" grep -q 'Connection refused' <<<"$out" || echo "#   got: $out"
+api_is "remove_hostfwd udp 0.0.0.0:17055" '{"execute":"remove_hostfwd","arguments":{"id":7}}' '{"return":{}}'
+out=$(echo x | socat -T 2 - UDP4:127.0.0.1:17055 2>&1)
+check "udp: the removed port is closed (ICMP port unreachable)" grep -q 'Connection refused' <<<"$out" \
+  || echo "#   got: $out"
+
+api_is "remove_hostfwd of an unknown id" '{"execute":"remove_hostfwd","arguments":{"id":8}}' \
+  "$(err 'bad request: remove_hostfwd: bad arguments.id')"
+api_is "bad JSON" 'nonsense' "$(err 'bad request: cannot parse JSON')"
+api_is "not an object" '[1]' "$(err 'bad request: json_object() failed')"
+api_is "no execute" '{"arguments":{}}' "$(err 'bad request: no execute found')"
+api_is "unknown execute" '{"execute":"reboot"}' "$(err 'bad request: unknown execute')"
+api_is "bad proto" '{"execute":"add_hostfwd","arguments":{"proto":"sctp"}}' \
+  "$(err 'bad request: add_hostfwd: bad arguments.proto')"
+api_is "bad host_addr" '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_addr":"nowhere"}}' \
+  "$(err 'bad request: add_hostfwd: bad arguments.host_addr')"
+api_is "bad host_port" '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_port":0}}' \
+  "$(err 'bad request: add_hostfwd: bad arguments.host_port')"
+api_is "bad guest_addr" '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_port":17092,"guest_addr":"x"}}' \
+  "$(err 'bad request: add_hostfwd: bad arguments.guest_addr')"
+api_is "bad guest_port" '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_port":17092}}' \
+  "$(err 'bad request: add_hostfwd: bad arguments.guest_port')"
+api_is "a port already in use" \
+  '{"execute":"add_hostfwd","arguments":{"proto":"udp","host_addr":"127.0.0.1","host_port":17060,"guest_port":53}}' \
+  "$(err 'bad request: add_hostfwd: slirp_add_hostfwd failed')"
+big=$(head -c 1000000 /dev/zero | tr '\0' ' ' | socat -t 5 - "UNIX-CONNECT:$API" 2>/dev/null)
+check "api: a 1 MB request is answered 'too large'" test "$big" = "$(err 'bad request: too large message')" \
+  || echo "#   got: ${big:0:200}"
+stats_ok() {
+  jq -e '.return | (.flows.udp.reverse_created >= 2) and (.frames.from_guest > 0) and (.bytes.to_guest > 0)
+         and (.drops | has("malformed")) and (.api.too_large >= 1) and (.flows.tcp.forwarded >= 1)
+         and (.dns | has("upstreams"))' <<<"$(api '{"execute":"stats"}')" >/dev/null
+}
+check "api: stats counts flows by type, frames and bytes each way, drops by reason" stats_ok
+
+# --- slow and silent API clients do not stall anything ---------------------
+# Seven clients that connect and never send, plus this one: the cap (8).
+for _ in 1 2 3 4 5 6 7; do
+  sleep 30 | socat -t 1 - "UNIX-CONNECT:$API" >/dev/null 2>&1 &
+  SILENT+=($!)
+done
+check "api: silent clients are held (8 with the one asking)" \
+  wait_for sh -c "[ \"\$(printf '%s' '{\"execute\":\"stats\"}' | socat -t 5 - UNIX-CONNECT:$API | jq .return.api.clients)\" = 8 ]"
+sleep 30 | socat -t 1 - "UNIX-CONNECT:$API" >/dev/null 2>&1 &
+SILENT+=($!)
+wait_for sh -c "[ \"\$(printf '%s' '{\"execute\":\"stats\"}' | socat -t 5 - UNIX-CONNECT:$API 2>/dev/null)\" = '$(err 'busy: too many API clients')' ]"
+# (socat may find the connection closed before it wrote, and then exits
+# without reading the answer: ask a few times.)
+busy=0
+for _ in $(seq 10); do
+  out=$(api '{"execute":"list_hostfwd"}')
+  [[ $out = "$(err 'busy: too many API clients')" ]] && busy=$((busy + 1))
+  [[ $out = '{"entries":'* ]] && { busy=0; break; }
+done
+check "api: a client over the cap is told 'busy' at once, never served" test $busy -gt 0
+out=$(udp_ask 127.0.0.1 17053)
+check "udp forwarding works while the API is full of silent clients" test "$out" = 10.0.2.2
+# tapir closes them (5 s without a request); bounded wait.
+closed=1
+for p in "${SILENT[@]}"; do
+  for _ in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$p" 2>/dev/null && closed=0
+done
+check "api: tapir closes clients that never send" test $closed = 1
+api_is "api: answers again once they are gone" '{"execute":"remove_hostfwd","arguments":{"id":99}}' \
+  "$(err 'bad request: remove_hostfwd: bad arguments.id')"
+
+# --- TCP forwarding: needs the TCP translation (issue 5) -------------------
+out=$(socat -T 3 - TCP4:127.0.0.1:17080 </dev/null 2>&1)
+if grep -q 'TCP translation not available' "$WORK/tapir.err"; then
+  echo "skip - tcp forwarding cases: this tapir has no TCP translation yet (issue 5); connections are reset"
+else
+  check "tcp: a loopback client reaches the guest's server and appears as 10.0.2.2" \
+    test "$out" = "80 10.0.2.2" || echo "#   got: $out"
+  out=$(socat -T 3 - TCP4:127.0.0.1:17081 </dev/null 2>&1)
+  check "tcp: a range maps port by port (17081 -> 81)" test "$out" = "81 10.0.2.2" || echo "#   got: $out"
+  out=$(socat -T 3 - TCP4:192.0.2.1:7101 </dev/null 2>&1)
+  check "tcp: a client in the world namespace appears with its real address" \
+    test "$out" = "80 192.0.2.1" || echo "#   got: $out"
+  out=$(socat -T 3 - TCP6:[::1]:17090 </dev/null 2>&1)
+  check "tcp over IPv6: a client on ::1 reaches the guest's IPv6 server as fd00::2" \
+    grep -Eq "^82 .*($FD00_2)" <<<"$out" || echo "#   got: $out"
+  # A guest without IPv6 that has sent nothing yet: tapir asks for its MAC
+  # by ARP, and the connection waits for the answer.
+  "$TAPIR" run -p 127.0.0.1:17099:80 -- \
+    sh -c 'socat TCP4-LISTEN:80,reuseaddr SYSTEM:"echo quiet guest" & exec sleep 10' 2>/dev/null &
+  QUIET=$!
+  PIDS+=($QUIET)
+  for _ in $(seq 50); do
+    out=$(socat -T 3 - TCP4:127.0.0.1:17099 </dev/null 2>/dev/null)
+    [[ -n $out ]] && break
+    sleep 0.1
+  done
+  check "tcp: a guest that has not spoken yet is found by ARP" test "$out" = "quiet guest" || echo "#   got: $out"
+  kill "$QUIET" 2>/dev/null
+fi
+
+kill "$TAPIR_PID"
+wait "$TAPIR_PID" 2>/dev/null
+check "the API socket is removed when tapir exits" test ! -e "$API"
+
+e2e_report "fwd (as $(id -un))"
