@@ -40,7 +40,7 @@ void print_version() {
   std::printf("libslirp: none (this build has no libslirp engine yet)\n");
   std::printf("SLIRP_CONFIG_VERSION_MAX: none\n");
   std::printf("libseccomp: none (this build has no seccomp sandbox yet)\n");
-  std::printf("engine: io_uring (services, DNS forwarder, UDP and ping; TCP not forwarded yet)\n");
+  std::printf("engine: io_uring (TCP, UDP and ping translation with tap offloads, DNS forwarder, services)\n");
 }
 
 // The startup banner, as slirp4netns prints it, for the parts that exist.
