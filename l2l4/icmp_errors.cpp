@@ -16,12 +16,12 @@ constexpr size_t kIcmp6MaxMessage = 1280 - wire::kIpv6HeaderLen;  // RFC 4443 2.
 
 size_t build_icmp4_error(wire::MutBytes out, const wire::AddressPlan& plan,
                          const wire::MacAddr& guest_mac, const wire::Ipv4View& offending,
-                         uint8_t type, uint8_t code) {
+                         uint8_t type, uint8_t code, uint32_t info) {
   const wire::ConstBytes orig = offending.bytes();
   const size_t quote = std::min(orig.size(), offending.header_len() + 8);
   const size_t icmp_len = wire::kIcmp4HeaderLen + quote;
   wire::MutBytes icmp = out.subspan(services::kL4v4Offset, icmp_len);
-  wire::Icmp4ErrorRepr{type, code, 0}.emit(icmp);
+  wire::Icmp4ErrorRepr{type, code, info}.emit(icmp);
   wire::store_bytes(icmp, wire::kIcmp4HeaderLen, orig.first(quote));
   wire::icmp4_fill_checksum(icmp);
   return services::finish_ipv4(out, {plan.gateway_mac, guest_mac}, plan.gateway4,
@@ -30,12 +30,12 @@ size_t build_icmp4_error(wire::MutBytes out, const wire::AddressPlan& plan,
 
 size_t build_icmp6_error(wire::MutBytes out, const wire::AddressPlan& plan,
                          const wire::MacAddr& guest_mac, const wire::Ipv6View& offending,
-                         uint8_t type, uint8_t code) {
+                         uint8_t type, uint8_t code, uint32_t info) {
   const wire::ConstBytes orig = offending.bytes();
   const size_t quote = std::min(orig.size(), kIcmp6MaxMessage - 8);
   const size_t icmp_len = 8 + quote;
   wire::MutBytes icmp = out.subspan(services::kL4v6Offset, icmp_len);
-  wire::Icmp6ErrorRepr{type, code, 0}.emit(icmp);
+  wire::Icmp6ErrorRepr{type, code, info}.emit(icmp);
   wire::store_bytes(icmp, 8, orig.first(quote));
   return services::finish_icmp6(out, {plan.gateway_mac, guest_mac}, plan.gateway6,
                                 offending.source(), 64, icmp_len);

@@ -18,11 +18,13 @@
 namespace tapir::l2l4 {
 
 // Writes the whole frame into `out` (>= 1514 bytes); returns its length.
+// `info` is the rest of the ICMP header: the next-hop MTU of a
+// "fragmentation needed" (RFC 1191) or an ICMPv6 "packet too big".
 size_t build_icmp4_error(wire::MutBytes out, const wire::AddressPlan& plan,
                          const wire::MacAddr& guest_mac, const wire::Ipv4View& offending,
-                         uint8_t type, uint8_t code);
+                         uint8_t type, uint8_t code, uint32_t info = 0);
 size_t build_icmp6_error(wire::MutBytes out, const wire::AddressPlan& plan,
                          const wire::MacAddr& guest_mac, const wire::Ipv6View& offending,
-                         uint8_t type, uint8_t code);
+                         uint8_t type, uint8_t code, uint32_t info = 0);
 
 }  // namespace tapir::l2l4

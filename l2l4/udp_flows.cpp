@@ -1,5 +1,7 @@
 #include "l2l4/udp_flows.hpp"
 
+#include <linux/errqueue.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include "l2l4/icmp_errors.hpp"
 #include "l2l4/wire/icmp4.hpp"
 #include "l2l4/wire/icmp6.hpp"
+#include "l2l4/wire/proto.hpp"
 #include "services/frame.hpp"
 
 namespace tapir::l2l4 {
@@ -50,6 +53,16 @@ UdpFlows::Flow* UdpFlows::open_flow(const UdpFlowKey& key, const sockaddr_storag
     return nullptr;
   }
   Fd fd(::socket(to.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd) {
+    // ICMP errors for this flow's datagrams arrive on the error queue, to
+    // be passed on to the guest (drain_errors).
+    const int on = 1;
+    if (to.ss_family == AF_INET6) {
+      (void)::setsockopt(fd.get(), SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
+    } else {
+      (void)::setsockopt(fd.get(), SOL_IP, IP_RECVERR, &on, sizeof on);
+    }
+  }
   if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), to_len) < 0) {  // NOLINT
     ++stats_.socket_errors;
     static RateLimit rl(5, Duration::seconds(10));
@@ -152,10 +165,91 @@ void UdpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip
   if (Flow* f = open_flow(key, to, to_len, eth.source(), now, id)) send_to_host(*f, udp.payload(), now);
 }
 
-void UdpFlows::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, TxQueue& tx) {
+// ICMP errors the host's kernel received for a flow (IP_RECVERR), passed
+// on to the guest as if the gateway had sent them, quoting a datagram like
+// the guest's: port unreachable becomes ECONNREFUSED on the guest's
+// socket, "fragmentation needed" / "packet too big" carry the MTU.
+void UdpFlows::drain_errors(Flow& f, TxQueue& tx) {
+  for (int i = 0; i < 8; ++i) {
+    std::byte data[64];
+    alignas(cmsghdr) std::byte control[256];
+    iovec iov{data, sizeof data};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    if (::recvmsg(f.fd.get(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
+    const sock_extended_err* ee = nullptr;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+          (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+        ee = reinterpret_cast<const sock_extended_err*>(CMSG_DATA(c));  // NOLINT: the kernel's layout
+      }
+    }
+    if (ee == nullptr) continue;
+    uint8_t type = 0, code = 0;
+    uint32_t info = 0;
+    if (ee->ee_origin == SO_EE_ORIGIN_ICMP && !f.key.v6) {
+      type = ee->ee_type;
+      code = ee->ee_code;
+      if (type != wire::icmp4_type::kDestUnreachable && type != wire::icmp4_type::kTimeExceeded) continue;
+      if (code == wire::icmp4_unreach::kFragmentationNeeded) info = ee->ee_info;
+    } else if (ee->ee_origin == SO_EE_ORIGIN_ICMP6 && f.key.v6) {
+      type = ee->ee_type;
+      code = ee->ee_code;
+      if (type != wire::icmp6_type::kDestUnreachable && type != wire::icmp6_type::kPacketTooBig &&
+          type != wire::icmp6_type::kTimeExceeded) {
+        continue;
+      }
+      if (type == wire::icmp6_type::kPacketTooBig) info = ee->ee_info;
+    } else {
+      continue;  // local errors (EMSGSIZE) were already reported by send()
+    }
+    // The datagram the guest sent, as its stack will match it: IP header,
+    // then the UDP header.
+    std::array<std::byte, 48> quoted{};
+    wire::MutBytes q(quoted);
+    const size_t ip_len = f.key.v6 ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen;
+    wire::MutBytes u = q.subspan(ip_len);
+    wire::store_be16(u, 0, f.key.guest_port);
+    wire::store_be16(u, 2, f.key.dst_port);
+    wire::store_be16(u, 4, wire::kUdpHeaderLen);
+    wire::MutBytes out = tx.acquire();
+    if (out.empty()) return;
+    size_t len = 0;
+    if (f.key.v6) {
+      wire::Ipv6Repr ip{wire::Ipv6Addr{f.key.guest}, wire::Ipv6Addr{f.key.dst}, wire::ipproto::kUdp, 64, 0, 0,
+                        wire::kUdpHeaderLen};
+      ip.emit(q);
+      if (auto v = wire::Ipv6View::parse(q.first(ip_len + wire::kUdpHeaderLen))) {
+        len = build_icmp6_error(out, nat_.plan, f.guest_mac, *v, type, code, info);
+      }
+    } else {
+      wire::Ipv4Repr ip;
+      ip.src = wire::Ipv4Addr::load(wire::as_bytes(f.key.guest), 0);
+      ip.dst = wire::Ipv4Addr::load(wire::as_bytes(f.key.dst), 0);
+      ip.protocol = wire::ipproto::kUdp;
+      ip.payload_len = wire::kUdpHeaderLen;
+      ip.emit(q);
+      if (auto v = wire::Ipv4View::parse(q.first(ip_len + wire::kUdpHeaderLen))) {
+        len = build_icmp4_error(out, nat_.plan, f.guest_mac, *v, type, code, info);
+      }
+    }
+    if (len == 0) {
+      tx.cancel();
+      continue;
+    }
+    tx.send(len);
+    ++stats_.icmp_errors;
+  }
+}
+
+void UdpFlows::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) {
   auto it = flows_.find(cookie);
   if (it == flows_.end()) return;  // closed meanwhile
   Flow& f = it->second;
+  if ((revents & POLLERR) != 0 && !f.reverse()) drain_errors(f, tx);
   const size_t offset = f.key.v6 ? services::kUdp6PayloadOffset : services::kUdp4PayloadOffset;
   const size_t mtu_room = nat_.plan.mtu - (f.key.v6 ? 48 : 28);
   for (int i = 0; i < kMaxReadsPerWake; ++i) {

@@ -11,9 +11,9 @@
 // destination the guest used as the source. Flows expire like conntrack's:
 // 30 s after the last datagram, 180 s once both sides have spoken. The
 // table is bounded (--max-flows); at the cap new flows are refused and
-// counted. A connection refused by the host side (ECONNREFUSED, from the
-// kernel's ICMP) is counted; turning it into ICMP for the guest is for a
-// later change.
+// counted. ICMP errors the host side receives for a flow (port unreachable,
+// fragmentation needed, packet too big, ...) come from the socket's error
+// queue (IP_RECVERR) and go to the guest as ICMP from the gateway.
 
 #include <array>
 #include <cstdint>
@@ -52,6 +52,7 @@ struct UdpFlowStats {
   uint64_t table_full = 0;    // refused at --max-flows
   uint64_t unreachable = 0;   // host loopback with --disable-host-loopback: ICMP net unreachable
   uint64_t too_big = 0;       // reply larger than the guest's MTU allows
+  uint64_t icmp_errors = 0;   // ICMP errors from the host side passed on to the guest
   uint64_t reverse_created = 0;  // reverse flows (forwarded UDP ports)
   uint64_t from_listener = 0;    // datagrams from forwarded ports to the guest
 };
@@ -118,6 +119,7 @@ class UdpFlows final : public SocketClient {
   Flow* open_flow(const UdpFlowKey& key, const sockaddr_storage& to, socklen_t to_len,
                   const wire::MacAddr& guest_mac, MonoTime now, uint64_t& id);
   void send_to_host(Flow& f, wire::ConstBytes payload, MonoTime now);
+  void drain_errors(Flow& f, TxQueue& tx);
   void close_flow(uint64_t id);
 
   NatConfig nat_;

@@ -43,6 +43,14 @@ echo_check "a jumbo datagram at MTU 65520" 192.0.2.1:7001 65000 --mtu 65520
   >/dev/null 2>&1
 check "--disable-host-loopback: nothing comes back from the host's loopback" test ! -s "$WORK/dhl.out"
 
+# --- ICMP errors from the host side (IP_RECVERR) reach the guest -------------
+# Nothing listens on 192.0.2.1:7999: the world's kernel answers "port
+# unreachable" to tapir's socket, and tapir passes it on, so the guest's
+# connected socket fails with ECONNREFUSED.
+out=$("$TAPIR" run -- sh -c 'echo hi | socat -T 3 - UDP4:192.0.2.1:7999' 2>&1)
+check "ICMP port unreachable from the world reaches the guest's socket (ECONNREFUSED)" \
+  grep -q 'Connection refused' <<<"$out"
+
 # --- ICMP echo to other hosts, through unprivileged ping sockets -------------
 out=$("$TAPIR" run -- ping -c2 -W3 192.0.2.1 2>&1)
 check "ping 192.0.2.1 (the world) through a ping socket" grep -q '2 received' <<<"$out"
