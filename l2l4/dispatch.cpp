@@ -1,5 +1,7 @@
 #include "l2l4/dispatch.hpp"
 
+#include <cstring>
+
 #include "base/log.hpp"
 #include "l2l4/wire/arp.hpp"
 #include "l2l4/wire/ethernet.hpp"
@@ -78,7 +80,9 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
         return stats_.drops.count(wire::ParseError::kMartianSource);
       }
       if (ip->is_fragment()) break;
-      if (meta.gso_size != 0 && ip->protocol() != wire::ipproto::kTcp) break;
+      if (meta.gso_size != 0 && ip->protocol() != wire::ipproto::kTcp && ip->protocol() != wire::ipproto::kUdp) {
+        break;
+      }
       if (ip->protocol() == wire::ipproto::kUdp) {
         auto udp = wire::UdpView::parse(ip->payload());
         if (!udp) return stats_.drops.count(udp.error());
@@ -96,6 +100,9 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
         const wire::Ipv4Addr dst = ip->destination();
         if (udp_ != nullptr && !dst.is_multicast() && !dst.is_broadcast() &&
             dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified() && !ip->source().is_unspecified()) {
+          if (meta.gso_size != 0) {
+            return udp_segments(wire::kEthernetHeaderLen + ip->header_len(), udp->payload(), meta.gso_size, now, tx);
+          }
           return udp_->on_guest4(*eth, *ip, *udp, now, tx);
         }
       } else if (ip->protocol() == wire::ipproto::kTcp) {
@@ -130,7 +137,10 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
         return stats_.drops.count(wire::ParseError::kMartianSource);
       }
       if (ip->is_fragment()) break;
-      if (meta.gso_size != 0 && ip->upper_protocol() != wire::ipproto::kTcp) break;
+      if (meta.gso_size != 0 && ip->upper_protocol() != wire::ipproto::kTcp &&
+          ip->upper_protocol() != wire::ipproto::kUdp) {
+        break;
+      }
       if (ip->upper_protocol() == wire::ipproto::kIcmpv6) {
         auto icmp = wire::Icmp6View::parse(ip->upper_payload());
         if (!icmp) return stats_.drops.count(icmp.error());
@@ -172,6 +182,12 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
         // UDP flows (l2l4/udp_flows): unicast only.
         if (udp_ != nullptr && !ip->destination().is_multicast() &&
             !ip->destination().is_unspecified() && !ip->source().is_unspecified()) {
+          if (meta.gso_size != 0) {
+            // Only the plain header: no extension headers before UDP.
+            if (ip->next_header() != wire::ipproto::kUdp) break;
+            return udp_segments(wire::kEthernetHeaderLen + wire::kIpv6HeaderLen, udp->payload(), meta.gso_size,
+                                now, tx);
+          }
           return udp_->on_guest6(*eth, *ip, *udp, now, tx);
         }
       }
@@ -180,6 +196,41 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
     default: break;
   }
   ++stats_.no_data_path;
+}
+
+// UDP segmentation offload from the guest (UDP_SEGMENT): one frame holds
+// several datagrams of gso_size bytes (the last may be shorter) behind one
+// header. Each becomes a frame of its own, headers copied and lengths set,
+// and goes to the flows like any datagram.
+void ServiceDispatcher::udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now,
+                                     TxQueue& tx) {
+  ++stats_.uso_frames;
+  if (uso_scratch_.empty()) uso_scratch_.resize(kFrameBufLen);
+  const bool v6 = wire::load_be16(frame_, 12) == wire::ethertype::kIpv6;
+  for (size_t off = 0; off < payload.size(); off += gso_size) {
+    const size_t n = std::min<size_t>(gso_size, payload.size() - off);
+    wire::MutBytes b(uso_scratch_.data(), l4 + wire::kUdpHeaderLen + n);
+    std::memcpy(b.data(), frame_.data(), l4 + 4);  // headers and the ports
+    wire::store_be16(b, l4 + 4, static_cast<uint16_t>(wire::kUdpHeaderLen + n));
+    wire::store_be16(b, l4 + 6, 0);
+    std::memcpy(b.data() + l4 + wire::kUdpHeaderLen, payload.data() + off, n);
+    if (v6) {
+      wire::store_be16(b, wire::kEthernetHeaderLen + 4, static_cast<uint16_t>(wire::kUdpHeaderLen + n));
+      auto eth = wire::EthernetView::parse(b);
+      auto ip = eth ? wire::Ipv6View::parse(eth->payload()) : unexpected(eth.error());
+      auto udp = ip ? wire::UdpView::parse(ip->upper_payload()) : unexpected(ip.error());
+      if (!udp) return stats_.drops.count(udp.error());
+      udp_->on_guest6(*eth, *ip, *udp, now, tx);
+    } else {
+      wire::store_be16(b, wire::kEthernetHeaderLen + 2,
+                       static_cast<uint16_t>(l4 - wire::kEthernetHeaderLen + wire::kUdpHeaderLen + n));
+      auto eth = wire::EthernetView::parse(b);
+      auto ip = eth ? wire::Ipv4View::parse(eth->payload()) : unexpected(eth.error());
+      auto udp = ip ? wire::UdpView::parse(ip->payload()) : unexpected(ip.error());
+      if (!udp) return stats_.drops.count(udp.error());
+      udp_->on_guest4(*eth, *ip, *udp, now, tx);
+    }
+  }
 }
 
 void ServiceDispatcher::on_batch_end(MonoTime now, TxQueue& tx) {

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <random>
+#include <vector>
 
 #include "l2l4/dns_io.hpp"
 #include "l2l4/icmp_echo_flows.hpp"
@@ -44,6 +45,7 @@ struct DispatchStats {
   uint64_t no_reply = 0;      // a service looked at it and had nothing to say
   uint64_t no_data_path = 0;  // traffic for the (not yet built) translation layer
   uint64_t gso_frames = 0;    // large segments: data-path traffic by definition
+  uint64_t uso_frames = 0;    // of which UDP (UDP_SEGMENT), split into datagrams
   uint64_t tx_full = 0;       // a reply was dropped: every transmit buffer busy
   uint64_t dns_disabled = 0;  // DNS queries dropped: --disable-dns
   wire::DropCounters drops;
@@ -77,6 +79,7 @@ class ServiceDispatcher final : public FrameHandler {
   // handled is completed first — on this path only.
   template <class F>
   void respond(TxQueue& tx, F&& reply);
+  void udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now, TxQueue& tx);
 
   services::ServiceConfig cfg_;
   // The frame being handled (on_frame) and its metadata, for respond().
@@ -86,6 +89,7 @@ class ServiceDispatcher final : public FrameHandler {
   UdpFlows* udp_ = nullptr;
   IcmpEchoFlows* echo_ = nullptr;
   TcpFlows* tcp_ = nullptr;
+  std::vector<std::byte> uso_scratch_;  // one datagram of a UDP GSO frame
   MonoTime next_second_{};
   services::GuestState state_;
   DispatchStats stats_;

@@ -10,6 +10,11 @@ ip netns exec "$E2E_WNS" socat -b 70000 UDP4-RECVFROM:7001,bind=192.0.2.1,fork E
 WORLD_ECHO=$!
 E2E_ON_EXIT='kill $WORLD_ECHO 2>/dev/null'
 
+# udpgso (tests/e2e/tools) for the UDP_SEGMENT case; ctest sets TAPIR_UDPGSO.
+if [[ -x ${TAPIR_UDPGSO:-} ]]; then
+  cp "$TAPIR_UDPGSO" "$BIN/udpgso" && chmod 755 "$BIN/udpgso"
+fi
+
 e2e_run_cases udp_cases.sh
 
 # Ping sockets forbidden (ping_group_range "1 0", in the test's host
