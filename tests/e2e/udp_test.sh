@@ -5,10 +5,24 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_setup "${1:-}"
 
-# The world's UDP echo server (192.0.2.1:7001), as root in the world netns.
+# IPv6 between the host and world namespaces (documentation prefix), so
+# tapir run turns IPv6 on (the host has an IPv6 default route).
+ip -n "$E2E_HNS" addr add 2001:db8::2/64 dev eth0 nodad
+ip -n "$E2E_WNS" addr add 2001:db8::1/64 dev eth0 nodad
+ip -n "$E2E_HNS" -6 route add default via 2001:db8::1
+
+# The world's UDP echo servers, as root in the world netns: socat for
+# single datagrams (7001) and udpstream's for the streams (7003).
 ip netns exec "$E2E_WNS" socat -b 70000 UDP4-RECVFROM:7001,bind=192.0.2.1,fork EXEC:cat &
 WORLD_ECHO=$!
-E2E_ON_EXIT='kill $WORLD_ECHO 2>/dev/null'
+ip netns exec "$E2E_WNS" socat -b 70000 'UDP6-RECVFROM:7001,bind=[2001:db8::1],fork' EXEC:cat &
+WORLD_ECHO6=$!
+if [[ -x ${TAPIR_UDPSTREAM:-} ]]; then
+  cp "$TAPIR_UDPSTREAM" "$BIN/udpstream" && chmod 755 "$BIN/udpstream"
+  ip netns exec "$E2E_WNS" "$BIN/udpstream" --echo 192.0.2.1 7003 &
+  ip netns exec "$E2E_WNS" "$BIN/udpstream" --echo 2001:db8::1 7003 &
+fi
+E2E_ON_EXIT='kill $WORLD_ECHO $WORLD_ECHO6 2>/dev/null; ip netns pids "$E2E_WNS" | xargs -r kill 2>/dev/null'
 
 # udpgso (tests/e2e/tools) for the UDP_SEGMENT case; ctest sets TAPIR_UDPGSO.
 if [[ -x ${TAPIR_UDPGSO:-} ]]; then
