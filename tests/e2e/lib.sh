@@ -58,7 +58,10 @@ e2e_netns_up() {
 }
 
 e2e_netns_down() {
+  # Both namespaces: servers a test started there (and their forked
+  # children, which would hold ctest's output pipe open) end with them.
   [[ -n ${E2E_HNS:-} ]] && ip netns pids "$E2E_HNS" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  [[ -n ${E2E_WNS:-} ]] && ip netns pids "$E2E_WNS" 2>/dev/null | xargs -r kill -9 2>/dev/null
   [[ -n ${E2E_HNS:-} ]] && ip netns del "$E2E_HNS" 2>/dev/null
   [[ -n ${E2E_WNS:-} ]] && ip netns del "$E2E_WNS" 2>/dev/null
   [[ -n ${E2E_RESOLV:-} ]] && rm -f "$E2E_RESOLV"
@@ -99,6 +102,20 @@ e2e_own_tapirs() {
   done
 }
 
+# e2e_kill_own: ends every process this test run started (marked with its
+# E2E_RUN_ID), wherever it lives: servers left in a guest's namespaces after
+# tapir run's command exited, for instance.
+e2e_kill_own() {
+  local pid
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    [[ $pid -eq $$ ]] && continue
+    if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qx "E2E_RUN_ID=$E2E_RUN_ID"; then
+      kill -9 "$pid" 2>/dev/null
+    fi
+  done
+  return 0
+}
+
 # e2e_setup TAPIR: root checks, the test user, the namespaces and a copy of
 # TAPIR the user may run; sets TAPIR and BIN, and tears it all down at exit
 # (running $E2E_ON_EXIT first, for a test's own servers).
@@ -107,7 +124,7 @@ e2e_setup() {
   e2e_require_root
   e2e_ensure_user
   BIN=$(mktemp -d /tmp/tapir-e2e-bin.XXXXXX)
-  trap 'eval "${E2E_ON_EXIT:-}"; e2e_netns_down; rm -rf "$BIN"' EXIT
+  trap 'eval "${E2E_ON_EXIT:-}"; e2e_kill_own; e2e_netns_down; rm -rf "$BIN"' EXIT
   e2e_netns_up || e2e_skip "cannot create the test namespaces"
   cp "$TAPIR" "$BIN/tapir"
   chmod 755 "$BIN" "$BIN/tapir"
@@ -132,11 +149,19 @@ e2e_run_cases() {
   local here
   here=$(cd "$(dirname "$0")" && pwd)
   cp "$here/lib.sh" "$here/$1" "$BIN/"
-  e2e_as_user bash "$BIN/$1" | tee "$BIN/user.log"
+  # Into a file, not a pipe: a server a case leaves behind in a guest's
+  # namespaces would hold a pipe (and ctest) open; e2e_kill_own ends it.
+  e2e_as_user bash "$BIN/$1" >"$BIN/user.log" 2>&1
+  cat "$BIN/user.log"
   e2e_take_counts "$BIN/user.log"
 }
 
 e2e_report() {
+  # A run in which no check ran proves nothing: it fails.
+  if [[ $E2E_PASSED -eq 0 && $E2E_FAILED -eq 0 ]]; then
+    echo "not ok - no check ran"
+    E2E_FAILED=1
+  fi
   echo "$1: $E2E_PASSED passed, $E2E_FAILED failed"
   [[ $E2E_FAILED -eq 0 ]]
 }
