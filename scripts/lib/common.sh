@@ -26,7 +26,7 @@ TAPIR_TEST_PACKAGES+=(bind9-dnsutils dnsmasq-base)
 # The end-to-end benchmarks (scripts/bench e2e ...): the load generators, the
 # peers tapir is compared with, and the namespaces they run in.
 TAPIR_BENCH_PACKAGES=(iproute2 util-linux passwd jq bsdextrautils iperf3 slirp4netns passt dnsperf
-  dnsmasq-base bind9-dnsutils busybox)
+  dnsmasq-base bind9-dnsutils busybox socat)
 
 log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
