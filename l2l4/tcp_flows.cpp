@@ -69,6 +69,7 @@ struct TcpFlows::Flow {
   size_t room = 0;        // host socket's free send space (estimate)
   size_t sndbuf = 0;      // its send buffer
   size_t adv_room = 0;    // the window last advertised, in bytes
+  uint32_t acked = 0;     // the rcv_nxt our last segment acknowledged
   // Flags.
   bool guest_fin = false;
   bool host_eof = false;
@@ -358,6 +359,7 @@ bool TcpFlows::send_control(Flow& f, uint8_t flags, uint32_t seq, TxQueue& tx, b
   tx.send(len, meta);
   if ((flags & tf::kAck) != 0) {
     f.ack_due = false;
+    f.acked = f.rcv_nxt;
     f.adv_room = (flags & tf::kSyn) != 0 ? s.window : size_t{s.window} << f.rcv_wscale;
   }
   if ((flags & tf::kRst) != 0) ++stats_.resets_to_guest;
@@ -381,6 +383,17 @@ void TcpFlows::send_reset_for(const Seg& seg, TxQueue& tx) {
   TxMeta meta;
   tx.send(build_frame(out, seg.key, seg.mac, cfg_.nat.plan.gateway_mac, s, tx.has_vnet_hdr(), meta), meta);
   ++stats_.resets_to_guest;
+}
+
+void TcpFlows::send_late_fin_ack(const Seg& seg, TxQueue& tx) {
+  wire::MutBytes out = tx.acquire();
+  if (out.empty()) return;
+  FrameSpec s;
+  s.seq = seg.ack;
+  s.ack = seg.seq + 1;
+  s.flags = tf::kAck;
+  TxMeta meta;
+  tx.send(build_frame(out, seg.key, seg.mac, cfg_.nat.plan.gateway_mac, s, tx.has_vnet_hdr(), meta), meta);
 }
 
 // ICMP unreachable for a connection attempt, quoting a SYN like the guest's.
@@ -495,6 +508,13 @@ void TcpFlows::on_segment(const Seg& s, MonoTime now, TxQueue& tx) {
   if (fp == nullptr) {
     if (s.has(tf::kSyn) && !s.has(tf::kAck) && !s.has(tf::kRst) && !s.has(tf::kFin)) {
       return on_new_syn(s, now, tx);
+    }
+    if (s.has(tf::kFin) && s.has(tf::kAck) && !s.has(tf::kSyn) && !s.has(tf::kRst) && s.payload.empty()) {
+      // A bare FIN repeated after the flow ended: our ACK of it was lost
+      // (a full receive queue in the guest drops frames). Acknowledge it,
+      // as TIME-WAIT would, rather than reset a connection that closed well.
+      ++stats_.late_fins;
+      return send_late_fin_ack(s, tx);
     }
     if (!s.has(tf::kRst)) {
       ++stats_.no_flow;
@@ -777,7 +797,10 @@ void TcpFlows::on_data(Flow& f, const Seg& s, MonoTime now, TxQueue& tx) {
 // otherwise still wait for the batch end, and be lost with the flow.
 void TcpFlows::maybe_finish(Flow& f, TxQueue& tx) {
   if (!f.guest_fin || !f.fin_acked) return;
-  if (f.ack_due && !send_control(f, tf::kAck, f.snd_nxt, tx)) return;  // retried at batch end
+  if (f.acked != f.rcv_nxt && !send_control(f, tf::kAck, f.snd_nxt, tx)) {
+    want_ack(f);  // no transmit buffer: the batch end tries again
+    return;
+  }
   release(f, false);
 }
 
@@ -853,6 +876,7 @@ void TcpFlows::push(Flow& f, MonoTime now, TxQueue& tx) {
     TxMeta meta;
     tx.send(build_frame(out, f.key, f.mac, cfg_.nat.plan.gateway_mac, s, vnet, meta), meta);
     f.ack_due = false;
+    f.acked = f.rcv_nxt;
     f.adv_room = size_t{s.window} << f.rcv_wscale;
     ++stats_.segments_out;
     stats_.bytes_to_guest += static_cast<uint64_t>(n);
@@ -898,18 +922,23 @@ void TcpFlows::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueu
 }
 
 void TcpFlows::on_batch_end(MonoTime now, TxQueue& tx) {
-  for (uint32_t slot : dirty_) {
+  std::vector<uint32_t> due;
+  due.swap(dirty_);
+  for (uint32_t slot : due) {
     Flow& f = flows_[slot];
     if (f.state == State::kFree || !f.ack_due) continue;
     refresh_window(f);
     if (!send_control(f, tf::kAck, f.snd_nxt, tx)) {
-      f.ack_due = false;  // retried by the next segment or timer
+      dirty_.push_back(slot);  // no transmit buffer: the next batch end (a write completed) tries again
       continue;
     }
     watch_room(f);
     maybe_finish(f, tx);
   }
-  dirty_.clear();
+  if (dirty_.empty()) {
+    due.clear();
+    dirty_.swap(due);  // keep the capacity
+  }
   if (tx_wait_.empty() || tx.free_slots() == 0) return;
   std::vector<uint32_t> waiting;
   waiting.swap(tx_wait_);

@@ -118,6 +118,7 @@ struct TcpStats {
   uint64_t resets_to_guest = 0;
   uint64_t resets_from_guest = 0;
   uint64_t no_flow = 0;         // segments for no known connection: RST
+  uint64_t late_fins = 0;       // a bare FIN repeated after its flow ended: ACKed
   uint64_t bad_checksum = 0;
   uint64_t bad_segment = 0;     // invalid in the flow's state: dropped
   uint64_t timeouts = 0;        // flows given up (retransmissions, idle)
@@ -184,6 +185,7 @@ class TcpFlows final : public SocketClient, public ForwardSink {
   // Frames.
   bool send_control(Flow& f, uint8_t flags, uint32_t seq, TxQueue& tx, bool syn_options = false);
   void send_reset_for(const Seg& s, TxQueue& tx);
+  void send_late_fin_ack(const Seg& s, TxQueue& tx);
   void send_icmp_unreachable(const Flow& f, bool host, TxQueue& tx);
   uint32_t advertised_window(const Flow& f) const;
   void refresh_window(Flow& f);

@@ -380,6 +380,21 @@ TEST(TcpFlows, SegmentForNoConnectionGetsAReset) {
   EXPECT_EQ(h.out.size(), 1u) << "a reset is never answered";
 }
 
+TEST(TcpFlows, ABareFinAfterTheFlowEndedIsAckedNotReset) {
+  // Our ACK of the guest's last FIN was lost (a full queue in the guest):
+  // the repeated FIN gets the ACK TIME-WAIT would give, never a reset.
+  Harness h;
+  h.guest(tf::kFin | tf::kAck, 500, 7000);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kAck);
+  EXPECT_EQ(h.out[0].seq, 7000u);
+  EXPECT_EQ(h.out[0].ack, 501u);
+  EXPECT_EQ(h.flows.stats().late_fins, 1u);
+  // A FIN that carries data is not acknowledged: that data went nowhere.
+  h.guest(tf::kFin | tf::kAck, 500, 7000, "lost");
+  EXPECT_EQ(h.out.back().flags, tf::kRst);
+}
+
 TEST(TcpFlows, LargeHostDataGoesOutAsGsoFrames) {
   Harness h;
   const uint32_t iss = h.establish();
