@@ -135,7 +135,9 @@ e2e_setup() {
 # script printed last; one that ended early counts as a failure.
 e2e_take_counts() {
   local line
-  line=$(tail -1 "$1")
+  # The user side's last summary line: the log also holds its stderr, and
+  # bash may report a killed server after the summary.
+  line=$(grep -E '^[^ ].*: [0-9]+ passed, [0-9]+ failed$' "$1" | tail -1)
   if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
     E2E_PASSED=${BASH_REMATCH[1]}; E2E_FAILED=${BASH_REMATCH[2]}
   else
