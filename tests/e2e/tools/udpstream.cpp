@@ -50,6 +50,7 @@ int echo(const char* host, const char* port) {
     std::perror("udpstream --echo");
     return 1;
   }
+  freeaddrinfo(ai);
   std::vector<unsigned char> buf(65536);
   while (true) {
     sockaddr_storage from{};
@@ -77,6 +78,8 @@ int main(int argc, char** argv) {
     std::perror("udpstream");
     return 1;
   }
+  freeaddrinfo(ai);  // (a leak the sanitizer build would abort on, losing stdout)
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const uint64_t count = (total + size - 1) / size;
   // At most 32 datagrams and 96 KiB in flight: every socket buffer on the
   // way (212 KiB by default) holds that, so nothing may be dropped.
