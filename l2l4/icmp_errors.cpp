@@ -41,4 +41,30 @@ size_t build_icmp6_error(wire::MutBytes out, const wire::AddressPlan& plan,
                                 offending.source(), 64, icmp_len);
 }
 
+size_t build_icmp_error_for_flow(wire::MutBytes out, const wire::AddressPlan& plan,
+                                 const wire::MacAddr& guest_mac, bool v6,
+                                 const std::array<uint8_t, 16>& guest, const std::array<uint8_t, 16>& dst,
+                                 uint8_t protocol, wire::ConstBytes l4_head, uint8_t type, uint8_t code,
+                                 uint32_t info) {
+  std::array<std::byte, wire::kIpv6HeaderLen + 20> quoted{};
+  const size_t ip_len = v6 ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen;
+  if (l4_head.size() > quoted.size() - ip_len) return 0;
+  wire::MutBytes q(quoted);
+  wire::store_bytes(q, ip_len, l4_head);
+  const wire::MutBytes packet = q.first(ip_len + l4_head.size());
+  if (v6) {
+    wire::Ipv6Repr{wire::Ipv6Addr{guest}, wire::Ipv6Addr{dst}, protocol, 64, 0, 0, l4_head.size()}.emit(q);
+    auto v = wire::Ipv6View::parse(packet);
+    return v ? build_icmp6_error(out, plan, guest_mac, *v, type, code, info) : 0;
+  }
+  wire::Ipv4Repr ip;
+  ip.src = wire::Ipv4Addr::load(wire::as_bytes(guest), 0);
+  ip.dst = wire::Ipv4Addr::load(wire::as_bytes(dst), 0);
+  ip.protocol = protocol;
+  ip.payload_len = l4_head.size();
+  ip.emit(q);
+  auto v = wire::Ipv4View::parse(packet);
+  return v ? build_icmp4_error(out, plan, guest_mac, *v, type, code, info) : 0;
+}
+
 }  // namespace tapir::l2l4

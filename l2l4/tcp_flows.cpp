@@ -398,10 +398,8 @@ void TcpFlows::send_late_fin_ack(const Seg& seg, TxQueue& tx) {
 
 // ICMP unreachable for a connection attempt, quoting a SYN like the guest's.
 void TcpFlows::send_icmp_unreachable(const Flow& f, bool host, TxQueue& tx) {
-  std::array<std::byte, 60> quoted{};
-  wire::MutBytes q(quoted);
-  const size_t ip_len = f.key.v6 ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen;
-  wire::MutBytes t = q.subspan(ip_len);
+  std::array<std::byte, wire::kTcpHeaderLen> syn{};
+  wire::MutBytes t(syn);
   wire::store_be16(t, 0, f.key.guest_port);
   wire::store_be16(t, 2, f.key.dst_port);
   wire::store_be32(t, 4, f.irs);
@@ -409,29 +407,11 @@ void TcpFlows::send_icmp_unreachable(const Flow& f, bool host, TxQueue& tx) {
   t[13] = std::byte{tf::kSyn};
   wire::MutBytes out = tx.acquire();
   if (out.empty()) return;
-  size_t len = 0;
-  if (f.key.v6) {
-    wire::Ipv6Repr ip{wire::Ipv6Addr{f.key.guest}, wire::Ipv6Addr{f.key.dst}, wire::ipproto::kTcp, 64, 0, 0,
-                      wire::kTcpHeaderLen};
-    ip.emit(q);
-    auto v = wire::Ipv6View::parse(q.first(ip_len + wire::kTcpHeaderLen));
-    if (v) {
-      len = build_icmp6_error(out, cfg_.nat.plan, f.mac, *v, wire::icmp6_type::kDestUnreachable,
-                              host ? wire::icmp6_unreach::kAddress : wire::icmp6_unreach::kNoRoute);
-    }
-  } else {
-    wire::Ipv4Repr ip;
-    ip.src = wire::Ipv4Addr::load(wire::as_bytes(f.key.guest), 0);
-    ip.dst = wire::Ipv4Addr::load(wire::as_bytes(f.key.dst), 0);
-    ip.protocol = wire::ipproto::kTcp;
-    ip.payload_len = wire::kTcpHeaderLen;
-    ip.emit(q);
-    auto v = wire::Ipv4View::parse(q.first(ip_len + wire::kTcpHeaderLen));
-    if (v) {
-      len = build_icmp4_error(out, cfg_.nat.plan, f.mac, *v, wire::icmp4_type::kDestUnreachable,
-                              host ? wire::icmp4_unreach::kHost : wire::icmp4_unreach::kNet);
-    }
-  }
+  const uint8_t type = f.key.v6 ? wire::icmp6_type::kDestUnreachable : wire::icmp4_type::kDestUnreachable;
+  const uint8_t code = f.key.v6 ? (host ? wire::icmp6_unreach::kAddress : wire::icmp6_unreach::kNoRoute)
+                                : (host ? wire::icmp4_unreach::kHost : wire::icmp4_unreach::kNet);
+  const size_t len = build_icmp_error_for_flow(out, cfg_.nat.plan, f.mac, f.key.v6, f.key.guest, f.key.dst,
+                                               wire::ipproto::kTcp, t, type, code);
   if (len == 0) return tx.cancel();
   tx.send(len);
   ++stats_.unreachable;
@@ -455,15 +435,11 @@ void TcpFlows::want_ack(Flow& f) {
 
 // --- from the guest --------------------------------------------------------
 
-void TcpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::TcpView& tcp,
-                         const FrameMeta& meta, MonoTime now, TxQueue& tx) {
-  if (!meta.needs_csum && !tcp.checksum_ok(ip.source(), ip.destination())) {
-    ++stats_.bad_checksum;
-    return;
-  }
-  Seg s;
-  ip.source().store(wire::as_writable_bytes(s.key.guest), 0);
-  ip.destination().store(wire::as_writable_bytes(s.key.dst), 0);
+namespace {
+
+// The parts of a guest segment that do not depend on the IP version.
+template <class Seg>
+void fill_segment(Seg& s, const wire::EthernetView& eth, const wire::TcpView& tcp) {
   s.key.guest_port = tcp.source_port();
   s.key.dst_port = tcp.destination_port();
   s.mac = eth.source();
@@ -473,8 +449,20 @@ void TcpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip
   s.window = tcp.window();
   s.options = tcp.options();
   s.payload = tcp.payload();
-  guest_mac_ = s.mac;
-  have_guest_mac_ = true;
+}
+
+}  // namespace
+
+void TcpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::TcpView& tcp,
+                         const FrameMeta& meta, MonoTime now, TxQueue& tx) {
+  if (!meta.needs_csum && !tcp.checksum_ok(ip.source(), ip.destination())) {
+    ++stats_.bad_checksum;
+    return;
+  }
+  Seg s;
+  ip.source().store(wire::as_writable_bytes(s.key.guest), 0);
+  ip.destination().store(wire::as_writable_bytes(s.key.dst), 0);
+  fill_segment(s, eth, tcp);
   on_segment(s, now, tx);
 }
 
@@ -488,22 +476,14 @@ void TcpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip
   s.key.v6 = true;
   s.key.guest = ip.source().octets;
   s.key.dst = ip.destination().octets;
-  s.key.guest_port = tcp.source_port();
-  s.key.dst_port = tcp.destination_port();
-  s.mac = eth.source();
-  s.seq = tcp.sequence_number();
-  s.ack = tcp.acknowledgment_number();
-  s.flags = tcp.flags();
-  s.window = tcp.window();
-  s.options = tcp.options();
-  s.payload = tcp.payload();
-  guest_mac_ = s.mac;
-  have_guest_mac_ = true;
+  fill_segment(s, eth, tcp);
   on_segment(s, now, tx);
 }
 
 void TcpFlows::on_segment(const Seg& s, MonoTime now, TxQueue& tx) {
   ++stats_.segments_in;
+  guest_mac_ = s.mac;
+  have_guest_mac_ = true;
   Flow* fp = find(s.key, hash(s.key));
   if (fp == nullptr) {
     if (s.has(tf::kSyn) && !s.has(tf::kAck) && !s.has(tf::kRst) && !s.has(tf::kFin)) {

@@ -206,36 +206,16 @@ void UdpFlows::drain_errors(Flow& f, TxQueue& tx) {
     } else {
       continue;  // local errors (EMSGSIZE) were already reported by send()
     }
-    // The datagram the guest sent, as its stack will match it: IP header,
-    // then the UDP header.
-    std::array<std::byte, 48> quoted{};
-    wire::MutBytes q(quoted);
-    const size_t ip_len = f.key.v6 ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen;
-    wire::MutBytes u = q.subspan(ip_len);
+    // The datagram the guest sent, as its stack will match it: its UDP header.
+    std::array<std::byte, wire::kUdpHeaderLen> udp{};
+    wire::MutBytes u(udp);
     wire::store_be16(u, 0, f.key.guest_port);
     wire::store_be16(u, 2, f.key.dst_port);
     wire::store_be16(u, 4, wire::kUdpHeaderLen);
     wire::MutBytes out = tx.acquire();
     if (out.empty()) return;
-    size_t len = 0;
-    if (f.key.v6) {
-      wire::Ipv6Repr ip{wire::Ipv6Addr{f.key.guest}, wire::Ipv6Addr{f.key.dst}, wire::ipproto::kUdp, 64, 0, 0,
-                        wire::kUdpHeaderLen};
-      ip.emit(q);
-      if (auto v = wire::Ipv6View::parse(q.first(ip_len + wire::kUdpHeaderLen))) {
-        len = build_icmp6_error(out, nat_.plan, f.guest_mac, *v, type, code, info);
-      }
-    } else {
-      wire::Ipv4Repr ip;
-      ip.src = wire::Ipv4Addr::load(wire::as_bytes(f.key.guest), 0);
-      ip.dst = wire::Ipv4Addr::load(wire::as_bytes(f.key.dst), 0);
-      ip.protocol = wire::ipproto::kUdp;
-      ip.payload_len = wire::kUdpHeaderLen;
-      ip.emit(q);
-      if (auto v = wire::Ipv4View::parse(q.first(ip_len + wire::kUdpHeaderLen))) {
-        len = build_icmp4_error(out, nat_.plan, f.guest_mac, *v, type, code, info);
-      }
-    }
+    const size_t len = build_icmp_error_for_flow(out, nat_.plan, f.guest_mac, f.key.v6, f.key.guest, f.key.dst,
+                                                 wire::ipproto::kUdp, u, type, code, info);
     if (len == 0) {
       tx.cancel();
       continue;
