@@ -47,7 +47,7 @@
 #include "base/fd.hpp"
 #include "l2l4/engine.hpp"
 #include "l2l4/port_forward.hpp"
-#include "l2l4/wire/address_plan.hpp"
+#include "wire/address_plan.hpp"
 
 namespace tapir::app {
 

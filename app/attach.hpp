@@ -15,7 +15,7 @@
 
 #include "base/expected.hpp"
 #include "base/fd.hpp"
-#include "l2l4/wire/address_plan.hpp"
+#include "wire/address_plan.hpp"
 #include "ns/namespace.hpp"
 #include "tap/tap_device.hpp"
 

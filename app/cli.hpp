@@ -22,7 +22,7 @@
 #include "base/log.hpp"
 #include "dns/endpoint.hpp"
 #include "l2l4/port_forward.hpp"
-#include "l2l4/wire/address_plan.hpp"
+#include "wire/address_plan.hpp"
 
 namespace tapir::app {
 

@@ -16,7 +16,7 @@
 #include "l2l4/dispatch.hpp"
 #include "l2l4/engine.hpp"
 #include "l2l4/tcp_flows.hpp"
-#include "l2l4/wire/pcap.hpp"
+#include "wire/pcap.hpp"
 #include "ns/namespace.hpp"
 
 namespace tapir::app {

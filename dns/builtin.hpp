@@ -26,7 +26,7 @@
 
 #include "base/expected.hpp"
 #include "dns/message.hpp"
-#include "l2l4/wire/addr.hpp"
+#include "wire/addr.hpp"
 
 namespace tapir::dns {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "l2l4/wire/addr.hpp"
+#include "wire/addr.hpp"
 
 namespace tapir::dns {
 

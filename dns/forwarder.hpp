@@ -90,7 +90,7 @@
 #include "dns/endpoint.hpp"
 #include "dns/message.hpp"
 #include "dns/upstream_set.hpp"
-#include "l2l4/wire/addr.hpp"
+#include "wire/addr.hpp"
 
 namespace tapir::dns {
 

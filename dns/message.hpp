@@ -34,7 +34,7 @@
 #include "base/expected.hpp"
 #include "dns/message_error.hpp"
 #include "dns/name.hpp"
-#include "l2l4/wire/bytes.hpp"
+#include "wire/bytes.hpp"
 
 namespace tapir::dns {
 

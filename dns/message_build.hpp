@@ -18,7 +18,7 @@
 #include <optional>
 
 #include "dns/message.hpp"
-#include "l2l4/wire/addr.hpp"
+#include "wire/addr.hpp"
 
 namespace tapir::dns {
 

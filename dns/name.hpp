@@ -38,7 +38,7 @@
 
 #include "base/expected.hpp"
 #include "dns/message_error.hpp"
-#include "l2l4/wire/bytes.hpp"
+#include "wire/bytes.hpp"
 
 namespace tapir::dns {
 

@@ -33,7 +33,7 @@
 #include "l2l4/tcp_flows.hpp"
 #include "l2l4/udp_flows.hpp"
 #include "l2l4/engine.hpp"
-#include "l2l4/wire/parse_error.hpp"
+#include "wire/parse_error.hpp"
 #include "services/guest_state.hpp"
 #include "services/service_config.hpp"
 

@@ -61,11 +61,11 @@
 #include "l2l4/dns_resolv_watch.hpp"
 #include "l2l4/engine.hpp"
 #include "l2l4/tcp_flows.hpp"
-#include "l2l4/wire/address_plan.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
-#include "l2l4/wire/udp.hpp"
+#include "wire/address_plan.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/udp.hpp"
 
 namespace tapir::l2l4 {
 

@@ -9,8 +9,8 @@
 
 #include "base/check.hpp"
 #include "base/log.hpp"
-#include "l2l4/wire/checksum.hpp"
-#include "l2l4/wire/virtio_net_hdr.hpp"
+#include "wire/checksum.hpp"
+#include "wire/virtio_net_hdr.hpp"
 
 namespace tapir::l2l4 {
 

@@ -29,8 +29,8 @@
 #include "base/clock.hpp"
 #include "base/error.hpp"
 #include "l2l4/uring.hpp"
-#include "l2l4/wire/bytes.hpp"
-#include "l2l4/wire/parse_error.hpp"
+#include "wire/bytes.hpp"
+#include "wire/parse_error.hpp"
 
 namespace tapir::l2l4 {
 

@@ -10,7 +10,7 @@
 
 #include "base/log.hpp"
 #include "l2l4/icmp_errors.hpp"
-#include "l2l4/wire/proto.hpp"
+#include "wire/proto.hpp"
 #include "services/frame.hpp"
 
 namespace tapir::l2l4 {

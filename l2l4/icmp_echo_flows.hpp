@@ -22,11 +22,11 @@
 #include "l2l4/engine.hpp"
 #include "l2l4/flow_hash.hpp"
 #include "l2l4/nat.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/icmp4.hpp"
-#include "l2l4/wire/icmp6.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/icmp4.hpp"
+#include "wire/icmp6.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
 
 namespace tapir::l2l4 {
 

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "l2l4/wire/icmp4.hpp"
-#include "l2l4/wire/icmp6.hpp"
-#include "l2l4/wire/proto.hpp"
+#include "wire/icmp4.hpp"
+#include "wire/icmp6.hpp"
+#include "wire/proto.hpp"
 #include "services/frame.hpp"
 
 namespace tapir::l2l4 {

@@ -11,10 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "l2l4/wire/address_plan.hpp"
-#include "l2l4/wire/bytes.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
+#include "wire/address_plan.hpp"
+#include "wire/bytes.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
 
 namespace tapir::l2l4 {
 

@@ -16,7 +16,7 @@
 
 #include <optional>
 
-#include "l2l4/wire/address_plan.hpp"
+#include "wire/address_plan.hpp"
 
 namespace tapir::l2l4 {
 

@@ -10,9 +10,9 @@
 #include <cstring>
 
 #include "base/log.hpp"
-#include "l2l4/wire/arp.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/proto.hpp"
+#include "wire/arp.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/proto.hpp"
 #include "services/frame.hpp"
 
 namespace tapir::l2l4 {

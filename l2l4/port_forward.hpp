@@ -55,7 +55,7 @@
 #include "l2l4/engine.hpp"
 #include "l2l4/forward_sink.hpp"
 #include "l2l4/udp_flows.hpp"
-#include "l2l4/wire/address_plan.hpp"
+#include "wire/address_plan.hpp"
 
 namespace tapir::l2l4 {
 

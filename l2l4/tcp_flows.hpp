@@ -65,11 +65,11 @@
 #include "l2l4/nat.hpp"
 #include "l2l4/tcp_host.hpp"
 #include "l2l4/timer_wheel.hpp"
-#include "l2l4/wire/addr.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
-#include "l2l4/wire/tcp.hpp"
+#include "wire/addr.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/tcp.hpp"
 
 namespace tapir::l2l4 {
 

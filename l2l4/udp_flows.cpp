@@ -12,9 +12,9 @@
 
 #include "base/log.hpp"
 #include "l2l4/icmp_errors.hpp"
-#include "l2l4/wire/icmp4.hpp"
-#include "l2l4/wire/icmp6.hpp"
-#include "l2l4/wire/proto.hpp"
+#include "wire/icmp4.hpp"
+#include "wire/icmp6.hpp"
+#include "wire/proto.hpp"
 #include "services/frame.hpp"
 
 namespace tapir::l2l4 {

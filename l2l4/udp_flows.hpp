@@ -24,11 +24,11 @@
 #include "l2l4/engine.hpp"
 #include "l2l4/flow_hash.hpp"
 #include "l2l4/nat.hpp"
-#include "l2l4/wire/addr.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
-#include "l2l4/wire/udp.hpp"
+#include "wire/addr.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/udp.hpp"
 
 namespace tapir::l2l4 {
 

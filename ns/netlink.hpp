@@ -9,7 +9,7 @@
 #include <string>
 
 #include "base/error.hpp"
-#include "l2l4/wire/addr.hpp"
+#include "wire/addr.hpp"
 
 struct mnl_socket;  // libmnl's, kept out of this header
 struct nlmsghdr;

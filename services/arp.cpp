@@ -1,6 +1,6 @@
 #include "services/arp.hpp"
 
-#include "l2l4/wire/proto.hpp"
+#include "wire/proto.hpp"
 #include "services/dhcp4.hpp"
 
 namespace tapir::services {

@@ -28,8 +28,8 @@
 // What is learned: the guest's MAC from every ARP message it sends, and its
 // IPv4 address from every one with a non-zero in-subnet sender address.
 
-#include "l2l4/wire/arp.hpp"
-#include "l2l4/wire/ethernet.hpp"
+#include "wire/arp.hpp"
+#include "wire/ethernet.hpp"
 #include "services/guest_state.hpp"
 #include "services/service_config.hpp"
 

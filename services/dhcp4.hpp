@@ -47,9 +47,9 @@
 
 #include <optional>
 
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/udp.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/udp.hpp"
 #include "services/dhcp4_options.hpp"
 #include "services/guest_state.hpp"
 #include "services/service_config.hpp"

@@ -40,9 +40,9 @@
 #include <optional>
 
 #include "base/expected.hpp"
-#include "l2l4/wire/addr.hpp"
-#include "l2l4/wire/bytes.hpp"
-#include "l2l4/wire/parse_error.hpp"
+#include "wire/addr.hpp"
+#include "wire/bytes.hpp"
+#include "wire/parse_error.hpp"
 
 namespace tapir::services {
 

@@ -37,9 +37,9 @@
 
 #include <optional>
 
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/ipv6.hpp"
-#include "l2l4/wire/udp.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/udp.hpp"
 #include "services/dhcp6_options.hpp"
 #include "services/guest_state.hpp"
 #include "services/service_config.hpp"

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "l2l4/wire/bytes.hpp"
+#include "wire/bytes.hpp"
 
 namespace tapir::services {
 

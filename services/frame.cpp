@@ -1,7 +1,7 @@
 #include "services/frame.hpp"
 
-#include "l2l4/wire/icmp6.hpp"
-#include "l2l4/wire/proto.hpp"
+#include "wire/icmp6.hpp"
+#include "wire/proto.hpp"
 
 namespace tapir::services {
 

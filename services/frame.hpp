@@ -6,19 +6,19 @@
 // offsets below), writes it straight into the caller's buffer, then calls
 // one finish_* function with the addresses: it emits the headers in front
 // and fills the checksums, so the payload is written once and never copied.
-// Everything is bounds-checked through l2l4/wire's stores; the sizes are
+// Everything is bounds-checked through wire's stores; the sizes are
 // tapir's own, so a mismatch is a broken invariant (TAPIR_CHECK), and each
 // responder checks that its reply fits `out` before it writes.
 
 #include <cstddef>
 #include <cstdint>
 
-#include "l2l4/wire/addr.hpp"
-#include "l2l4/wire/bytes.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
-#include "l2l4/wire/udp.hpp"
+#include "wire/addr.hpp"
+#include "wire/bytes.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/udp.hpp"
 
 namespace tapir::services {
 

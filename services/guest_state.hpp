@@ -30,8 +30,8 @@
 #include <optional>
 
 #include "base/clock.hpp"
-#include "l2l4/wire/addr.hpp"
-#include "l2l4/wire/bytes.hpp"
+#include "wire/addr.hpp"
+#include "wire/bytes.hpp"
 
 namespace tapir::services {
 

@@ -1,6 +1,6 @@
 #include "services/icmp_echo.hpp"
 
-#include "l2l4/wire/proto.hpp"
+#include "wire/proto.hpp"
 #include "services/frame.hpp"
 
 namespace tapir::services {

@@ -17,11 +17,11 @@
 // The caller has parsed the layers (Ethernet, IP, ICMP): icmp is parsed
 // from ip.payload() / ip.upper_payload().
 
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/icmp4.hpp"
-#include "l2l4/wire/icmp6.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/icmp4.hpp"
+#include "wire/icmp6.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
 #include "services/service_config.hpp"
 
 namespace tapir::services {

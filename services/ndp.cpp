@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <array>
 
-#include "l2l4/wire/proto.hpp"
+#include "wire/proto.hpp"
 #include "services/dhcp6.hpp"
 #include "services/frame.hpp"
 #include "services/ndp_options.hpp"

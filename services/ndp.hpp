@@ -39,9 +39,9 @@
 // silently gets no answer (0), except malformed lengths and options, which
 // are ParseErrors so the engine counts them.
 
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/icmp6.hpp"
-#include "l2l4/wire/ipv6.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/icmp6.hpp"
+#include "wire/ipv6.hpp"
 #include "services/guest_state.hpp"
 #include "services/service_config.hpp"
 

@@ -27,10 +27,10 @@
 #include <vector>
 
 #include "base/expected.hpp"
-#include "l2l4/wire/addr.hpp"
-#include "l2l4/wire/address_plan.hpp"
-#include "l2l4/wire/bytes.hpp"
-#include "l2l4/wire/parse_error.hpp"
+#include "wire/addr.hpp"
+#include "wire/address_plan.hpp"
+#include "wire/bytes.hpp"
+#include "wire/parse_error.hpp"
 
 namespace tapir::services {
 

@@ -2,7 +2,7 @@
 // What the built-in services hand out, and the result type they share.
 //
 // ServiceConfig is read-only to the responders: the address plan every
-// module agrees on (l2l4/wire/address_plan.hpp), the DNS search list, the
+// module agrees on (wire/address_plan.hpp), the DNS search list, the
 // guest's hostname, the DHCP lease time and which services are on. The
 // engine builds it once from the command line (--search, --hostname,
 // --no-dhcp, --no-ndp, --no-dhcpv6, --enable-ipv6) and passes it to every
@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "base/expected.hpp"
-#include "l2l4/wire/address_plan.hpp"
-#include "l2l4/wire/parse_error.hpp"
+#include "wire/address_plan.hpp"
+#include "wire/parse_error.hpp"
 
 namespace tapir::services {
 

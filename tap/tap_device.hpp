@@ -8,7 +8,7 @@
 // attaching needs the same owner or CAP_NET_ADMIN in the device's
 // namespace. With a vnet header every frame in either direction starts with
 // a 12-byte virtio_net_hdr (TUNSETVNETHDRSZ 12, the virtio 1.0 layout in
-// l2l4/wire/virtio_net_hdr.hpp), which is what lets the kernel hand us
+// wire/virtio_net_hdr.hpp), which is what lets the kernel hand us
 // 64 KiB TCP/UDP segments and skip checksums once offloads are on.
 //
 // Offloads are negotiated from the most to the least capable set, because

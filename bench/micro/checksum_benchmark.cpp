@@ -11,7 +11,7 @@
 #include <random>
 #include <vector>
 
-#include "l2l4/wire/checksum.hpp"
+#include "wire/checksum.hpp"
 
 namespace {
 

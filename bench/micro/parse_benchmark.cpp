@@ -8,12 +8,12 @@
 
 #include <vector>
 
-#include "l2l4/wire/checksum.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/proto.hpp"
-#include "l2l4/wire/tcp.hpp"
-#include "l2l4/wire/tcp_options.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/proto.hpp"
+#include "wire/tcp.hpp"
+#include "wire/tcp_options.hpp"
 
 namespace {
 

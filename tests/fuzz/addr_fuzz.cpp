@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "l2l4/wire/addr.hpp"
+#include "wire/addr.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tapir::wire;

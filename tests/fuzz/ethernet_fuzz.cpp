@@ -3,7 +3,7 @@
 #include <cstring>
 #include <vector>
 
-#include "l2l4/wire/ethernet.hpp"
+#include "wire/ethernet.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tapir::wire;

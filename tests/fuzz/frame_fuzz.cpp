@@ -6,16 +6,16 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "l2l4/wire/arp.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/icmp4.hpp"
-#include "l2l4/wire/icmp6.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
-#include "l2l4/wire/proto.hpp"
-#include "l2l4/wire/tcp.hpp"
-#include "l2l4/wire/tcp_options.hpp"
-#include "l2l4/wire/udp.hpp"
+#include "wire/arp.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/icmp4.hpp"
+#include "wire/icmp6.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/proto.hpp"
+#include "wire/tcp.hpp"
+#include "wire/tcp_options.hpp"
+#include "wire/udp.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "l2l4/wire/icmp6.hpp"
+#include "wire/icmp6.hpp"
 
 namespace {
 // Reads a value so the accessor that produced it cannot be optimised away.

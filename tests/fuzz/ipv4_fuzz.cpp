@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "l2l4/wire/ipv4.hpp"
+#include "wire/ipv4.hpp"
 
 namespace {
 // Reads a value so the accessor that produced it cannot be optimised away.

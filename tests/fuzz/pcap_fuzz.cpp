@@ -1,7 +1,7 @@
 // Fuzz target: PcapReader over an arbitrary file.
 #include <cstdint>
 
-#include "l2l4/wire/pcap.hpp"
+#include "wire/pcap.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tapir::wire;

@@ -5,14 +5,14 @@
 #include <array>
 #include <cstdint>
 
-#include "l2l4/wire/arp.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/icmp4.hpp"
-#include "l2l4/wire/icmp6.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
-#include "l2l4/wire/proto.hpp"
-#include "l2l4/wire/udp.hpp"
+#include "wire/arp.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/icmp4.hpp"
+#include "wire/icmp6.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/proto.hpp"
+#include "wire/udp.hpp"
 #include "services/arp.hpp"
 #include "services/dhcp4.hpp"
 #include "services/dhcp6.hpp"

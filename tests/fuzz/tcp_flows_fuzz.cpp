@@ -25,12 +25,12 @@
 
 #include "l2l4/dispatch.hpp"
 #include "l2l4/tcp_flows.hpp"
-#include "l2l4/wire/checksum.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
-#include "l2l4/wire/proto.hpp"
-#include "l2l4/wire/tcp.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/proto.hpp"
+#include "wire/tcp.hpp"
 #include "tests/support/fake_tcp_host.hpp"
 
 namespace {

@@ -2,7 +2,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "l2l4/wire/tcp_options.hpp"
+#include "wire/tcp_options.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tapir::wire;

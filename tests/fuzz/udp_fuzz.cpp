@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "l2l4/wire/udp.hpp"
+#include "wire/udp.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tapir::wire;

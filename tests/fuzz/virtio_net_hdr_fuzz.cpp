@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "l2l4/wire/virtio_net_hdr.hpp"
+#include "wire/virtio_net_hdr.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tapir::wire;

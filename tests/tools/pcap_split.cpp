@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "l2l4/wire/pcap.hpp"
+#include "wire/pcap.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 4) {

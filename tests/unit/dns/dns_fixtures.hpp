@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "../test_util.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
-#include "l2l4/wire/proto.hpp"
-#include "l2l4/wire/tcp.hpp"
-#include "l2l4/wire/udp.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/proto.hpp"
+#include "wire/tcp.hpp"
+#include "wire/udp.hpp"
 
 namespace tapir::test {
 

@@ -13,11 +13,11 @@
 #include <cstring>
 #include <vector>
 
-#include "l2l4/wire/checksum.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/proto.hpp"
-#include "l2l4/wire/udp.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/proto.hpp"
+#include "wire/udp.hpp"
 
 namespace tapir::l2l4 {
 namespace {

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "l2l4/wire/checksum.hpp"
-#include "l2l4/wire/icmp4.hpp"
-#include "l2l4/wire/proto.hpp"
-#include "l2l4/wire/tcp_options.hpp"
-#include "l2l4/wire/virtio_net_hdr.hpp"
+#include "wire/checksum.hpp"
+#include "wire/icmp4.hpp"
+#include "wire/proto.hpp"
+#include "wire/tcp_options.hpp"
+#include "wire/virtio_net_hdr.hpp"
 #include "tests/support/fake_tcp_host.hpp"
 
 namespace tapir::l2l4 {

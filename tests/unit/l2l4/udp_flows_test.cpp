@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "l2l4/wire/icmp4.hpp"
-#include "l2l4/wire/proto.hpp"
+#include "wire/icmp4.hpp"
+#include "wire/proto.hpp"
 
 namespace tapir::l2l4 {
 namespace {

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "../test_util.hpp"
-#include "l2l4/wire/ethernet.hpp"
-#include "l2l4/wire/ipv4.hpp"
-#include "l2l4/wire/ipv6.hpp"
-#include "l2l4/wire/udp.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/udp.hpp"
 #include "services/service_config.hpp"
 
 namespace tapir::services::test {
