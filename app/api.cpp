@@ -288,7 +288,7 @@ ApiServer::~ApiServer() {
   ::unlink(path_.c_str());
 }
 
-bool ApiServer::attach(l2l4::Engine& engine) {
+bool ApiServer::attach(loop::SocketWatcher& engine) {
   engine_ = &engine;
   listener_watch_ = engine.watch(listener_.get(), POLLIN, *this, kListenerCookie);
   if (!listener_watch_.valid()) return false;
@@ -300,7 +300,7 @@ bool ApiServer::attach(l2l4::Engine& engine) {
   return timer_watch_.valid();
 }
 
-void ApiServer::on_socket(uint64_t cookie, unsigned revents, MonoTime now, l2l4::TxQueue& /*tx*/) {
+void ApiServer::on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& /*tx*/) {
   if (cookie == kListenerCookie) return accept_all(now);
   if (cookie == kTimerCookie) {
     uint64_t expirations;

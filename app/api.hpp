@@ -45,7 +45,7 @@
 #include "base/clock.hpp"
 #include "base/expected.hpp"
 #include "base/fd.hpp"
-#include "l2l4/engine.hpp"
+#include "loop/socket_watcher.hpp"
 #include "l2l4/port_forward.hpp"
 #include "wire/address_plan.hpp"
 
@@ -113,7 +113,7 @@ struct ApiStats {
   uint64_t io_errors = 0;
 };
 
-class ApiServer final : public l2l4::SocketClient {
+class ApiServer final : public loop::SocketClient {
  public:
   // Binds PATH (removing a stale socket file there first) and listens.
   // The error is one line.
@@ -126,8 +126,8 @@ class ApiServer final : public l2l4::SocketClient {
 
   // Starts watching the listener (and a 1 s timer for client timeouts).
   // false when the engine has no watch slot left.
-  bool attach(l2l4::Engine& engine);
-  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, l2l4::TxQueue& tx) override;
+  bool attach(loop::SocketWatcher& engine);
+  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
 
   const ApiStats& stats() const { return stats_; }
   size_t clients() const { return conns_.size(); }
@@ -136,7 +136,7 @@ class ApiServer final : public l2l4::SocketClient {
   ApiServer(std::string path, Fd listener, Fd timer, ApiHandler& handler, ApiLimits limits);
   struct Conn {
     Fd fd;
-    l2l4::WatchHandle watch;
+    loop::WatchHandle watch;
     std::string in;
     std::string out;
     size_t out_done = 0;
@@ -160,9 +160,9 @@ class ApiServer final : public l2l4::SocketClient {
   Fd timer_;
   ApiHandler& handler_;
   ApiLimits limits_;
-  l2l4::Engine* engine_ = nullptr;
-  l2l4::WatchHandle listener_watch_;
-  l2l4::WatchHandle timer_watch_;
+  loop::SocketWatcher* engine_ = nullptr;
+  loop::WatchHandle listener_watch_;
+  loop::WatchHandle timer_watch_;
   std::map<uint64_t, Conn> conns_;
   uint64_t next_id_ = 2;
   ApiStats stats_;

@@ -14,7 +14,8 @@
 #include "app/api.hpp"
 #include "base/log.hpp"
 #include "l2l4/dispatch.hpp"
-#include "l2l4/engine.hpp"
+#include "loop/engine.hpp"
+#include "tap/tap_io.hpp"
 #include "l2l4/tcp_flows.hpp"
 #include "wire/pcap.hpp"
 #include "ns/namespace.hpp"
@@ -34,7 +35,7 @@ void signal_ready(int fd) {
 }
 
 // --pcap: both directions of the tap into one file, as they happen.
-class PcapTap final : public l2l4::FrameTap {
+class PcapTap final : public tap::FrameTap {
  public:
   explicit PcapTap(wire::PcapWriter w) : w_(std::move(w)) {}
   void on_frame(wire::ConstBytes frame, bool /*to_guest*/) override {
@@ -73,7 +74,7 @@ class ForwardToTcp final : public l2l4::ForwardSink {
  public:
   ForwardToTcp(l2l4::TcpFlows& tcp, const l2l4::ServiceDispatcher& d) : tcp_(tcp), d_(d) {}
   bool forward_tcp(Fd conn, const l2l4::ForwardTarget& t, MonoTime now,
-                   l2l4::TxQueue& tx) override {
+                   loop::FrameSink& tx) override {
     if (d_.guest().mac) tcp_.set_guest_mac(*d_.guest().mac);
     return tcp_.forward_tcp(std::move(conn), t, now, tx);
   }
@@ -89,22 +90,22 @@ const char* proto_name(l2l4::FwdProto p) {
 
 // The control API's "stats": every counter the data path keeps, grouped
 // as flows (by type), frames and bytes each way, and drops by reason.
-nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDispatcher& dispatcher,
+nlohmann::json collect_stats(const tap::TapIo& tapio, const l2l4::ServiceDispatcher& dispatcher,
                              const l2l4::TcpFlows& tcp, const l2l4::UdpFlows& udp,
                              const l2l4::IcmpEchoFlows& echo, const l2l4::DnsService* dns,
                              const l2l4::PortForwarder& fwd, const ApiServer* api) {
   using nlohmann::json;
-  const auto& es = engine.stats();
+  const auto& es = tapio.stats();
   const auto& ds = dispatcher.stats();
   const auto& us = udp.stats();
   const auto& is = echo.stats();
   const auto& fs = fwd.stats();
   json j;
   j["frames"] = {{"from_guest", es.frames_in},
-                 {"to_guest", engine.tx().sent()},
+                 {"to_guest", tapio.tx().sent()},
                  {"service_replies", ds.replies},
                  {"gso_from_guest", ds.gso_frames}};
-  j["bytes"] = {{"from_guest", es.bytes_in}, {"to_guest", engine.tx().bytes_sent()}};
+  j["bytes"] = {{"from_guest", es.bytes_in}, {"to_guest", tapio.tx().bytes_sent()}};
   const auto& ts = tcp.stats();
   j["flows"] = {
       {"tcp",
@@ -144,7 +145,7 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
   j["drops"] = {
       {"malformed", malformed},
       {"no_data_path", ds.no_data_path},
-      {"tx_full", ds.tx_full + engine.tx().no_buffer()},
+      {"tx_full", ds.tx_full + tapio.tx().no_buffer()},
       {"tap_read_errors", es.read_errors},
       {"dns_disabled", ds.dns_disabled},
       {"udp_send_errors", us.send_errors},
@@ -260,9 +261,11 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
 
   // Watch order is the switch below.
   enum Watch : size_t { kSignal = 0, kPid = 1, kExit = 2 };
-  l2l4::EngineConfig ec;
-  ec.tap_fd = tap.fd.get();
-  ec.vnet_hdr_len = tap.vnet_hdr_len;
+  tap::TapIoConfig tc;
+  tc.tap_fd = tap.fd.get();
+  tc.vnet_hdr_len = tap.vnet_hdr_len;
+  loop::EngineConfig ec;
+  ec.routed_in_flight = tc.tx_slots;
   ec.watch_fds = {sigfd.get(), pidfd, cfg.exit_fd};
   // One watch per flow socket, plus ping sockets, DNS and the API.
   ec.socket_slots = static_cast<uint32_t>(cfg.max_tcp_flows + cfg.max_udp_flows + 4096);
@@ -294,15 +297,21 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
     dispatcher.set_dns(&*dns);
     tcp.set_streams(&*dns);  // guest TCP to the DNS address, port 53
   }
-  auto engine = l2l4::Engine::create(ec, dispatcher);
+  auto engine = loop::Engine::create(ec, dispatcher);
   if (!engine) {
     LOG_ERROR("cannot start the engine: %s", engine.error().message().c_str());
     return 1;
   }
+  auto tapio_or = tap::TapIo::create(tc, **engine, dispatcher);
+  if (!tapio_or) {
+    LOG_ERROR("cannot start the engine: %s", tapio_or.error().message().c_str());
+    return 1;
+  }
+  tap::TapIo& tapio = **tapio_or;
   if (dns) dns->attach(**engine);
   udp.set_engine(engine->get());
   tcp.set_watcher(engine->get());
-  if (pcap) (*engine)->set_frame_tap(&*pcap);
+  if (pcap) tapio.set_frame_tap(&*pcap);
   echo.set_engine(engine->get());
   forwarder.set_engine(engine->get());
   for (const auto& r : cfg.publish) {
@@ -315,7 +324,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   }
   if (!cfg.api_socket.empty()) {
     api_handler.emplace(forwarder, services.plan, [&] {
-      return collect_stats(**engine, dispatcher, tcp, udp, echo, dns ? &*dns : nullptr, forwarder,
+      return collect_stats(tapio, dispatcher, tcp, udp, echo, dns ? &*dns : nullptr, forwarder,
                            api.get());
     });
     auto s = ApiServer::open(cfg.api_socket, *api_handler);
@@ -329,6 +338,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
       return 1;
     }
   }
+  tapio.start();
   if (auto r = (*engine)->start(); !r) {
     LOG_ERROR("cannot start the engine: %s", r.error().message().c_str());
     return 1;
@@ -355,7 +365,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
       code = 1;
       break;
     }
-    if (*fired == l2l4::Engine::kTapGone) {
+    if (*fired == tap::TapIo::kTapGone) {
       // With a PID target this is how its end usually shows first: the
       // namespace died with the process. The pidfd turns readable when the
       // process has exited (zombie or reaped); give it a moment to.
@@ -403,8 +413,8 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
 
   (*engine)->shutdown();
   LOG_DEBUG("frames to the guest: %llu; %llu waited or were dropped for want of a transmit buffer",
-            static_cast<unsigned long long>((*engine)->tx().sent()),
-            static_cast<unsigned long long>((*engine)->tx().no_buffer()));
+            static_cast<unsigned long long>(tapio.tx().sent()),
+            static_cast<unsigned long long>(tapio.tx().no_buffer()));
   out_stats.tcp_open_at_exit = tcp.size();
   tcp.close_all();
   const auto& ts = tcp.stats();
@@ -428,7 +438,7 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
             static_cast<unsigned long long>(ts.bad_checksum), static_cast<unsigned long long>(ts.bad_segment),
             static_cast<unsigned long long>(ts.timeouts), static_cast<unsigned long long>(ts.window_probes),
             static_cast<unsigned long long>(ts.tx_full));
-  const auto& es = (*engine)->stats();
+  const auto& es = tapio.stats();
   const auto& ds = dispatcher.stats();
   out_stats.frames_in = es.frames_in;
   out_stats.bytes_in = es.bytes_in;

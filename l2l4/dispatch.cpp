@@ -26,7 +26,7 @@ constexpr uint16_t kDhcp6ServerPort = 547;
 }  // namespace
 
 template <class F>
-void ServiceDispatcher::respond(TxQueue& tx, F&& reply) {
+void ServiceDispatcher::respond(loop::FrameSink& tx, F&& reply) {
   if (meta_ != nullptr) meta_->complete_checksum(frame_);
   wire::MutBytes out = tx.acquire();
   if (out.empty()) {
@@ -48,12 +48,12 @@ void ServiceDispatcher::respond(TxQueue& tx, F&& reply) {
   tx.send(*r);
 }
 
-void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime now, TxQueue& tx) {
+void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx) {
   ++stats_.frames;
   frame_ = frame;
   meta_ = &meta;
   struct Clear {
-    FrameMeta*& m;
+    tap::FrameMeta*& m;
     ~Clear() { m = nullptr; }  // `meta` lives only for this call
   } clear{meta_};
   // Large segments (TSO) go to the TCP translation; nothing else should
@@ -203,9 +203,9 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime
 // header. Each becomes a frame of its own, headers copied and lengths set,
 // and goes to the flows like any datagram.
 void ServiceDispatcher::udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now,
-                                     TxQueue& tx) {
+                                     loop::FrameSink& tx) {
   ++stats_.uso_frames;
-  if (uso_scratch_.empty()) uso_scratch_.resize(kFrameBufLen);
+  if (uso_scratch_.empty()) uso_scratch_.resize(tap::kFrameBufLen);
   const bool v6 = wire::load_be16(frame_, 12) == wire::ethertype::kIpv6;
   for (size_t off = 0; off < payload.size(); off += gso_size) {
     const size_t n = std::min<size_t>(gso_size, payload.size() - off);
@@ -233,11 +233,11 @@ void ServiceDispatcher::udp_segments(size_t l4, wire::ConstBytes payload, uint16
   }
 }
 
-void ServiceDispatcher::on_batch_end(MonoTime now, TxQueue& tx) {
+void ServiceDispatcher::on_batch_end(MonoTime now, loop::FrameSink& tx) {
   if (tcp_ != nullptr) tcp_->on_batch_end(now, tx);
 }
 
-void ServiceDispatcher::on_tick(MonoTime now, TxQueue& tx) {
+void ServiceDispatcher::on_tick(MonoTime now, loop::FrameSink& tx) {
   if (tcp_ != nullptr) tcp_->on_tick(now, tx);
   // The rest needs a resolution of a second, not the tick's.
   if (now < next_second_) return;

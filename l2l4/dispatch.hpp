@@ -32,7 +32,8 @@
 #include "l2l4/icmp_echo_flows.hpp"
 #include "l2l4/tcp_flows.hpp"
 #include "l2l4/udp_flows.hpp"
-#include "l2l4/engine.hpp"
+#include "loop/engine.hpp"
+#include "tap/tap_io.hpp"
 #include "wire/parse_error.hpp"
 #include "services/guest_state.hpp"
 #include "services/service_config.hpp"
@@ -51,13 +52,13 @@ struct DispatchStats {
   wire::DropCounters drops;
 };
 
-class ServiceDispatcher final : public FrameHandler {
+class ServiceDispatcher final : public tap::FrameHandler, public loop::LoopHandler {
  public:
   explicit ServiceDispatcher(services::ServiceConfig cfg) : cfg_(std::move(cfg)) {}
 
-  void on_frame(wire::MutBytes frame, FrameMeta& meta, MonoTime now, TxQueue& tx) override;
-  void on_tick(MonoTime now, TxQueue& tx) override;
-  void on_batch_end(MonoTime now, TxQueue& tx) override;
+  void on_frame(wire::MutBytes frame, tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx) override;
+  void on_tick(MonoTime now, loop::FrameSink& tx) override;
+  void on_batch_end(MonoTime now, loop::FrameSink& tx) override;
 
   // The DNS forwarder for UDP to plan.dns4:53 / plan.dns6:53; nullptr
   // (--disable-dns): those datagrams are counted and dropped.
@@ -78,13 +79,13 @@ class ServiceDispatcher final : public FrameHandler {
   // The services verify checksums, so a partial one in the frame being
   // handled is completed first — on this path only.
   template <class F>
-  void respond(TxQueue& tx, F&& reply);
-  void udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now, TxQueue& tx);
+  void respond(loop::FrameSink& tx, F&& reply);
+  void udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now, loop::FrameSink& tx);
 
   services::ServiceConfig cfg_;
   // The frame being handled (on_frame) and its metadata, for respond().
   wire::MutBytes frame_;
-  FrameMeta* meta_ = nullptr;
+  tap::FrameMeta* meta_ = nullptr;
   DnsService* dns_ = nullptr;
   UdpFlows* udp_ = nullptr;
   IcmpEchoFlows* echo_ = nullptr;

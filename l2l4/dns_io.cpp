@@ -115,7 +115,7 @@ DnsService::~DnsService() {
   }
 }
 
-void DnsService::attach(Engine& engine) {
+void DnsService::attach(loop::SocketWatcher& engine) {
   engine_ = &engine;
   start_resolv_watch(engine);
   timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
@@ -126,7 +126,7 @@ void DnsService::attach(Engine& engine) {
   timer_watch_ = engine.watch(timer_.get(), POLLIN, *this, kTimerCookie);
 }
 
-void DnsService::start_resolv_watch(Engine& engine) {
+void DnsService::start_resolv_watch(loop::SocketWatcher& engine) {
   if (resolv_conf_.empty()) return;
   resolv_watch_.emplace(resolv_conf_, std::move(initial_upstreams_));
   if (!resolv_watch_->valid()) return;
@@ -166,7 +166,7 @@ void DnsService::update_timer(bool expired) {
 }
 
 void DnsService::on_udp4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
-                         const wire::UdpView& udp, MonoTime now, TxQueue& tx) {
+                         const wire::UdpView& udp, MonoTime now, loop::FrameSink& tx) {
   tx_ = &tx;
   dns::ClientKey c;
   c.addr4 = ip.source();
@@ -178,7 +178,7 @@ void DnsService::on_udp4(const wire::EthernetView& eth, const wire::Ipv4View& ip
 }
 
 void DnsService::on_udp6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
-                         const wire::UdpView& udp, MonoTime now, TxQueue& tx) {
+                         const wire::UdpView& udp, MonoTime now, loop::FrameSink& tx) {
   tx_ = &tx;
   dns::ClientKey c;
   c.ipv6 = true;
@@ -190,7 +190,7 @@ void DnsService::on_udp6(const wire::EthernetView& eth, const wire::Ipv6View& ip
   update_timer();
 }
 
-void DnsService::on_tick(MonoTime now, TxQueue& tx) {
+void DnsService::on_tick(MonoTime now, loop::FrameSink& tx) {
   tx_ = &tx;
   forwarder_.on_tick(now);
   resume_streams(now);
@@ -199,7 +199,7 @@ void DnsService::on_tick(MonoTime now, TxQueue& tx) {
   update_timer();
 }
 
-void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) {
+void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) {
   tx_ = &tx;
   if (cookie == kTimerCookie) {
     uint64_t expirations = 0;
@@ -303,7 +303,7 @@ int32_t DnsService::open_udp(const dns::Endpoint& to) {
   const uint32_t i = udp_free_.back();
   UdpSocket& u = udp_[i];
   const uint32_t generation = u.generation + 1;
-  const WatchHandle h =
+  const loop::WatchHandle h =
       engine_->watch(fd.get(), POLLIN, *this, (uint64_t{generation} << 32) | (kUdpBase + i));
   if (!h.valid()) {
     ++stats_.socket_errors;
@@ -468,7 +468,7 @@ bool DnsService::send_query_tcp(dns::AttemptRef ref, const dns::Endpoint& to,
   std::memcpy(t->out.data() + 2, query.data(), query.size());
   t->in.resize(2 + dns::Forwarder::kMaxMessage);
   // POLLOUT for the connect and the query, POLLIN for the answer.
-  const WatchHandle h = engine_->watch(fd.get(), POLLIN | POLLOUT, *this, ref.pack());
+  const loop::WatchHandle h = engine_->watch(fd.get(), POLLIN | POLLOUT, *this, ref.pack());
   if (!h.valid()) {
     ++stats_.socket_errors;
     return false;

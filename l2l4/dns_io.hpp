@@ -18,7 +18,7 @@
 //                                                length is complete -> on_reply
 //   ForwarderIo::close_query                  -> the socket back to its pool if this
 //                                                query's answer came on it, else
-//                                                Engine::unwatch, close()
+//                                                loop::Engine::unwatch, close()
 //   ForwarderIo::answer                       -> a frame from the DNS address, port 53
 //   timerfd every 100 ms while queries are pending, and the engine tick
 //                                             -> Forwarder::on_tick
@@ -59,7 +59,7 @@
 #include "base/fd.hpp"
 #include "dns/forwarder.hpp"
 #include "l2l4/dns_resolv_watch.hpp"
-#include "l2l4/engine.hpp"
+#include "loop/socket_watcher.hpp"
 #include "l2l4/tcp_flows.hpp"
 #include "wire/address_plan.hpp"
 #include "wire/ethernet.hpp"
@@ -100,24 +100,24 @@ struct DnsIoStats {
   uint64_t stream_waits = 0;      // answers waited for the peer to make room
 };
 
-class DnsService final : public SocketClient, public StreamService, private dns::ForwarderIo {
+class DnsService final : public loop::SocketClient, public StreamService, private dns::ForwarderIo {
  public:
   DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg);
   ~DnsService() override;
   DnsService(const DnsService&) = delete;
   DnsService& operator=(const DnsService&) = delete;
 
-  // Before Engine::start(): sockets are watched on `engine` from now on.
+  // Before the loop starts: sockets are watched on `engine` from now on.
   // Without it every query that needs an upstream gets SERVFAIL.
-  void attach(Engine& engine);
+  void attach(loop::SocketWatcher& engine);
 
   // A datagram from the guest to the DNS address, port 53.
   void on_udp4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::UdpView& udp,
-               MonoTime now, TxQueue& tx);
+               MonoTime now, loop::FrameSink& tx);
   void on_udp6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,
-               MonoTime now, TxQueue& tx);
-  void on_tick(MonoTime now, TxQueue& tx);
-  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) override;
+               MonoTime now, loop::FrameSink& tx);
+  void on_tick(MonoTime now, loop::FrameSink& tx);
+  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
 
   // DNS over TCP from the guest (RFC 1035 4.2.2, RFC 7766). The TCP
   // translation hands over its end of a socketpair for each guest
@@ -162,7 +162,7 @@ class DnsService final : public SocketClient, public StreamService, private dns:
     int fd = -1;  // the TCP connection
     uint32_t generation = 0;
     int32_t udp = -1;  // index in udp_, while the attempt uses a pooled socket
-    WatchHandle watch;
+    loop::WatchHandle watch;
     std::unique_ptr<TcpExchange> tcp;
   };
   // A connected UDP socket to one upstream, watched for POLLIN as long as
@@ -170,7 +170,7 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   struct UdpSocket {
     int fd = -1;
     uint32_t generation = 0;  // bumped when the entry gets a new socket
-    WatchHandle watch;
+    loop::WatchHandle watch;
     dns::Endpoint to;
     uint32_t uses = 0;
     MonoTime born{};
@@ -201,7 +201,7 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   struct Stream {
     int fd = -1;
     uint32_t generation = 0;
-    WatchHandle watch;
+    loop::WatchHandle watch;
     std::unique_ptr<StreamBuffers> buf;
     MonoTime last_active{};
     uint32_t waiting = 0;   // queries whose answer the forwarder still owes
@@ -244,7 +244,7 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   // the first, stopped when it `expired` with none left.
   void update_timer(bool expired = false);
   void log_answer(const dns::ClientKey& client, wire::ConstBytes msg) const;
-  void start_resolv_watch(Engine& engine);
+  void start_resolv_watch(loop::SocketWatcher& engine);
   Stream* find_stream(uint64_t cookie);
   void stream_ready(uint64_t cookie, MonoTime now);
   void stream_read(Stream& st, uint64_t cookie, MonoTime now);
@@ -260,8 +260,8 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   wire::AddressPlan plan_;
   bool log_queries_;
   dns::Forwarder forwarder_;
-  Engine* engine_ = nullptr;
-  TxQueue* tx_ = nullptr;  // valid during an entry point only
+  loop::SocketWatcher* engine_ = nullptr;
+  loop::FrameSink* tx_ = nullptr;  // valid during an entry point only
   std::vector<Socket> sockets_;
   std::vector<UdpSocket> udp_;
   std::vector<uint32_t> udp_free_;  // udp_ entries without a socket
@@ -269,12 +269,12 @@ class DnsService final : public SocketClient, public StreamService, private dns:
   int32_t answering_ = -1;          // the udp_ entry whose datagram on_reply is reading
   std::vector<std::byte> rx_;
   Fd timer_;
-  WatchHandle timer_watch_;
+  loop::WatchHandle timer_watch_;
   bool timer_running_ = false;
   std::string resolv_conf_;
   std::vector<dns::Endpoint> initial_upstreams_;
   std::optional<ResolvConfWatch> resolv_watch_;
-  WatchHandle resolv_handle_;
+  loop::WatchHandle resolv_handle_;
   Duration loop_holdoff_;
   Duration stream_idle_;
   std::vector<Stream> streams_;

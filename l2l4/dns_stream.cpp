@@ -44,7 +44,7 @@ bool DnsService::adopt_stream(Fd fd, MonoTime now) {
   if (++st.generation == 0) st.generation = 1;
   const uint64_t cookie = (uint64_t{st.generation} << 32) | (kStreamBase + i);
   // POLLIN for queries; POLLOUT is added while answers wait (stream_flush).
-  const WatchHandle h = engine_->watch(fd.get(), POLLIN, *this, cookie);
+  const loop::WatchHandle h = engine_->watch(fd.get(), POLLIN, *this, cookie);
   if (!h.valid()) {
     ++stats_.socket_errors;
     return false;

@@ -11,7 +11,7 @@
 
 #include "base/clock.hpp"
 #include "base/fd.hpp"
-#include "l2l4/engine.hpp"
+#include "loop/socket_watcher.hpp"
 
 namespace tapir::l2l4 {
 
@@ -32,7 +32,7 @@ class ForwardSink {
   // Takes an accepted, non-blocking host TCP connection. Returns false when
   // it cannot be carried (flow table full, guest MAC unknown, ...): then
   // `conn` has been closed with a reset and the caller counts it.
-  virtual bool forward_tcp(Fd conn, const ForwardTarget& target, MonoTime now, TxQueue& tx) = 0;
+  virtual bool forward_tcp(Fd conn, const ForwardTarget& target, MonoTime now, loop::FrameSink& tx) = 0;
 };
 
 }  // namespace tapir::l2l4

@@ -70,7 +70,7 @@ IcmpEchoFlows::Flow* IcmpEchoFlows::flow_for(const Key& key, const sockaddr_stor
 }
 
 void IcmpEchoFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
-                              const wire::Icmp4View& icmp, MonoTime now, TxQueue& tx) {
+                              const wire::Icmp4View& icmp, MonoTime now, loop::FrameSink& tx) {
   if (icmp.type() != wire::icmp4_type::kEchoRequest) return;
   Key key;
   ip.source().store(wire::as_writable_bytes(key.guest), 0);
@@ -104,7 +104,7 @@ void IcmpEchoFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4Vie
 }
 
 void IcmpEchoFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
-                              const wire::Icmp6View& icmp, MonoTime now, TxQueue& tx) {
+                              const wire::Icmp6View& icmp, MonoTime now, loop::FrameSink& tx) {
   if (icmp.type() != wire::icmp6_type::kEchoRequest) return;
   Key key;
   key.v6 = true;
@@ -138,7 +138,7 @@ void IcmpEchoFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6Vie
   if (::send(f->fd.get(), msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) ++stats_.to_host;
 }
 
-void IcmpEchoFlows::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, TxQueue& tx) {
+void IcmpEchoFlows::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, loop::FrameSink& tx) {
   auto it = flows_.find(cookie);
   if (it == flows_.end()) return;
   Flow& f = it->second;

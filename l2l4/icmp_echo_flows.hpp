@@ -19,7 +19,7 @@
 
 #include "base/clock.hpp"
 #include "base/fd.hpp"
-#include "l2l4/engine.hpp"
+#include "loop/socket_watcher.hpp"
 #include "l2l4/flow_hash.hpp"
 #include "l2l4/nat.hpp"
 #include "wire/ethernet.hpp"
@@ -41,17 +41,17 @@ struct EchoFlowStats {
   uint64_t table_full = 0;
 };
 
-class IcmpEchoFlows final : public SocketClient {
+class IcmpEchoFlows final : public loop::SocketClient {
  public:
   IcmpEchoFlows(NatConfig nat, size_t max_flows) : nat_(std::move(nat)), max_flows_(max_flows) {}
-  void set_engine(Engine* e) { engine_ = e; }
+  void set_engine(loop::SocketWatcher* e) { engine_ = e; }
 
   // An echo request from the guest to a destination that is not tapir's.
   void on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::Icmp4View& icmp,
-                 MonoTime now, TxQueue& tx);
+                 MonoTime now, loop::FrameSink& tx);
   void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::Icmp6View& icmp,
-                 MonoTime now, TxQueue& tx);
-  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) override;
+                 MonoTime now, loop::FrameSink& tx);
+  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
   void expire(MonoTime now);
 
   size_t size() const { return flows_.size(); }
@@ -73,7 +73,7 @@ class IcmpEchoFlows final : public SocketClient {
   struct Flow {
     Key key;
     Fd fd;
-    WatchHandle watch;
+    loop::WatchHandle watch;
     wire::MacAddr guest_mac;
     MonoTime last{};
   };
@@ -83,7 +83,7 @@ class IcmpEchoFlows final : public SocketClient {
 
   NatConfig nat_;
   size_t max_flows_;
-  Engine* engine_ = nullptr;
+  loop::SocketWatcher* engine_ = nullptr;
   std::unordered_map<Key, uint64_t, KeyHash> index_;
   std::unordered_map<uint64_t, Flow> flows_;
   uint64_t next_id_ = 1;

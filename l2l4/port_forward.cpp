@@ -194,7 +194,7 @@ std::vector<ForwardEntry> PortForwarder::list() const {
   return out;
 }
 
-void PortForwarder::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, TxQueue& tx) {
+void PortForwarder::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, loop::FrameSink& tx) {
   if (cookie == kTimerCookie) return on_timer(now, tx);
   auto it = rules_.find(static_cast<uint32_t>(cookie));
   if (it == rules_.end()) return;  // removed meanwhile
@@ -205,7 +205,7 @@ void PortForwarder::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime no
   }
 }
 
-void PortForwarder::on_tcp(uint32_t /*id*/, Rule& r, MonoTime now, TxQueue& tx) {
+void PortForwarder::on_tcp(uint32_t /*id*/, Rule& r, MonoTime now, loop::FrameSink& tx) {
   for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
     sockaddr_storage client{};
     socklen_t len = sizeof client;
@@ -250,7 +250,7 @@ void PortForwarder::on_tcp(uint32_t /*id*/, Rule& r, MonoTime now, TxQueue& tx) 
   }
 }
 
-void PortForwarder::hold(Fd conn, const ForwardTarget& t, MonoTime now, TxQueue& tx) {
+void PortForwarder::hold(Fd conn, const ForwardTarget& t, MonoTime now, loop::FrameSink& tx) {
   if (pending_.size() >= kMaxPending || engine_ == nullptr) {
     ++stats_.tcp_refused;
     return reset_and_close(std::move(conn));
@@ -264,7 +264,7 @@ void PortForwarder::hold(Fd conn, const ForwardTarget& t, MonoTime now, TxQueue&
 // The gateway asks who has the guest's IPv4 address; the answer teaches
 // the services the guest's MAC (services/arp). An IPv6 guest announces
 // itself (DAD, router solicitations) by itself.
-void PortForwarder::solicit(const ForwardTarget& t, MonoTime now, TxQueue& tx) {
+void PortForwarder::solicit(const ForwardTarget& t, MonoTime now, loop::FrameSink& tx) {
   if (t.v6 || now < next_solicit_) return;
   next_solicit_ = now + Duration::seconds(1);
   wire::MutBytes out = tx.acquire();
@@ -293,7 +293,7 @@ void PortForwarder::set_timer(bool on) {
   timer_on_ = on;
 }
 
-void PortForwarder::on_timer(MonoTime now, TxQueue& tx) {
+void PortForwarder::on_timer(MonoTime now, loop::FrameSink& tx) {
   uint64_t expirations;
   while (::read(timer_.get(), &expirations, sizeof expirations) > 0) {
   }
@@ -317,7 +317,7 @@ void PortForwarder::on_timer(MonoTime now, TxQueue& tx) {
   set_timer(!pending_.empty());
 }
 
-void PortForwarder::on_udp(uint32_t id, Rule& r, MonoTime now, TxQueue& tx) {
+void PortForwarder::on_udp(uint32_t id, Rule& r, MonoTime now, loop::FrameSink& tx) {
   const bool v6 = r.rule.guest_v6;
   const size_t offset = v6 ? services::kUdp6PayloadOffset : services::kUdp4PayloadOffset;
   const size_t mtu_room = plan_.mtu - (v6 ? 48 : 28);

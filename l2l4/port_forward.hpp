@@ -52,7 +52,7 @@
 #include "base/clock.hpp"
 #include "base/expected.hpp"
 #include "base/fd.hpp"
-#include "l2l4/engine.hpp"
+#include "loop/socket_watcher.hpp"
 #include "l2l4/forward_sink.hpp"
 #include "l2l4/udp_flows.hpp"
 #include "wire/address_plan.hpp"
@@ -129,7 +129,7 @@ struct PortForwardStats {
   uint64_t waited_for_mac = 0;  // TCP connections held until the guest's MAC was known
 };
 
-class PortForwarder final : public ForwardTable, public SocketClient {
+class PortForwarder final : public ForwardTable, public loop::SocketClient {
  public:
   static constexpr size_t kMaxRules = 1024;
   static constexpr size_t kMaxPending = 64;
@@ -137,7 +137,7 @@ class PortForwarder final : public ForwardTable, public SocketClient {
 
   PortForwarder(const wire::AddressPlan& plan, std::function<GuestInfo()> guest);
   ~PortForwarder() override;
-  void set_engine(Engine* e) { engine_ = e; }
+  void set_engine(loop::SocketWatcher* e) { engine_ = e; }
   // The TCP translation; nullptr: accepted connections are reset and counted.
   void set_tcp(ForwardSink* sink) { tcp_ = sink; }
   // The UDP flows; nullptr: datagrams are read and dropped.
@@ -146,7 +146,7 @@ class PortForwarder final : public ForwardTable, public SocketClient {
   Expected<uint32_t, ForwardFailure> add(const ForwardRule& rule) override;
   bool remove(uint32_t id) override;
   std::vector<ForwardEntry> list() const override;
-  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) override;
+  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
 
   const PortForwardStats& stats() const { return stats_; }
   size_t size() const { return rules_.size(); }
@@ -161,32 +161,32 @@ class PortForwarder final : public ForwardTable, public SocketClient {
   struct Rule {
     ForwardRule rule;
     Fd fd;
-    WatchHandle watch;
+    loop::WatchHandle watch;
   };
-  void on_tcp(uint32_t id, Rule& r, MonoTime now, TxQueue& tx);
-  void on_udp(uint32_t id, Rule& r, MonoTime now, TxQueue& tx);
+  void on_tcp(uint32_t id, Rule& r, MonoTime now, loop::FrameSink& tx);
+  void on_udp(uint32_t id, Rule& r, MonoTime now, loop::FrameSink& tx);
   // Connections waiting for the guest's MAC.
   struct Pending {
     Fd conn;
     ForwardTarget target;
     MonoTime deadline{};
   };
-  void hold(Fd conn, const ForwardTarget& t, MonoTime now, TxQueue& tx);
-  void on_timer(MonoTime now, TxQueue& tx);
-  void solicit(const ForwardTarget& t, MonoTime now, TxQueue& tx);
+  void hold(Fd conn, const ForwardTarget& t, MonoTime now, loop::FrameSink& tx);
+  void on_timer(MonoTime now, loop::FrameSink& tx);
+  void solicit(const ForwardTarget& t, MonoTime now, loop::FrameSink& tx);
   void set_timer(bool on);
   static constexpr uint64_t kTimerCookie = 0;  // rule ids start at 1
 
   wire::AddressPlan plan_;
   std::function<GuestInfo()> guest_;
-  Engine* engine_ = nullptr;
+  loop::SocketWatcher* engine_ = nullptr;
   ForwardSink* tcp_ = nullptr;
   UdpFlows* udp_ = nullptr;
   std::map<uint32_t, Rule> rules_;
   uint32_t next_id_ = 1;
   std::vector<Pending> pending_;
   Fd timer_;
-  WatchHandle timer_watch_;
+  loop::WatchHandle timer_watch_;
   bool timer_on_ = false;
   MonoTime next_solicit_{};
   PortForwardStats stats_;

@@ -51,7 +51,7 @@ struct TcpFlows::Flow {
   uint32_t generation = 0;
   size_t hash = 0;
   int fd = -1;
-  WatchHandle watch;
+  loop::WatchHandle watch;
   unsigned events = 0;
   // Towards the guest (our sequence space).
   uint32_t iss = 0;
@@ -132,7 +132,7 @@ struct FrameSpec {
 // checksum is left partial (the pseudo-header sum) and a payload larger
 // than the MSS becomes one GSO frame; without, it is complete.
 size_t build_frame(wire::MutBytes out, const TcpFlowKey& key, const wire::MacAddr& guest_mac,
-                   const wire::MacAddr& gw_mac, const FrameSpec& s, bool vnet, TxMeta& meta) {
+                   const wire::MacAddr& gw_mac, const FrameSpec& s, bool vnet, wire::VirtioNetHdrRepr& meta) {
   const bool v6 = key.v6;
   const size_t l4 = l4_offset(v6);
   const size_t tcp_len = wire::kTcpHeaderLen + s.options.size();
@@ -167,7 +167,7 @@ size_t build_frame(wire::MutBytes out, const TcpFlowKey& key, const wire::MacAdd
   wire::store_be16(t, 16, 0);
   wire::store_be16(t, 18, 0);
   if (!s.options.empty()) std::memcpy(t.data() + wire::kTcpHeaderLen, s.options.data(), s.options.size());
-  meta = TxMeta{};
+  meta = wire::VirtioNetHdrRepr::none();
   if (vnet) {
     wire::Checksum c;
     if (v6) {
@@ -176,13 +176,12 @@ size_t build_frame(wire::MutBytes out, const TcpFlowKey& key, const wire::MacAdd
       c.add_ipv4_pseudo(src4, dst4, wire::ipproto::kTcp, static_cast<uint16_t>(l4_len));
     }
     wire::store_be16(t, 16, c.sum());
-    meta.partial_csum = true;
-    meta.csum_start = static_cast<uint16_t>(l4);
-    meta.csum_offset = 16;
     if (s.mss != 0 && s.payload_len > s.mss) {
-      meta.gso_type = v6 ? wire::vnet_gso::kTcpv6 : wire::vnet_gso::kTcpv4;
-      meta.gso_size = s.mss;
-      meta.hdr_len = static_cast<uint16_t>(l4 + tcp_len);
+      meta = wire::VirtioNetHdrRepr::tcp_gso(v6 ? wire::vnet_gso::kTcpv6 : wire::vnet_gso::kTcpv4,
+                                             static_cast<uint16_t>(l4 + tcp_len), s.mss,
+                                             static_cast<uint16_t>(l4));
+    } else {
+      meta = wire::VirtioNetHdrRepr::partial_checksum(static_cast<uint16_t>(l4), wire::TcpView::kChecksumOffset);
     }
   } else if (v6) {
     wire::fill_tcp_checksum(t.first(l4_len), src6, dst6);
@@ -328,7 +327,7 @@ uint32_t TcpFlows::advertised_window(const Flow& f) const {
   return static_cast<uint32_t>(std::min(f.room, limit) >> f.rcv_wscale);
 }
 
-bool TcpFlows::send_control(Flow& f, uint8_t flags, uint32_t seq, TxQueue& tx, bool syn_options) {
+bool TcpFlows::send_control(Flow& f, uint8_t flags, uint32_t seq, loop::FrameSink& tx, bool syn_options) {
   wire::MutBytes out = tx.acquire();
   if (out.empty()) {
     ++stats_.tx_full;
@@ -354,7 +353,7 @@ bool TcpFlows::send_control(Flow& f, uint8_t flags, uint32_t seq, TxQueue& tx, b
     s.window = static_cast<uint16_t>(advertised_window(f));
   }
   s.options = options;
-  TxMeta meta;
+  wire::VirtioNetHdrRepr meta;
   const size_t len = build_frame(out, f.key, f.mac, cfg_.nat.plan.gateway_mac, s, tx.has_vnet_hdr(), meta);
   tx.send(len, meta);
   if ((flags & tf::kAck) != 0) {
@@ -366,7 +365,7 @@ bool TcpFlows::send_control(Flow& f, uint8_t flags, uint32_t seq, TxQueue& tx, b
   return true;
 }
 
-void TcpFlows::send_reset_for(const Seg& seg, TxQueue& tx) {
+void TcpFlows::send_reset_for(const Seg& seg, loop::FrameSink& tx) {
   if (seg.has(tf::kRst)) return;
   wire::MutBytes out = tx.acquire();
   if (out.empty()) return;
@@ -380,24 +379,24 @@ void TcpFlows::send_reset_for(const Seg& seg, TxQueue& tx) {
             (seg.has(tf::kFin) ? 1 : 0);
     s.flags = tf::kRst | tf::kAck;
   }
-  TxMeta meta;
+  wire::VirtioNetHdrRepr meta;
   tx.send(build_frame(out, seg.key, seg.mac, cfg_.nat.plan.gateway_mac, s, tx.has_vnet_hdr(), meta), meta);
   ++stats_.resets_to_guest;
 }
 
-void TcpFlows::send_late_fin_ack(const Seg& seg, TxQueue& tx) {
+void TcpFlows::send_late_fin_ack(const Seg& seg, loop::FrameSink& tx) {
   wire::MutBytes out = tx.acquire();
   if (out.empty()) return;
   FrameSpec s;
   s.seq = seg.ack;
   s.ack = seg.seq + 1;
   s.flags = tf::kAck;
-  TxMeta meta;
+  wire::VirtioNetHdrRepr meta;
   tx.send(build_frame(out, seg.key, seg.mac, cfg_.nat.plan.gateway_mac, s, tx.has_vnet_hdr(), meta), meta);
 }
 
 // ICMP unreachable for a connection attempt, quoting a SYN like the guest's.
-void TcpFlows::send_icmp_unreachable(const Flow& f, bool host, TxQueue& tx) {
+void TcpFlows::send_icmp_unreachable(const Flow& f, bool host, loop::FrameSink& tx) {
   std::array<std::byte, wire::kTcpHeaderLen> syn{};
   wire::MutBytes t(syn);
   wire::store_be16(t, 0, f.key.guest_port);
@@ -454,7 +453,7 @@ void fill_segment(Seg& s, const wire::EthernetView& eth, const wire::TcpView& tc
 }  // namespace
 
 void TcpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::TcpView& tcp,
-                         const FrameMeta& meta, MonoTime now, TxQueue& tx) {
+                         const tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx) {
   if (!meta.needs_csum && !tcp.checksum_ok(ip.source(), ip.destination())) {
     ++stats_.bad_checksum;
     return;
@@ -467,7 +466,7 @@ void TcpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip
 }
 
 void TcpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::TcpView& tcp,
-                         const FrameMeta& meta, MonoTime now, TxQueue& tx) {
+                         const tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx) {
   if (!meta.needs_csum && !tcp.checksum_ok(ip.source(), ip.destination())) {
     ++stats_.bad_checksum;
     return;
@@ -480,7 +479,7 @@ void TcpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip
   on_segment(s, now, tx);
 }
 
-void TcpFlows::on_segment(const Seg& s, MonoTime now, TxQueue& tx) {
+void TcpFlows::on_segment(const Seg& s, MonoTime now, loop::FrameSink& tx) {
   ++stats_.segments_in;
   guest_mac_ = s.mac;
   have_guest_mac_ = true;
@@ -556,7 +555,7 @@ void TcpFlows::on_segment(const Seg& s, MonoTime now, TxQueue& tx) {
   maybe_finish(f, tx);
 }
 
-void TcpFlows::on_new_syn(const Seg& s, MonoTime now, TxQueue& tx) {
+void TcpFlows::on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx) {
   sockaddr_storage to{};
   socklen_t to_len = 0;
   MapResult m;
@@ -636,7 +635,7 @@ void TcpFlows::on_new_syn(const Seg& s, MonoTime now, TxQueue& tx) {
   if (!in_progress) on_connected(f, now, tx);
 }
 
-void TcpFlows::on_connected(Flow& f, MonoTime now, TxQueue& tx) {
+void TcpFlows::on_connected(Flow& f, MonoTime now, loop::FrameSink& tx) {
   f.state = State::kSynReceived;
   set_events(f, POLLIN | POLLRDHUP);
   f.peek_offset = host_.set_peek_offset(f.fd, 0);
@@ -646,7 +645,7 @@ void TcpFlows::on_connected(Flow& f, MonoTime now, TxQueue& tx) {
   arm(f, now + kSynRto);
 }
 
-void TcpFlows::on_connect_error(Flow& f, int err, TxQueue& tx) {
+void TcpFlows::on_connect_error(Flow& f, int err, loop::FrameSink& tx) {
   if (err == ENETUNREACH || err == EHOSTUNREACH || err == ETIMEDOUT || err == EHOSTDOWN) {
     send_icmp_unreachable(f, err != ENETUNREACH, tx);
   } else {
@@ -658,7 +657,7 @@ void TcpFlows::on_connect_error(Flow& f, int err, TxQueue& tx) {
   release(f, false);
 }
 
-void TcpFlows::on_syn_sent(Flow& f, const Seg& s, MonoTime now, TxQueue& tx) {
+void TcpFlows::on_syn_sent(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx) {
   if (s.has(tf::kAck) && s.ack != f.iss + 1) return send_reset_for(s, tx);
   if (!s.has(tf::kSyn) || !s.has(tf::kAck)) return static_cast<void>(++stats_.bad_segment);
   f.irs = s.seq;
@@ -683,7 +682,7 @@ void TcpFlows::on_syn_sent(Flow& f, const Seg& s, MonoTime now, TxQueue& tx) {
 }
 
 // The guest's acknowledgement and window.
-void TcpFlows::on_ack(Flow& f, const Seg& s, MonoTime now, TxQueue& tx) {
+void TcpFlows::on_ack(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx) {
   const uint32_t ack = s.ack;
   if (seq_gt(ack, f.snd_max)) {
     ++stats_.bad_segment;  // acknowledges what we never sent
@@ -725,7 +724,7 @@ void TcpFlows::on_ack(Flow& f, const Seg& s, MonoTime now, TxQueue& tx) {
 }
 
 // The guest's data and FIN, into the host socket.
-void TcpFlows::on_data(Flow& f, const Seg& s, MonoTime now, TxQueue& tx) {
+void TcpFlows::on_data(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx) {
   (void)now;
   const size_t len = s.payload.size();
   const bool fin = s.has(tf::kFin);
@@ -775,7 +774,7 @@ void TcpFlows::on_data(Flow& f, const Seg& s, MonoTime now, TxQueue& tx) {
 // Both FINs are acknowledged: the flow ends, but only after the guest has
 // the ACK of its own FIN (and of any data just before it), which would
 // otherwise still wait for the batch end, and be lost with the flow.
-void TcpFlows::maybe_finish(Flow& f, TxQueue& tx) {
+void TcpFlows::maybe_finish(Flow& f, loop::FrameSink& tx) {
   if (!f.guest_fin || !f.fin_acked) return;
   if (f.acked != f.rcv_nxt && !send_control(f, tf::kAck, f.snd_nxt, tx)) {
     want_ack(f);  // no transmit buffer: the batch end tries again
@@ -792,7 +791,7 @@ void TcpFlows::rewind(Flow& f) {
   if (f.peek_offset) f.peek_offset = host_.set_peek_offset(f.fd, 0);
 }
 
-void TcpFlows::push(Flow& f, MonoTime now, TxQueue& tx) {
+void TcpFlows::push(Flow& f, MonoTime now, loop::FrameSink& tx) {
   if (f.state != State::kEstablished || f.fin_sent) return;
   const bool v6 = f.key.v6;
   const bool vnet = tx.has_vnet_hdr();
@@ -853,7 +852,7 @@ void TcpFlows::push(Flow& f, MonoTime now, TxQueue& tx) {
     s.window = static_cast<uint16_t>(advertised_window(f));
     s.payload_len = static_cast<size_t>(n);
     s.mss = f.mss;
-    TxMeta meta;
+    wire::VirtioNetHdrRepr meta;
     tx.send(build_frame(out, f.key, f.mac, cfg_.nat.plan.gateway_mac, s, vnet, meta), meta);
     f.ack_due = false;
     f.acked = f.rcv_nxt;
@@ -867,13 +866,13 @@ void TcpFlows::push(Flow& f, MonoTime now, TxQueue& tx) {
   }
 }
 
-void TcpFlows::host_error(Flow& f, int err, TxQueue& tx) {
+void TcpFlows::host_error(Flow& f, int err, loop::FrameSink& tx) {
   LOG_DEBUG("TCP: host connection error (%s): resetting the guest's connection", strerrordesc_np(err));
   send_control(f, tf::kRst | tf::kAck, f.snd_nxt, tx);
   release(f, false);
 }
 
-void TcpFlows::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) {
+void TcpFlows::on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) {
   const uint32_t slot = static_cast<uint32_t>(cookie & 0xffffffffu);
   if (slot >= flows_.size()) return;
   Flow& f = flows_[slot];
@@ -901,7 +900,7 @@ void TcpFlows::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueu
   if ((revents & (POLLIN | POLLRDHUP | POLLHUP)) != 0) push(f, now, tx);
 }
 
-void TcpFlows::on_batch_end(MonoTime now, TxQueue& tx) {
+void TcpFlows::on_batch_end(MonoTime now, loop::FrameSink& tx) {
   std::vector<uint32_t> due;
   due.swap(dirty_);
   for (uint32_t slot : due) {
@@ -933,11 +932,11 @@ void TcpFlows::on_batch_end(MonoTime now, TxQueue& tx) {
   }
 }
 
-void TcpFlows::on_tick(MonoTime now, TxQueue& tx) {
+void TcpFlows::on_tick(MonoTime now, loop::FrameSink& tx) {
   timers_.expire(now, [&](uint32_t slot) { on_timer(slot, now, tx); });
 }
 
-void TcpFlows::on_timer(uint32_t slot, MonoTime now, TxQueue& tx) {
+void TcpFlows::on_timer(uint32_t slot, MonoTime now, loop::FrameSink& tx) {
   Flow& f = flows_[slot];
   switch (f.state) {
     case State::kFree:
@@ -988,7 +987,7 @@ void TcpFlows::on_timer(uint32_t slot, MonoTime now, TxQueue& tx) {
 
 // --- port forwarding -------------------------------------------------------
 
-bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, TxQueue& tx) {
+bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, loop::FrameSink& tx) {
   TcpFlowKey key;
   key.v6 = t.v6;
   key.guest = t.guest;

@@ -59,12 +59,13 @@
 
 #include "base/clock.hpp"
 #include "base/fd.hpp"
-#include "l2l4/engine.hpp"
+#include "loop/socket_watcher.hpp"
+#include "tap/tap_io.hpp"
 #include "l2l4/flow_hash.hpp"
 #include "l2l4/forward_sink.hpp"
 #include "l2l4/nat.hpp"
 #include "l2l4/tcp_host.hpp"
-#include "l2l4/timer_wheel.hpp"
+#include "loop/timer_wheel.hpp"
 #include "wire/addr.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
@@ -126,29 +127,29 @@ struct TcpStats {
   uint64_t tx_full = 0;         // a segment waited: every transmit buffer busy
 };
 
-class TcpFlows final : public SocketClient, public ForwardSink {
+class TcpFlows final : public loop::SocketClient, public ForwardSink {
  public:
   TcpFlows(TcpConfig cfg, TcpHost& host);
   ~TcpFlows() override;
   TcpFlows(const TcpFlows&) = delete;
   TcpFlows& operator=(const TcpFlows&) = delete;
 
-  void set_watcher(SocketWatcher* w) { watcher_ = w; }
+  void set_watcher(loop::SocketWatcher* w) { watcher_ = w; }
   void set_streams(StreamService* dns) { dns_ = dns; }
 
   // A segment from the guest. `meta.needs_csum`: the guest's kernel left
   // the checksum to us and vouches for the data; otherwise it is verified.
   void on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::TcpView& tcp,
-                 const FrameMeta& meta, MonoTime now, TxQueue& tx);
+                 const tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx);
   void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::TcpView& tcp,
-                 const FrameMeta& meta, MonoTime now, TxQueue& tx);
-  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) override;
-  void on_tick(MonoTime now, TxQueue& tx);
-  void on_batch_end(MonoTime now, TxQueue& tx);
+                 const tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx);
+  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
+  void on_tick(MonoTime now, loop::FrameSink& tx);
+  void on_batch_end(MonoTime now, loop::FrameSink& tx);
 
   // Port forwarding: a connection towards the guest (our SYN). The guest
   // MAC is the last one seen on a frame, or set_guest_mac().
-  bool forward_tcp(Fd conn, const ForwardTarget& target, MonoTime now, TxQueue& tx) override;
+  bool forward_tcp(Fd conn, const ForwardTarget& target, MonoTime now, loop::FrameSink& tx) override;
   void set_guest_mac(const wire::MacAddr& mac) { guest_mac_ = mac; have_guest_mac_ = true; }
 
   // Closes every host socket (at exit; the engine's polls are cancelled).
@@ -169,24 +170,24 @@ class TcpFlows final : public SocketClient, public ForwardSink {
   struct Flow;
   struct Seg;
 
-  void on_segment(const Seg& s, MonoTime now, TxQueue& tx);
-  void on_new_syn(const Seg& s, MonoTime now, TxQueue& tx);
-  void on_syn_sent(Flow& f, const Seg& s, MonoTime now, TxQueue& tx);
-  void on_ack(Flow& f, const Seg& s, MonoTime now, TxQueue& tx);
-  void on_data(Flow& f, const Seg& s, MonoTime now, TxQueue& tx);
-  void on_connected(Flow& f, MonoTime now, TxQueue& tx);
-  void on_connect_error(Flow& f, int err, TxQueue& tx);
-  void push(Flow& f, MonoTime now, TxQueue& tx);
+  void on_segment(const Seg& s, MonoTime now, loop::FrameSink& tx);
+  void on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx);
+  void on_syn_sent(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
+  void on_ack(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
+  void on_data(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
+  void on_connected(Flow& f, MonoTime now, loop::FrameSink& tx);
+  void on_connect_error(Flow& f, int err, loop::FrameSink& tx);
+  void push(Flow& f, MonoTime now, loop::FrameSink& tx);
   void rewind(Flow& f);
-  void host_error(Flow& f, int err, TxQueue& tx);
-  void on_timer(uint32_t slot, MonoTime now, TxQueue& tx);
-  void maybe_finish(Flow& f, TxQueue& tx);
+  void host_error(Flow& f, int err, loop::FrameSink& tx);
+  void on_timer(uint32_t slot, MonoTime now, loop::FrameSink& tx);
+  void maybe_finish(Flow& f, loop::FrameSink& tx);
 
   // Frames.
-  bool send_control(Flow& f, uint8_t flags, uint32_t seq, TxQueue& tx, bool syn_options = false);
-  void send_reset_for(const Seg& s, TxQueue& tx);
-  void send_late_fin_ack(const Seg& s, TxQueue& tx);
-  void send_icmp_unreachable(const Flow& f, bool host, TxQueue& tx);
+  bool send_control(Flow& f, uint8_t flags, uint32_t seq, loop::FrameSink& tx, bool syn_options = false);
+  void send_reset_for(const Seg& s, loop::FrameSink& tx);
+  void send_late_fin_ack(const Seg& s, loop::FrameSink& tx);
+  void send_icmp_unreachable(const Flow& f, bool host, loop::FrameSink& tx);
   uint32_t advertised_window(const Flow& f) const;
   void refresh_window(Flow& f);
   void want_ack(Flow& f);
@@ -204,7 +205,7 @@ class TcpFlows final : public SocketClient, public ForwardSink {
 
   TcpConfig cfg_;
   TcpHost& host_;
-  SocketWatcher* watcher_ = nullptr;
+  loop::SocketWatcher* watcher_ = nullptr;
   StreamService* dns_ = nullptr;
   FlowHasher hasher_;
   FlowHasher isn_hasher_;
@@ -213,7 +214,7 @@ class TcpFlows final : public SocketClient, public ForwardSink {
   std::vector<uint32_t> index_;  // open addressing: slot + 1, 0 = empty
   size_t index_mask_ = 0;
   size_t used_ = 0;
-  TimerWheel timers_;
+  loop::TimerWheel timers_;
   std::vector<uint32_t> dirty_;    // flows owing an ACK at batch end
   std::vector<uint32_t> tx_wait_;  // flows that ran out of transmit buffers
   std::vector<std::byte> scratch_;  // peek fallback without SO_PEEK_OFF

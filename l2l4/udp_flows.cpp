@@ -107,7 +107,7 @@ void UdpFlows::send_to_host(Flow& f, wire::ConstBytes payload, MonoTime now) {
 }
 
 void UdpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
-                         const wire::UdpView& udp, MonoTime now, TxQueue& tx) {
+                         const wire::UdpView& udp, MonoTime now, loop::FrameSink& tx) {
   UdpFlowKey key;
   ip.source().store(wire::as_writable_bytes(key.guest), 0);
   ip.destination().store(wire::as_writable_bytes(key.dst), 0);
@@ -136,7 +136,7 @@ void UdpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip
 }
 
 void UdpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
-                         const wire::UdpView& udp, MonoTime now, TxQueue& tx) {
+                         const wire::UdpView& udp, MonoTime now, loop::FrameSink& tx) {
   UdpFlowKey key;
   key.v6 = true;
   key.guest = ip.source().octets;
@@ -169,7 +169,7 @@ void UdpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip
 // on to the guest as if the gateway had sent them, quoting a datagram like
 // the guest's: port unreachable becomes ECONNREFUSED on the guest's
 // socket, "fragmentation needed" / "packet too big" carry the MTU.
-void UdpFlows::drain_errors(Flow& f, TxQueue& tx) {
+void UdpFlows::drain_errors(Flow& f, loop::FrameSink& tx) {
   for (int i = 0; i < 8; ++i) {
     std::byte data[64];
     alignas(cmsghdr) std::byte control[256];
@@ -225,7 +225,7 @@ void UdpFlows::drain_errors(Flow& f, TxQueue& tx) {
   }
 }
 
-void UdpFlows::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) {
+void UdpFlows::on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) {
   auto it = flows_.find(cookie);
   if (it == flows_.end()) return;  // closed meanwhile
   Flow& f = it->second;
@@ -268,7 +268,7 @@ void UdpFlows::on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueu
 
 void UdpFlows::from_listener(const UdpFlowKey& key, const wire::MacAddr& guest_mac,
                              const UdpListenerRef& from, wire::MutBytes out, size_t len,
-                             MonoTime now, TxQueue& tx) {
+                             MonoTime now, loop::FrameSink& tx) {
   Flow* f = nullptr;
   if (auto it = index_.find(key); it != index_.end()) {
     f = &flows_.at(it->second);

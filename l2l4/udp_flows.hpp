@@ -21,7 +21,7 @@
 
 #include "base/clock.hpp"
 #include "base/fd.hpp"
-#include "l2l4/engine.hpp"
+#include "loop/socket_watcher.hpp"
 #include "l2l4/flow_hash.hpp"
 #include "l2l4/nat.hpp"
 #include "wire/addr.hpp"
@@ -66,20 +66,20 @@ struct UdpListenerRef {
   socklen_t client_len = 0;
 };
 
-class UdpFlows final : public SocketClient {
+class UdpFlows final : public loop::SocketClient {
  public:
   UdpFlows(NatConfig nat, size_t max_flows);
   ~UdpFlows() override;
-  void set_engine(Engine* e) { engine_ = e; }
+  void set_engine(loop::SocketWatcher* e) { engine_ = e; }
 
   // A guest datagram for a host destination (not for tapir's services).
   // `tx` carries "network unreachable" back when the destination is host
   // loopback and --disable-host-loopback is set (as slirp4netns).
   void on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::UdpView& udp,
-                 MonoTime now, TxQueue& tx);
+                 MonoTime now, loop::FrameSink& tx);
   void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,
-                 MonoTime now, TxQueue& tx);
-  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, TxQueue& tx) override;
+                 MonoTime now, loop::FrameSink& tx);
+  void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
 
   // A datagram of `len` bytes that the caller read into `out` (from
   // tx.acquire()) at the UDP payload offset (services/frame.hpp) for
@@ -88,7 +88,7 @@ class UdpFlows final : public SocketClient {
   // cancels the buffer when the reverse flow cannot be kept).
   void from_listener(const UdpFlowKey& key, const wire::MacAddr& guest_mac,
                      const UdpListenerRef& from, wire::MutBytes out, size_t len, MonoTime now,
-                     TxQueue& tx);
+                     loop::FrameSink& tx);
   // Ends the reverse flows of forwarding rule `rule` (its socket closes).
   void close_listener(uint32_t rule);
   // Expires idle flows; call from the tick.
@@ -108,7 +108,7 @@ class UdpFlows final : public SocketClient {
   struct Flow {
     UdpFlowKey key;
     Fd fd;
-    WatchHandle watch;
+    loop::WatchHandle watch;
     wire::MacAddr guest_mac;
     MonoTime last{};
     bool replied = false;
@@ -119,12 +119,12 @@ class UdpFlows final : public SocketClient {
   Flow* open_flow(const UdpFlowKey& key, const sockaddr_storage& to, socklen_t to_len,
                   const wire::MacAddr& guest_mac, MonoTime now, uint64_t& id);
   void send_to_host(Flow& f, wire::ConstBytes payload, MonoTime now);
-  void drain_errors(Flow& f, TxQueue& tx);
+  void drain_errors(Flow& f, loop::FrameSink& tx);
   void close_flow(uint64_t id);
 
   NatConfig nat_;
   size_t max_flows_;
-  Engine* engine_ = nullptr;
+  loop::SocketWatcher* engine_ = nullptr;
   std::unordered_map<UdpFlowKey, uint64_t, KeyHash> index_;
   std::unordered_map<uint64_t, Flow> flows_;  // by id; ids are never reused
   uint64_t next_id_ = 1;

@@ -134,6 +134,12 @@ struct VirtioNetHdrRepr {
   // The frame's checksums were verified or filled by tapir: the guest need
   // not check them again.
   static constexpr VirtioNetHdrRepr data_valid() { return {.flags = vnet_flag::kDataValid}; }
+  // The L4 checksum field at `l4_start + csum_offset` holds only the
+  // pseudo-header sum; the guest's kernel completes it, or takes it as it
+  // is when the frame is delivered locally (NEEDS_CSUM).
+  static constexpr VirtioNetHdrRepr partial_checksum(uint16_t l4_start, uint16_t csum_offset) {
+    return {vnet_flag::kNeedsCsum, vnet_gso::kNone, 0, 0, l4_start, csum_offset, 0};
+  }
   // A large TCP segment for the guest's kernel to split into `gso_size`
   // pieces: `l4_start` is where the TCP header begins in the frame, and the
   // TCP checksum field holds the pseudo-header sum (NEEDS_CSUM).

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "l2l4/dispatch.hpp"
+#include "tap/tap_io.hpp"
 #include "l2l4/tcp_flows.hpp"
 #include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
@@ -55,11 +56,11 @@ struct Reader {
 // The last TCP frame sent to the guest, for op 5.
 std::vector<std::byte> g_last;
 
-void check_sent(wire::ConstBytes f, const TxMeta& m) {
+void check_sent(wire::ConstBytes f, const wire::VirtioNetHdrRepr& m) {
   auto eth = wire::EthernetView::parse(f);
   if (!eth) __builtin_trap();
   std::vector<std::byte> copy(f.begin(), f.end());
-  if (m.partial_csum && !complete_partial_checksum(copy, m.csum_start, m.csum_offset)) __builtin_trap();
+  if ((m.flags & wire::vnet_flag::kNeedsCsum) != 0 && !tap::complete_partial_checksum(copy, m.csum_start, m.csum_offset)) __builtin_trap();
   auto e2 = wire::EthernetView::parse(copy);
   if (e2->ethertype() == wire::ethertype::kIpv4) {
     auto ip = wire::Ipv4View::parse(e2->payload());
@@ -128,7 +129,7 @@ std::vector<std::byte> reply_to(const std::vector<std::byte>& last, uint8_t flag
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   testing::FakeTcpHost host;
   testing::FakeWatcher watcher;
-  auto tx = TxQueue::detached(8, check_sent);
+  auto tx = tap::TxQueue::detached(8, check_sent);
   services::ServiceConfig cfg;
   cfg.plan.ipv6 = true;
   TcpConfig tc{NatConfig{cfg.plan, false}, kMaxFlows, {}, 0x5eed};
@@ -149,7 +150,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         frame.assign(reinterpret_cast<const std::byte*>(in.p), reinterpret_cast<const std::byte*>(in.p) + len);
         in.p += len;
         in.n -= len;
-        FrameMeta meta;
+        tap::FrameMeta meta;
         if ((op & 0x80) != 0 && frame.size() > 64) {
           // As the engine would have accepted it: offsets inside the frame.
           meta.needs_csum = true;
@@ -204,7 +205,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (g_last.empty()) break;
         frame = reply_to(g_last, flags, len);
         if (frame.empty()) break;
-        FrameMeta meta;
+        tap::FrameMeta meta;
         dispatcher.on_frame(frame, meta, now, *tx);
         break;
       }

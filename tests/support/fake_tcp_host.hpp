@@ -1,6 +1,6 @@
 #pragma once
 // A kernel-free stand-in for the host side of TCP translation (TcpHost)
-// and for the engine's socket watches (SocketWatcher): unit tests and the
+// and for the engine's socket watches (loop::SocketWatcher): unit tests and the
 // fuzz target script every state of l2l4/tcp_flows through it.
 //
 // Each fd is a FakeSocket: a receive queue the test fills (what the host
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "l2l4/engine.hpp"
+#include "loop/engine.hpp"
 #include "l2l4/tcp_host.hpp"
 
 namespace tapir::testing {
@@ -110,27 +110,27 @@ class FakeTcpHost final : public l2l4::TcpHost {
 };
 
 // Records watches instead of polling; tests deliver readiness by hand.
-class FakeWatcher final : public l2l4::SocketWatcher {
+class FakeWatcher final : public loop::SocketWatcher {
  public:
   struct Watch {
     int fd = -1;
     unsigned events = 0;
-    l2l4::SocketClient* client = nullptr;
+    loop::SocketClient* client = nullptr;
     uint64_t cookie = 0;
     bool active = false;
   };
   std::vector<Watch> watches;
   bool refuse = false;
 
-  l2l4::WatchHandle watch(int fd, unsigned events, l2l4::SocketClient& c, uint64_t cookie) override {
+  loop::WatchHandle watch(int fd, unsigned events, loop::SocketClient& c, uint64_t cookie) override {
     if (refuse) return {};
     watches.push_back({fd, events, &c, cookie, true});
     return {static_cast<uint32_t>(watches.size() - 1), 1};
   }
-  void unwatch(l2l4::WatchHandle h) override {
+  void unwatch(loop::WatchHandle h) override {
     if (h.valid() && h.slot < watches.size()) watches[h.slot].active = false;
   }
-  void set_events(l2l4::WatchHandle h, unsigned events) override {
+  void set_events(loop::WatchHandle h, unsigned events) override {
     if (h.valid() && h.slot < watches.size()) watches[h.slot].events = events;
   }
   // The active watch on fd, or nullptr.

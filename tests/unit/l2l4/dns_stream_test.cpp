@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "dns/message_build.hpp"
+#include "tap/tap_io.hpp"
+#include "tests/support/tap_engine.hpp"
 #include "l2l4/dns_io.hpp"
 
 namespace tapir::l2l4 {
@@ -91,11 +93,11 @@ struct Upstream {
   }
 };
 
-class Ticks : public FrameHandler {
+class Ticks : public tap::FrameHandler, public loop::LoopHandler {
  public:
   explicit Ticks(DnsService& d) : dns_(d) {}
-  void on_frame(wire::MutBytes, FrameMeta&, MonoTime, TxQueue&) override {}
-  void on_tick(MonoTime now, TxQueue& tx) override { dns_.on_tick(now, tx); }
+  void on_frame(wire::MutBytes, tap::FrameMeta&, MonoTime, loop::FrameSink&) override {}
+  void on_tick(MonoTime now, loop::FrameSink& tx) override { dns_.on_tick(now, tx); }
 
  private:
   DnsService& dns_;
@@ -106,7 +108,7 @@ struct Harness {
   std::optional<Upstream> upstream;
   std::optional<DnsService> dns;
   std::optional<Ticks> ticks;
-  std::unique_ptr<Engine> engine;
+  std::unique_ptr<test::TapEngine> engine;
 
   explicit Harness(size_t records, size_t max_streams = 4,
                    Duration attempt_timeout = dns::ForwarderConfig{}.attempt_timeout) {
@@ -128,10 +130,9 @@ struct Harness {
                                              *wire::Ipv6Prefix::parse("fd00::/64"), false);
     dns.emplace(plan, cfg);
     ticks.emplace(*dns);
-    EngineConfig ec;
-    ec.tap_fd = tap;
+    loop::EngineConfig ec;
     ec.watch_fds = {efd};
-    auto e = Engine::create(ec, *ticks);
+    auto e = test::TapEngine::create(tap, ec, *ticks, *ticks);
     EXPECT_TRUE(e);
     engine = std::move(*e);
     dns->attach(*engine);

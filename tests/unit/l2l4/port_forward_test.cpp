@@ -7,6 +7,8 @@
 // loopback.
 
 #include "l2l4/port_forward.hpp"
+#include "tap/tap_io.hpp"
+#include "tests/support/tap_engine.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -35,7 +37,7 @@ const wire::MacAddr kGuestMac{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
 struct FakeSink : ForwardSink {
   std::vector<ForwardTarget> targets;
   int efd = -1;
-  bool forward_tcp(Fd conn, const ForwardTarget& t, MonoTime, TxQueue&) override {
+  bool forward_tcp(Fd conn, const ForwardTarget& t, MonoTime, loop::FrameSink&) override {
     targets.push_back(t);
     const char hello[] = "hi";
     (void)!::send(conn.get(), hello, 2, MSG_NOSIGNAL);
@@ -47,10 +49,10 @@ struct FakeSink : ForwardSink {
 
 // Guest frames go to the UDP flows (where the guest's replies to reverse
 // flows are found), as the dispatcher does.
-class ToFlows : public FrameHandler {
+class ToFlows : public tap::FrameHandler, public loop::LoopHandler {
  public:
   explicit ToFlows(UdpFlows& f) : flows_(f) {}
-  void on_frame(wire::MutBytes frame, FrameMeta&, MonoTime now, TxQueue& tx) override {
+  void on_frame(wire::MutBytes frame, tap::FrameMeta&, MonoTime now, loop::FrameSink& tx) override {
     auto eth = wire::EthernetView::parse(frame);
     ASSERT_TRUE(eth);
     auto ip = wire::Ipv4View::parse(eth->payload());
@@ -59,7 +61,7 @@ class ToFlows : public FrameHandler {
     ASSERT_TRUE(udp);
     flows_.on_guest4(*eth, *ip, *udp, now, tx);
   }
-  void on_tick(MonoTime, TxQueue&) override {}
+  void on_tick(MonoTime, loop::FrameSink&) override {}
 
  private:
   UdpFlows& flows_;
@@ -119,10 +121,9 @@ TEST(PortForward, TcpClientReachesTheSinkAsTheGateway) {
   FakeSink sink;
   sink.efd = h.efd;
   fwd.set_tcp(&sink);
-  EngineConfig cfg;
-  cfg.tap_fd = h.tap;
+  loop::EngineConfig cfg;
   cfg.watch_fds = {h.efd};
-  auto engine = Engine::create(cfg, handler);
+  auto engine = test::TapEngine::create(h.tap, cfg, handler, handler);
   ASSERT_TRUE(engine);
   fwd.set_engine(engine->get());
   const uint16_t port = free_port(SOCK_STREAM);
@@ -184,10 +185,9 @@ TEST(PortForward, TcpWaitsForTheGuestsMacAndAsksForItByArp) {
   FakeSink sink;
   sink.efd = h.efd;
   fwd.set_tcp(&sink);
-  EngineConfig cfg;
-  cfg.tap_fd = h.tap;
+  loop::EngineConfig cfg;
   cfg.watch_fds = {h.efd};
-  auto engine = Engine::create(cfg, handler);
+  auto engine = test::TapEngine::create(h.tap, cfg, handler, handler);
   ASSERT_TRUE(engine);
   fwd.set_engine(engine->get());
   const uint16_t port = free_port(SOCK_STREAM);
@@ -203,9 +203,9 @@ TEST(PortForward, TcpWaitsForTheGuestsMacAndAsksForItByArp) {
     ASSERT_EQ(::poll(&p, 1, 5000), 1);
     Bytes b(2048);
     const ssize_t n = ::read(h.peer, b.data(), b.size());
-    ASSERT_GT(n, static_cast<ssize_t>(kVnetHdrLen));
+    ASSERT_GT(n, static_cast<ssize_t>(wire::kVirtioNetHdrLen));
     b.resize(static_cast<size_t>(n));
-    auto eth = wire::EthernetView::parse(wire::as_bytes(b).subspan(kVnetHdrLen));
+    auto eth = wire::EthernetView::parse(wire::as_bytes(b).subspan(wire::kVirtioNetHdrLen));
     ASSERT_TRUE(eth);
     EXPECT_TRUE(eth->destination().is_broadcast());
     EXPECT_EQ(eth->ethertype(), wire::ethertype::kArp);
@@ -230,10 +230,9 @@ TEST(PortForward, TcpWithoutASinkIsReset) {
   UdpFlows udp(h.nat, 16);
   ToFlows handler(udp);
   PortForwarder fwd(h.nat.plan, [&h] { return h.guest; });
-  EngineConfig cfg;
-  cfg.tap_fd = h.tap;
+  loop::EngineConfig cfg;
   cfg.watch_fds = {h.efd};
-  auto engine = Engine::create(cfg, handler);
+  auto engine = test::TapEngine::create(h.tap, cfg, handler, handler);
   ASSERT_TRUE(engine);
   fwd.set_engine(engine->get());
   const uint16_t port = free_port(SOCK_STREAM);
@@ -264,10 +263,9 @@ TEST(PortForward, UdpDatagramsBothWays) {
   ToFlows handler(udp);
   PortForwarder fwd(h.nat.plan, [&h] { return h.guest; });
   fwd.set_udp(&udp);
-  EngineConfig cfg;
-  cfg.tap_fd = h.tap;
+  loop::EngineConfig cfg;
   cfg.watch_fds = {h.efd};
-  auto engine = Engine::create(cfg, handler);
+  auto engine = test::TapEngine::create(h.tap, cfg, handler, handler);
   ASSERT_TRUE(engine);
   fwd.set_engine(engine->get());
   udp.set_engine(engine->get());
@@ -290,9 +288,9 @@ TEST(PortForward, UdpDatagramsBothWays) {
     ASSERT_EQ(::poll(&p, 1, 5000), 1);
     Bytes b(70000);
     const ssize_t n = ::read(h.peer, b.data(), b.size());
-    ASSERT_GT(n, static_cast<ssize_t>(kVnetHdrLen));
+    ASSERT_GT(n, static_cast<ssize_t>(wire::kVirtioNetHdrLen));
     b.resize(static_cast<size_t>(n));
-    wire::ConstBytes frame = wire::as_bytes(b).subspan(kVnetHdrLen);
+    wire::ConstBytes frame = wire::as_bytes(b).subspan(wire::kVirtioNetHdrLen);
     auto eth = wire::EthernetView::parse(frame);
     ASSERT_TRUE(eth);
     EXPECT_EQ(eth->destination(), kGuestMac);
@@ -308,8 +306,8 @@ TEST(PortForward, UdpDatagramsBothWays) {
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(u->payload().data()), u->payload().size()),
               "ping");
     // The reply: guest:53 -> 10.0.2.2:client port.
-    Bytes r(kVnetHdrLen + 42 + 4, 0);
-    wire::MutBytes rb = wire::as_writable_bytes(r).subspan(kVnetHdrLen);
+    Bytes r(wire::kVirtioNetHdrLen + 42 + 4, 0);
+    wire::MutBytes rb = wire::as_writable_bytes(r).subspan(wire::kVirtioNetHdrLen);
     wire::EthernetRepr{h.nat.plan.gateway_mac, kGuestMac, wire::ethertype::kIpv4}.emit(rb);
     wire::Ipv4Repr rip;
     rip.src = ip->destination();
@@ -318,7 +316,7 @@ TEST(PortForward, UdpDatagramsBothWays) {
     rip.payload_len = 12;
     rip.emit(rb.subspan(14));
     wire::UdpRepr{53, u->source_port(), 4}.emit(rb.subspan(34));
-    std::memcpy(r.data() + kVnetHdrLen + 42, "pong", 4);
+    std::memcpy(r.data() + wire::kVirtioNetHdrLen + 42, "pong", 4);
     wire::fill_udp_checksum(rb.subspan(34), rip.src, rip.dst);
     ASSERT_EQ(::write(h.peer, r.data(), r.size()), static_cast<ssize_t>(r.size()));
     // The client hears it from the forwarded port.

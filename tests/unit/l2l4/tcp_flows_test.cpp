@@ -4,6 +4,7 @@
 // by tests/e2e/tcp_*.
 
 #include "l2l4/tcp_flows.hpp"
+#include "tap/tap_io.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -35,7 +36,7 @@ constexpr uint32_t kIrs = 1000;
 // A frame tapir sent the guest, parsed.
 struct Out {
   std::vector<std::byte> frame;
-  TxMeta meta;
+  wire::VirtioNetHdrRepr meta;
   bool is_icmp = false;
   uint8_t flags = 0;
   uint32_t seq = 0, ack = 0;
@@ -48,17 +49,17 @@ struct Harness {
   FakeTcpHost host;
   FakeWatcher watcher;
   std::vector<Out> out;
-  std::unique_ptr<TxQueue> tx;
+  std::unique_ptr<tap::TxQueue> tx;
   TcpFlows flows;
   MonoTime now{Duration::seconds(100).ns};
 
   explicit Harness(size_t max_flows = 16, bool disable_loopback = false)
-      : tx(TxQueue::detached(64, [this](wire::ConstBytes f, const TxMeta& m) { record(f, m); })),
+      : tx(tap::TxQueue::detached(64, [this](wire::ConstBytes f, const wire::VirtioNetHdrRepr& m) { record(f, m); })),
         flows(TcpConfig{NatConfig{wire::AddressPlan{}, disable_loopback}, max_flows, {}}, host) {
     flows.set_watcher(&watcher);
   }
 
-  void record(wire::ConstBytes f, const TxMeta& m) {
+  void record(wire::ConstBytes f, const wire::VirtioNetHdrRepr& m) {
     Out o;
     o.frame.assign(f.begin(), f.end());
     o.meta = m;
@@ -77,8 +78,8 @@ struct Harness {
     ASSERT_TRUE(tcp);
     // Partial checksums (vnet header): complete them, then verify.
     std::vector<std::byte> copy(f.begin(), f.end());
-    if (m.partial_csum) {
-      ASSERT_TRUE(complete_partial_checksum(copy, m.csum_start, m.csum_offset));
+    if ((m.flags & wire::vnet_flag::kNeedsCsum) != 0) {
+      ASSERT_TRUE(tap::complete_partial_checksum(copy, m.csum_start, m.csum_offset));
       auto e2 = wire::EthernetView::parse(copy);
       auto i2 = wire::Ipv4View::parse(e2->payload());
       auto t2 = wire::TcpView::parse(i2->payload());
@@ -135,7 +136,7 @@ struct Harness {
     auto ipv = wire::Ipv4View::parse(eth->payload());
     auto tcp = wire::TcpView::parse(ipv->payload());
     ASSERT_TRUE(tcp);
-    FrameMeta meta;
+    tap::FrameMeta meta;
     flows.on_guest4(*eth, *ipv, *tcp, meta, now, *tx);
     flows.on_batch_end(now, *tx);
   }

@@ -4,6 +4,8 @@
 // 10.0.2.2 with correct checksums. Nothing leaves loopback.
 
 #include "l2l4/udp_flows.hpp"
+#include "tap/tap_io.hpp"
+#include "tests/support/tap_engine.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -27,10 +29,10 @@ using Bytes = std::vector<uint8_t>;
 const wire::MacAddr kGuestMac{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
 
 // Routes every guest UDP datagram to the flows, as the dispatcher will.
-class ToFlows : public FrameHandler {
+class ToFlows : public tap::FrameHandler, public loop::LoopHandler {
  public:
   explicit ToFlows(UdpFlows& f) : flows_(f) {}
-  void on_frame(wire::MutBytes frame, FrameMeta&, MonoTime now, TxQueue& tx) override {
+  void on_frame(wire::MutBytes frame, tap::FrameMeta&, MonoTime now, loop::FrameSink& tx) override {
     auto eth = wire::EthernetView::parse(frame);
     ASSERT_TRUE(eth);
     auto ip = wire::Ipv4View::parse(eth->payload());
@@ -39,15 +41,15 @@ class ToFlows : public FrameHandler {
     ASSERT_TRUE(udp);
     flows_.on_guest4(*eth, *ip, *udp, now, tx);
   }
-  void on_tick(MonoTime, TxQueue&) override {}
+  void on_tick(MonoTime, loop::FrameSink&) override {}
 
  private:
   UdpFlows& flows_;
 };
 
 Bytes guest_datagram(wire::Ipv4Addr dst, uint16_t sport, uint16_t dport, const std::string& text) {
-  Bytes f(kVnetHdrLen + 42 + text.size(), 0);
-  wire::MutBytes b = wire::as_writable_bytes(f).subspan(kVnetHdrLen);
+  Bytes f(wire::kVirtioNetHdrLen + 42 + text.size(), 0);
+  wire::MutBytes b = wire::as_writable_bytes(f).subspan(wire::kVirtioNetHdrLen);
   wire::EthernetRepr{wire::MacAddr{{0x52, 0x55, 10, 0, 2, 2}}, kGuestMac, wire::ethertype::kIpv4}.emit(b);
   wire::Ipv4Repr ip;
   ip.src = wire::Ipv4Addr::from_octets(10, 0, 2, 100);
@@ -56,7 +58,7 @@ Bytes guest_datagram(wire::Ipv4Addr dst, uint16_t sport, uint16_t dport, const s
   ip.payload_len = 8 + text.size();
   ip.emit(b.subspan(14));
   wire::UdpRepr{sport, dport, text.size()}.emit(b.subspan(34));
-  std::memcpy(f.data() + kVnetHdrLen + 42, text.data(), text.size());
+  std::memcpy(f.data() + wire::kVirtioNetHdrLen + 42, text.data(), text.size());
   wire::fill_udp_checksum(b.subspan(34), ip.src, ip.dst);
   return f;
 }
@@ -130,10 +132,9 @@ TEST(UdpFlows, GatewayMapsToHostLoopbackAndRepliesComeBack) {
   EchoServer echo(3);
   UdpFlows flows(h.nat, 16);
   ToFlows handler(flows);
-  EngineConfig cfg;
-  cfg.tap_fd = h.tap;
+  loop::EngineConfig cfg;
   cfg.watch_fds = {h.efd};
-  auto engine = Engine::create(cfg, handler);
+  auto engine = test::TapEngine::create(h.tap, cfg, handler, handler);
   ASSERT_TRUE(engine);
   flows.set_engine(engine->get());
   ASSERT_TRUE((*engine)->start());
@@ -153,7 +154,7 @@ TEST(UdpFlows, GatewayMapsToHostLoopbackAndRepliesComeBack) {
   EXPECT_EQ(flows.stats().to_guest, 3u);
   ASSERT_EQ(replies.size(), 3u);
   for (int i = 0; i < 3; ++i) {
-    wire::ConstBytes frame = wire::as_bytes(replies[static_cast<size_t>(i)]).subspan(kVnetHdrLen);
+    wire::ConstBytes frame = wire::as_bytes(replies[static_cast<size_t>(i)]).subspan(wire::kVirtioNetHdrLen);
     auto eth = wire::EthernetView::parse(frame);
     ASSERT_TRUE(eth);
     EXPECT_EQ(eth->destination(), kGuestMac);
@@ -189,10 +190,9 @@ TEST(UdpFlows, DisableHostLoopbackAndTheTableCap) {
   h.nat.disable_host_loopback = true;
   UdpFlows flows(h.nat, 1);
   ToFlows handler(flows);
-  EngineConfig cfg;
-  cfg.tap_fd = h.tap;
+  loop::EngineConfig cfg;
   cfg.watch_fds = {h.efd};
-  auto engine = Engine::create(cfg, handler);
+  auto engine = test::TapEngine::create(h.tap, cfg, handler, handler);
   ASSERT_TRUE(engine);
   flows.set_engine(engine->get());
   ASSERT_TRUE((*engine)->start());
@@ -218,9 +218,9 @@ TEST(UdpFlows, DisableHostLoopbackAndTheTableCap) {
   ASSERT_EQ(::poll(&p, 1, 2000), 1);
   Bytes b(2048);
   const ssize_t n = ::read(h.peer, b.data(), b.size());
-  ASSERT_GT(n, static_cast<ssize_t>(kVnetHdrLen));
+  ASSERT_GT(n, static_cast<ssize_t>(wire::kVirtioNetHdrLen));
   b.resize(static_cast<size_t>(n));
-  auto eth = wire::EthernetView::parse(wire::as_bytes(b).subspan(kVnetHdrLen));
+  auto eth = wire::EthernetView::parse(wire::as_bytes(b).subspan(wire::kVirtioNetHdrLen));
   ASSERT_TRUE(eth);
   auto ip = wire::Ipv4View::parse(eth->payload());
   ASSERT_TRUE(ip);

@@ -1,10 +1,10 @@
-#include "l2l4/timer_wheel.hpp"
+#include "loop/timer_wheel.hpp"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
-namespace tapir::l2l4 {
+namespace tapir::loop {
 namespace {
 
 MonoTime at_ms(int64_t ms) { return MonoTime{Duration::millis(ms).ns}; }
@@ -65,4 +65,4 @@ TEST(TimerWheel, AFirstExpireLateStillFiresEarlierDeadlines) {
 }
 
 }  // namespace
-}  // namespace tapir::l2l4
+}  // namespace tapir::loop

@@ -1,8 +1,8 @@
-#include "l2l4/timer_wheel.hpp"
+#include "loop/timer_wheel.hpp"
 
 #include "base/check.hpp"
 
-namespace tapir::l2l4 {
+namespace tapir::loop {
 
 TimerWheel::TimerWheel(size_t ids, Duration granularity, size_t buckets)
     : granularity_(granularity), nodes_(ids), heads_(buckets, kNone) {
@@ -42,4 +42,4 @@ void TimerWheel::cancel(uint32_t id) {
   if (nodes_[id].bucket != kNone) unlink(id);
 }
 
-}  // namespace tapir::l2l4
+}  // namespace tapir::loop

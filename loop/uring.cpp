@@ -1,4 +1,4 @@
-#include "l2l4/uring.hpp"
+#include "loop/uring.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -6,7 +6,7 @@
 
 #include "base/check.hpp"
 
-namespace tapir::l2l4 {
+namespace tapir::loop {
 
 SysResult<Ring> Ring::create(unsigned entries) {
   Ring r;
@@ -56,4 +56,4 @@ SysResult<void> Ring::submit_and_wait() {
   }
 }
 
-}  // namespace tapir::l2l4
+}  // namespace tapir::loop

@@ -17,7 +17,7 @@
 #include "base/clock.hpp"
 #include "base/error.hpp"
 
-namespace tapir::l2l4 {
+namespace tapir::loop {
 
 enum class Op : uint8_t {
   kNone = 0,
@@ -69,4 +69,4 @@ class Ring {
   const char* mode_ = "";
 };
 
-}  // namespace tapir::l2l4
+}  // namespace tapir::loop

@@ -14,7 +14,7 @@
 
 #include "base/clock.hpp"
 
-namespace tapir::l2l4 {
+namespace tapir::loop {
 
 class TimerWheel {
  public:
@@ -80,4 +80,4 @@ void TimerWheel::expire(MonoTime now, F&& fire) {
   }
 }
 
-}  // namespace tapir::l2l4
+}  // namespace tapir::loop
