@@ -151,7 +151,7 @@ RequestState classify_request(std::string_view received) {
                                                            : RequestState::kReady;
 }
 
-ApiHandler::ApiHandler(l2l4::ForwardTable& table, const wire::AddressPlan& plan, StatsFn stats)
+ApiHandler::ApiHandler(flows::ForwardTable& table, const wire::AddressPlan& plan, StatsFn stats)
     : table_(table), plan_(plan), stats_(std::move(stats)) {}
 
 std::string ApiHandler::handle(std::string_view request) {
@@ -174,19 +174,19 @@ std::string ApiHandler::handle(std::string_view request) {
 }
 
 std::string ApiHandler::add_hostfwd(const json& req) {
-  l2l4::ForwardRule rule;
+  flows::ForwardRule rule;
   const std::string proto = string_argument(req, "proto");
   if (proto == "tcp") {
-    rule.proto = l2l4::FwdProto::kTcp;
+    rule.proto = flows::FwdProto::kTcp;
   } else if (proto == "udp") {
-    rule.proto = l2l4::FwdProto::kUdp;
+    rule.proto = flows::FwdProto::kUdp;
   } else {
     return api_error(kErrProto);
   }
   const std::string host = string_argument(req, "host_addr");
   if (host.empty()) {
-    rule.host_addr = l2l4::IpAddr{};  // 0.0.0.0
-  } else if (auto a = l2l4::IpAddr::parse(host)) {
+    rule.host_addr = flows::IpAddr{};  // 0.0.0.0
+  } else if (auto a = flows::IpAddr::parse(host)) {
     rule.host_addr = *a;
   } else {
     return api_error(kErrHostAddr);
@@ -197,7 +197,7 @@ std::string ApiHandler::add_hostfwd(const json& req) {
   if (guest.empty()) {
     // The guest's address, in the host address's family where the guest has IPv6.
     rule.guest_v6 = rule.host_addr.v6 && plan_.ipv6;
-  } else if (auto a = l2l4::IpAddr::parse(guest); a && (!a->v6 || plan_.ipv6)) {
+  } else if (auto a = flows::IpAddr::parse(guest); a && (!a->v6 || plan_.ipv6)) {
     rule.guest_addr = *a;
     rule.guest_v6 = a->v6;
   } else {
@@ -221,7 +221,7 @@ std::string ApiHandler::list_hostfwd() {
   for (const auto& e : table_.list()) {
     ordered_json o;
     o["id"] = e.id;
-    o["proto"] = e.rule.proto == l2l4::FwdProto::kUdp ? "udp" : "tcp";
+    o["proto"] = e.rule.proto == flows::FwdProto::kUdp ? "udp" : "tcp";
     o["host_addr"] = e.rule.host_addr.to_string();
     o["host_port"] = e.rule.host_port;
     o["guest_addr"] = e.guest_addr.to_string();

@@ -28,7 +28,7 @@
 // works, and one that never sends is closed after ApiLimits::timeout.
 //
 // The server never blocks the engine: the listener and every client are
-// non-blocking and watched on it (l2l4/engine), a client's buffer is
+// non-blocking and watched on it (loop/engine), a client's buffer is
 // bounded, and so is the number of clients (more are answered with an
 // error and closed at once). A request that is too large is answered at
 // once; the rest of it is read and discarded (a bounded amount per wake)
@@ -46,7 +46,7 @@
 #include "base/expected.hpp"
 #include "base/fd.hpp"
 #include "loop/socket_watcher.hpp"
-#include "l2l4/port_forward.hpp"
+#include "flows/port_forward.hpp"
 #include "wire/address_plan.hpp"
 
 namespace tapir::app {
@@ -81,7 +81,7 @@ RequestState classify_request(std::string_view received);
 class ApiHandler {
  public:
   using StatsFn = std::function<nlohmann::json()>;
-  ApiHandler(l2l4::ForwardTable& table, const wire::AddressPlan& plan, StatsFn stats);
+  ApiHandler(flows::ForwardTable& table, const wire::AddressPlan& plan, StatsFn stats);
 
   // The compact JSON reply to one request (as received; see classify_request).
   std::string handle(std::string_view request);
@@ -91,7 +91,7 @@ class ApiHandler {
   std::string list_hostfwd();
   std::string remove_hostfwd(const nlohmann::json& req);
 
-  l2l4::ForwardTable& table_;
+  flows::ForwardTable& table_;
   wire::AddressPlan plan_;
   StatsFn stats_;
 };

@@ -129,24 +129,24 @@ std::string not_yet(const char* opt, const char* issue) {
 
 }  // namespace
 
-Expected<std::vector<l2l4::ForwardRule>, std::string> parse_publish(std::string_view spec,
+Expected<std::vector<flows::ForwardRule>, std::string> parse_publish(std::string_view spec,
                                                                     bool ipv6) {
   const std::string quoted = "invalid -p/--publish \"" + std::string(spec) + "\": ";
   auto fail = [&](const std::string& why) { return unexpected(quoted + why); };
   std::string_view rest = spec;
-  l2l4::FwdProto proto = l2l4::FwdProto::kTcp;
+  flows::FwdProto proto = flows::FwdProto::kTcp;
   if (const size_t slash = rest.rfind('/'); slash != std::string_view::npos) {
     const std::string_view p = rest.substr(slash + 1);
     if (p == "tcp") {
-      proto = l2l4::FwdProto::kTcp;
+      proto = flows::FwdProto::kTcp;
     } else if (p == "udp") {
-      proto = l2l4::FwdProto::kUdp;
+      proto = flows::FwdProto::kUdp;
     } else {
       return fail("protocol must be tcp or udp, not \"" + std::string(p) + "\"");
     }
     rest = rest.substr(0, slash);
   }
-  l2l4::IpAddr host;  // 0.0.0.0
+  flows::IpAddr host;  // 0.0.0.0
   if (!rest.empty() && rest[0] == '[') {
     const size_t close = rest.find(']');
     if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
@@ -154,13 +154,13 @@ Expected<std::vector<l2l4::ForwardRule>, std::string> parse_publish(std::string_
     }
     auto a = wire::Ipv6Addr::parse(rest.substr(1, close - 1));
     if (!a) return fail("bad host address \"" + std::string(rest.substr(1, close - 1)) + "\"");
-    host = l2l4::IpAddr::from(*a);
+    host = flows::IpAddr::from(*a);
     rest = rest.substr(close + 2);
   } else if (std::count(rest.begin(), rest.end(), ':') == 2) {
     const size_t colon = rest.find(':');
     auto a = wire::Ipv4Addr::parse(rest.substr(0, colon));
     if (!a) return fail("bad host address \"" + std::string(rest.substr(0, colon)) + "\"");
-    host = l2l4::IpAddr::from(*a);
+    host = flows::IpAddr::from(*a);
     rest = rest.substr(colon + 1);
   }
   const size_t colon = rest.find(':');
@@ -177,9 +177,9 @@ Expected<std::vector<l2l4::ForwardRule>, std::string> parse_publish(std::string_
                 std::string(rest.substr(colon + 1)) + "\"");
   }
   if (h2 - h1 != g2 - g1) return fail("the host and guest port ranges differ in length");
-  std::vector<l2l4::ForwardRule> rules;
+  std::vector<flows::ForwardRule> rules;
   for (uint32_t i = 0; i <= uint32_t{h2} - h1; ++i) {
-    l2l4::ForwardRule r;
+    flows::ForwardRule r;
     r.proto = proto;
     r.host_addr = host;
     r.host_port = static_cast<uint16_t>(h1 + i);

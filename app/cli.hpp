@@ -21,7 +21,7 @@
 #include "base/expected.hpp"
 #include "base/log.hpp"
 #include "dns/endpoint.hpp"
-#include "l2l4/port_forward.hpp"
+#include "flows/port_forward.hpp"
 #include "wire/address_plan.hpp"
 
 namespace tapir::app {
@@ -67,7 +67,7 @@ struct Options {
   std::string pcap_path;               // --pcap: every tap frame, both ways
   bool no_offload = false;             // --no-offload: no vnet header, no TSO/checksum offload
 
-  // Port forwarding and the control API (l2l4/port_forward, app/api).
+  // Port forwarding and the control API (flows/port_forward, app/api).
   // -p/--publish, repeatable: checked here, turned into rules with
   // parse_publish() once IPv6 is decided.
   std::vector<std::string> publish_specs;
@@ -91,7 +91,7 @@ struct Options {
 // (HOSTADDR an IPv4 address or [IPv6]), as rules: one per port of a range.
 // The guest address is the guest's own, IPv4 unless HOSTADDR is IPv6 and
 // `ipv6` (the guest has IPv6). The error is one line.
-Expected<std::vector<l2l4::ForwardRule>, std::string> parse_publish(std::string_view spec,
+Expected<std::vector<flows::ForwardRule>, std::string> parse_publish(std::string_view spec,
                                                                     bool ipv6);
 
 // Parses argv. The error is one line without a "tapir:" prefix.

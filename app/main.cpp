@@ -64,9 +64,9 @@ void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out)
 
 // The DNS forwarder's configuration: upstreams from --dns-upstream, else
 // from the resolv.conf file (read here, then watched by the DNS service).
-tapir::l2l4::DnsServiceConfig dns_config(const tapir::app::Options& opts,
+tapir::dns::DnsServiceConfig dns_config(const tapir::app::Options& opts,
                                          const tapir::wire::AddressPlan& plan) {
-  tapir::l2l4::DnsServiceConfig d;
+  tapir::dns::DnsServiceConfig d;
   d.forwarder.cache.max_entries = opts.dns_cache_size;
   d.log_queries = opts.dns_log;
   d.add_hosts = opts.add_hosts;
@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tapir: %s\n", resolved.error().c_str());
     return 1;
   }
-  const tapir::l2l4::OutboundAddrs outbound = *resolved;
+  const tapir::flows::OutboundAddrs outbound = *resolved;
 
   tapir::app::AttachRequest req;
   req.tapname = opts.tapname;

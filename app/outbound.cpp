@@ -32,8 +32,8 @@ bool interface_address(const std::string& name, int family, sockaddr_storage& ou
 
 }  // namespace
 
-Expected<l2l4::OutboundAddrs, std::string> resolve_outbound(const std::string& v4, const std::string& v6) {
-  l2l4::OutboundAddrs out;
+Expected<flows::OutboundAddrs, std::string> resolve_outbound(const std::string& v4, const std::string& v6) {
+  flows::OutboundAddrs out;
   if (!v4.empty()) {
     sockaddr_in a{};
     a.sin_family = AF_INET;

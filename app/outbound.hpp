@@ -6,12 +6,12 @@
 #include <string>
 
 #include "base/expected.hpp"
-#include "l2l4/tcp_host.hpp"
+#include "flows/tcp_host.hpp"
 
 namespace tapir::app {
 
 // Empty strings leave that family unbound. The error is one line, in
 // slirp4netns's words.
-Expected<l2l4::OutboundAddrs, std::string> resolve_outbound(const std::string& v4, const std::string& v6);
+Expected<flows::OutboundAddrs, std::string> resolve_outbound(const std::string& v4, const std::string& v6);
 
 }  // namespace tapir::app

@@ -13,10 +13,10 @@
 
 #include "app/api.hpp"
 #include "base/log.hpp"
-#include "l2l4/dispatch.hpp"
+#include "stack/dispatch.hpp"
 #include "loop/engine.hpp"
 #include "tap/tap_io.hpp"
-#include "l2l4/tcp_flows.hpp"
+#include "flows/tcp_flows.hpp"
 #include "wire/pcap.hpp"
 #include "ns/namespace.hpp"
 
@@ -70,30 +70,30 @@ int wait_status_to_exit(int status) {
 // Forwarded TCP connections go to the TCP translation, which must know
 // the guest's MAC: tell it what the services learnt (ARP, NDP, DHCP) in
 // case the guest has sent no TCP yet.
-class ForwardToTcp final : public l2l4::ForwardSink {
+class ForwardToTcp final : public flows::ForwardSink {
  public:
-  ForwardToTcp(l2l4::TcpFlows& tcp, const l2l4::ServiceDispatcher& d) : tcp_(tcp), d_(d) {}
-  bool forward_tcp(Fd conn, const l2l4::ForwardTarget& t, MonoTime now,
+  ForwardToTcp(flows::TcpFlows& tcp, const stack::ServiceDispatcher& d) : tcp_(tcp), d_(d) {}
+  bool forward_tcp(Fd conn, const flows::ForwardTarget& t, MonoTime now,
                    loop::FrameSink& tx) override {
     if (d_.guest().mac) tcp_.set_guest_mac(*d_.guest().mac);
     return tcp_.forward_tcp(std::move(conn), t, now, tx);
   }
 
  private:
-  l2l4::TcpFlows& tcp_;
-  const l2l4::ServiceDispatcher& d_;
+  flows::TcpFlows& tcp_;
+  const stack::ServiceDispatcher& d_;
 };
 
-const char* proto_name(l2l4::FwdProto p) {
-  return p == l2l4::FwdProto::kUdp ? "udp" : "tcp";
+const char* proto_name(flows::FwdProto p) {
+  return p == flows::FwdProto::kUdp ? "udp" : "tcp";
 }
 
 // The control API's "stats": every counter the data path keeps, grouped
 // as flows (by type), frames and bytes each way, and drops by reason.
-nlohmann::json collect_stats(const tap::TapIo& tapio, const l2l4::ServiceDispatcher& dispatcher,
-                             const l2l4::TcpFlows& tcp, const l2l4::UdpFlows& udp,
-                             const l2l4::IcmpEchoFlows& echo, const l2l4::DnsService* dns,
-                             const l2l4::PortForwarder& fwd, const ApiServer* api) {
+nlohmann::json collect_stats(const tap::TapIo& tapio, const stack::ServiceDispatcher& dispatcher,
+                             const flows::TcpFlows& tcp, const flows::UdpFlows& udp,
+                             const flows::IcmpEchoFlows& echo, const dns::DnsService* dns,
+                             const flows::PortForwarder& fwd, const ApiServer* api) {
   using nlohmann::json;
   const auto& es = tapio.stats();
   const auto& ds = dispatcher.stats();
@@ -272,17 +272,17 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
 
   // Declared before the engine: its sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
-  std::optional<l2l4::DnsService> dns;
-  l2l4::UdpFlows udp(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows);
-  l2l4::IcmpEchoFlows echo(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, 1024);
-  l2l4::KernelTcpHost tcp_host;
-  l2l4::TcpFlows tcp(l2l4::TcpConfig{l2l4::NatConfig{services.plan, cfg.disable_host_loopback},
+  std::optional<dns::DnsService> dns;
+  flows::UdpFlows udp(flows::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows);
+  flows::IcmpEchoFlows echo(flows::NatConfig{services.plan, cfg.disable_host_loopback}, 1024);
+  flows::KernelTcpHost tcp_host;
+  flows::TcpFlows tcp(flows::TcpConfig{flows::NatConfig{services.plan, cfg.disable_host_loopback},
                                      cfg.max_tcp_flows, cfg.outbound},
                      tcp_host);
-  l2l4::ServiceDispatcher dispatcher(services);
+  stack::ServiceDispatcher dispatcher(services);
   // Port forwarding: the guest's address and MAC as the services learnt them.
-  l2l4::PortForwarder forwarder(services.plan, [&dispatcher] {
-    return l2l4::GuestInfo{dispatcher.guest().mac, dispatcher.guest().ip4};
+  flows::PortForwarder forwarder(services.plan, [&dispatcher] {
+    return flows::GuestInfo{dispatcher.guest().mac, dispatcher.guest().ip4};
   });
   forwarder.set_udp(&udp);
   ForwardToTcp forward_tcp(tcp, dispatcher);

@@ -9,8 +9,8 @@
 // * PID mode: when the target process is gone (pidfd readable), tapir ends;
 // * run mode: when the command exits, tapir exits with its status.
 //
-// The frames themselves go through the io_uring engine (l2l4/engine) to the
-// dispatcher (l2l4/dispatch): the built-in services, the DNS forwarder and
+// The frames themselves go through the io_uring engine (loop/engine) to the
+// dispatcher (stack/dispatch): the built-in services, the DNS forwarder and
 // the TCP, UDP and ping translation.
 
 #include <sys/types.h>
@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "app/attach.hpp"
-#include "l2l4/dns_io.hpp"
-#include "l2l4/port_forward.hpp"
-#include "l2l4/tcp_host.hpp"
+#include "dns/io/service.hpp"
+#include "flows/port_forward.hpp"
+#include "flows/tcp_host.hpp"
 #include "services/service_config.hpp"
 
 namespace tapir::app {
@@ -35,15 +35,15 @@ struct ServeConfig {
   int watch_pidfd = -1;    // ... and its pidfd, opened when it was resolved (borrowed)
   pid_t command_pid = 0;   // run mode: the command (our child)
   // The DNS forwarder; nullopt with --disable-dns.
-  std::optional<l2l4::DnsServiceConfig> dns;
+  std::optional<dns::DnsServiceConfig> dns;
   bool disable_host_loopback = false;
   size_t max_udp_flows = 65536;
   size_t max_tcp_flows = 65536;
-  l2l4::OutboundAddrs outbound;  // --outbound-addr[6]
+  flows::OutboundAddrs outbound;  // --outbound-addr[6]
   std::string pcap_path;         // --pcap
   // -p/--publish rules, added before the loop starts; a port that cannot
   // be bound ends tapir with a one-line error.
-  std::vector<l2l4::ForwardRule> publish;
+  std::vector<flows::ForwardRule> publish;
   // -a/--api-socket; empty: no control API.
   std::string api_socket;
 };

@@ -1,7 +1,7 @@
 #pragma once
 // The DNS forwarder as a pure state machine: client queries in, answers and
 // upstream queries out. No sockets, no clock: the engine's glue
-// (l2l4/dns_io) owns both and calls in with `now`.
+// (dns/io/service) owns both and calls in with `now`.
 //
 // Theory of operation.
 //
@@ -64,7 +64,7 @@
 // caller's namespace.
 //
 // Timers: on_tick(now) runs every timeout that is due; the glue calls it
-// often enough for the precision it wants (l2l4/dns_io: every 100 ms while
+// often enough for the precision it wants (dns/io/service: every 100 ms while
 // pending() > 0), so the forwarder needs no timer of its own.
 //
 // Memory and allocation. Pending queries, their attempts and the waiting

@@ -8,17 +8,20 @@
 
 cmake_minimum_required(VERSION 3.25)
 
-# module: the modules it may include (itself always).
+# module: the modules it may include (itself always). One line per layer,
+# lowest first.
 set(allowed_base "")
 set(allowed_wire "base")
 set(allowed_services "base;wire")
 set(allowed_dns "base;wire")
 set(allowed_loop "base;wire")
 set(allowed_tap "base;wire;loop")
-set(allowed_ns "base;wire")
-set(allowed_l2l4 "base;wire;services;dns;loop;tap")
-set(allowed_app "base;wire;services;dns;loop;tap;ns;l2l4")
-set(modules base wire services dns loop tap ns l2l4 app)
+set(allowed_flows "base;wire;services;loop;tap")
+set(allowed_dns/io "base;wire;services;dns;loop;flows")
+set(allowed_stack "base;wire;services;dns;loop;tap;flows;dns/io")
+set(allowed_ns "base;wire;tap")
+set(allowed_app "base;wire;services;dns;loop;tap;flows;dns/io;stack;ns")
+set(modules base wire services dns loop tap flows dns/io stack ns app)
 
 # The module a path belongs to: the longest module folder it starts with.
 function(module_of path out)

@@ -11,27 +11,27 @@
 
 namespace {
 
-class Table final : public tapir::l2l4::ForwardTable {
+class Table final : public tapir::flows::ForwardTable {
  public:
-  tapir::Expected<uint32_t, tapir::l2l4::ForwardFailure> add(
-      const tapir::l2l4::ForwardRule& r) override {
+  tapir::Expected<uint32_t, tapir::flows::ForwardFailure> add(
+      const tapir::flows::ForwardRule& r) override {
     if (rules_.size() >= 16) {
       return tapir::unexpected(
-          tapir::l2l4::ForwardFailure{tapir::l2l4::ForwardError::kTableFull, 0});
+          tapir::flows::ForwardFailure{tapir::flows::ForwardError::kTableFull, 0});
     }
     rules_.emplace(next_, r);
     return next_++;
   }
   bool remove(uint32_t id) override { return rules_.erase(id) == 1; }
-  std::vector<tapir::l2l4::ForwardEntry> list() const override {
-    std::vector<tapir::l2l4::ForwardEntry> out;
+  std::vector<tapir::flows::ForwardEntry> list() const override {
+    std::vector<tapir::flows::ForwardEntry> out;
     for (const auto& [id, r] : rules_)
-      out.push_back({id, r, r.guest_addr.value_or(tapir::l2l4::IpAddr{})});
+      out.push_back({id, r, r.guest_addr.value_or(tapir::flows::IpAddr{})});
     return out;
   }
 
  private:
-  std::map<uint32_t, tapir::l2l4::ForwardRule> rules_;
+  std::map<uint32_t, tapir::flows::ForwardRule> rules_;
   uint32_t next_ = 1;
 };
 

@@ -23,9 +23,9 @@
 #include <cstring>
 #include <vector>
 
-#include "l2l4/dispatch.hpp"
+#include "stack/dispatch.hpp"
 #include "tap/tap_io.hpp"
-#include "l2l4/tcp_flows.hpp"
+#include "flows/tcp_flows.hpp"
 #include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
@@ -37,7 +37,7 @@
 namespace {
 
 using namespace tapir;
-using namespace tapir::l2l4;
+using namespace tapir::flows;
 
 constexpr size_t kMaxFlows = 8;
 
@@ -135,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   TcpConfig tc{NatConfig{cfg.plan, false}, kMaxFlows, {}, 0x5eed};
   TcpFlows tcp(tc, host);
   tcp.set_watcher(&watcher);
-  ServiceDispatcher dispatcher(cfg);
+  stack::ServiceDispatcher dispatcher(cfg);
   dispatcher.set_tcp(&tcp);
   MonoTime now{Duration::seconds(1000).ns};
   g_last.clear();

@@ -1,7 +1,7 @@
 #pragma once
 // A kernel-free stand-in for the host side of TCP translation (TcpHost)
 // and for the engine's socket watches (loop::SocketWatcher): unit tests and the
-// fuzz target script every state of l2l4/tcp_flows through it.
+// fuzz target script every state of flows/tcp_flows through it.
 //
 // Each fd is a FakeSocket: a receive queue the test fills (what the host
 // peer sent), with a peek offset like SO_PEEK_OFF; what tapir sent; room
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "loop/engine.hpp"
-#include "l2l4/tcp_host.hpp"
+#include "flows/tcp_host.hpp"
 
 namespace tapir::testing {
 
@@ -34,7 +34,7 @@ struct FakeSocket {
   bool local = false;       // one end of local_pair()
 };
 
-class FakeTcpHost final : public l2l4::TcpHost {
+class FakeTcpHost final : public flows::TcpHost {
  public:
   std::map<int, FakeSocket> sockets;
   int next_fd = 100;
@@ -44,7 +44,7 @@ class FakeTcpHost final : public l2l4::TcpHost {
 
   FakeSocket& last() { return sockets.at(next_fd - 1); }
 
-  int connect(const sockaddr_storage&, socklen_t, const l2l4::OutboundAddrs&, bool& in_progress) override {
+  int connect(const sockaddr_storage&, socklen_t, const flows::OutboundAddrs&, bool& in_progress) override {
     if (connect_immediate_error != 0) return connect_immediate_error;
     const int fd = next_fd++;
     sockets[fd].connecting = !immediate;

@@ -12,29 +12,29 @@
 namespace tapir::app {
 namespace {
 
-class FakeTable : public l2l4::ForwardTable {
+class FakeTable : public flows::ForwardTable {
  public:
-  Expected<uint32_t, l2l4::ForwardFailure> add(const l2l4::ForwardRule& r) override {
+  Expected<uint32_t, flows::ForwardFailure> add(const flows::ForwardRule& r) override {
     for (const auto& [id, e] : rules) {
       if (e.host_port == r.host_port && e.proto == r.proto && e.host_addr == r.host_addr) {
-        return unexpected(l2l4::ForwardFailure{l2l4::ForwardError::kBind, EADDRINUSE});
+        return unexpected(flows::ForwardFailure{flows::ForwardError::kBind, EADDRINUSE});
       }
     }
     rules.emplace(next, r);
     return next++;
   }
   bool remove(uint32_t id) override { return rules.erase(id) == 1; }
-  std::vector<l2l4::ForwardEntry> list() const override {
-    std::vector<l2l4::ForwardEntry> out;
+  std::vector<flows::ForwardEntry> list() const override {
+    std::vector<flows::ForwardEntry> out;
     for (const auto& [id, r] : rules) {
       out.push_back({id, r,
                      r.guest_addr ? *r.guest_addr
-                                  : (r.guest_v6 ? *l2l4::IpAddr::parse("fd00::100")
-                                                : *l2l4::IpAddr::parse("10.0.2.100"))});
+                                  : (r.guest_v6 ? *flows::IpAddr::parse("fd00::100")
+                                                : *flows::IpAddr::parse("10.0.2.100"))});
     }
     return out;
   }
-  std::map<uint32_t, l2l4::ForwardRule> rules;
+  std::map<uint32_t, flows::ForwardRule> rules;
   uint32_t next = 1;
 };
 

@@ -23,7 +23,7 @@ TEST(Publish, Forms) {
   auto r = parse_publish("8080:80", false);
   ASSERT_TRUE(r) << r.error();
   ASSERT_EQ(r->size(), 1u);
-  EXPECT_EQ((*r)[0].proto, l2l4::FwdProto::kTcp);
+  EXPECT_EQ((*r)[0].proto, flows::FwdProto::kTcp);
   EXPECT_EQ((*r)[0].host_addr.to_string(), "0.0.0.0");
   EXPECT_EQ((*r)[0].host_port, 8080);
   EXPECT_EQ((*r)[0].guest_port, 80);
@@ -32,7 +32,7 @@ TEST(Publish, Forms) {
 
   r = parse_publish("127.0.0.1:8080:80/udp", false);
   ASSERT_TRUE(r) << r.error();
-  EXPECT_EQ((*r)[0].proto, l2l4::FwdProto::kUdp);
+  EXPECT_EQ((*r)[0].proto, flows::FwdProto::kUdp);
   EXPECT_EQ((*r)[0].host_addr.to_string(), "127.0.0.1");
 
   r = parse_publish("[::1]:8080:80/tcp", true);

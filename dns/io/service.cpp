@@ -1,0 +1,571 @@
+#include "dns/io/service.hpp"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/log.hpp"
+#include "services/frame.hpp"
+
+namespace tapir::dns {
+namespace {
+
+constexpr Duration kTimerInterval = Duration::millis(100);
+constexpr uint8_t kHopLimit = 64;
+
+// The upstream as a sockaddr; false for an IPv6 scope that names no interface.
+bool to_sockaddr(const dns::Endpoint& e, sockaddr_storage& ss, socklen_t& len) {
+  std::memset(&ss, 0, sizeof ss);
+  if (!e.is_ipv6()) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);  // NOLINT: the sockaddr API
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(e.port);
+    sin->sin_addr.s_addr = htonl(e.v4.value);
+    len = sizeof(sockaddr_in);
+    return true;
+  }
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);  // NOLINT: the sockaddr API
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons(e.port);
+  std::memcpy(&sin6->sin6_addr, e.v6.octets.data(), 16);
+  if (!e.scope.empty()) {
+    // RFC 4007 11: an interface name, or its number.
+    unsigned idx = if_nametoindex(e.scope.c_str());
+    if (idx == 0) {
+      char* end = nullptr;
+      const unsigned long v = std::strtoul(e.scope.c_str(), &end, 10);
+      if (end == e.scope.c_str() || *end != '\0' || v == 0) return false;
+      idx = static_cast<unsigned>(v);
+    }
+    sin6->sin6_scope_id = idx;
+  }
+  len = sizeof(sockaddr_in6);
+  return true;
+}
+
+dns::Endpoint from_sockaddr(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);  // NOLINT: the sockaddr API
+    wire::Ipv6Addr a;
+    std::memcpy(a.octets.data(), &sin6->sin6_addr, 16);
+    return dns::Endpoint::ipv6(a, ntohs(sin6->sin6_port));
+  }
+  const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);  // NOLINT: the sockaddr API
+  return dns::Endpoint::ipv4({ntohl(sin->sin_addr.s_addr)}, ntohs(sin->sin_port));
+}
+
+dns::ForwarderConfig with_mtu(dns::ForwarderConfig f, uint32_t mtu) {
+  // An answer must fit one frame to the guest: MTU minus IPv6 and UDP headers.
+  const size_t budget = mtu > wire::kIpv6HeaderLen + wire::kUdpHeaderLen
+                            ? mtu - wire::kIpv6HeaderLen - wire::kUdpHeaderLen
+                            : dns::kClassicUdpSize;
+  f.max_udp_answer = std::max(dns::kClassicUdpSize, std::min(f.max_udp_answer, budget));
+  return f;
+}
+
+dns::BuiltinNames builtin_names(const DnsServiceConfig& cfg) {
+  dns::BuiltinNames names(cfg.builtin);
+  for (const std::string& spec : cfg.add_hosts) {
+    // The command line checked them; only host-gateway without a host address fails here.
+    if (auto r = names.add_host(spec); !r) {
+      LOG_WARN("dns: --add-host %s: %s; ignored", spec.c_str(),
+               dns::add_host_error_name(r.error()));
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+DnsService::DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg)
+    : plan_(plan),
+      log_queries_(cfg.log_queries),
+      forwarder_(with_mtu(cfg.forwarder, plan.mtu), builtin_names(cfg), *this),
+      rx_(dns::Forwarder::kMaxMessage),
+      resolv_conf_(std::move(cfg.resolv_conf)),
+      initial_upstreams_(cfg.upstreams),
+      loop_holdoff_(cfg.forwarder.upstream.loop_holdoff),
+      stream_idle_(cfg.stream_idle),
+      streams_(cfg.max_streams) {
+  forwarder_.set_upstreams(cfg.upstreams);
+  sockets_.resize(forwarder_.attempt_capacity());
+  // At most one pooled socket per attempt is busy; idle ones fill the rest.
+  udp_.resize(forwarder_.attempt_capacity());
+  udp_free_.reserve(udp_.size());
+  for (size_t i = udp_.size(); i-- > 0;) udp_free_.push_back(static_cast<uint32_t>(i));
+}
+
+DnsService::~DnsService() {
+  // The engine is shut down (nothing in flight) before this runs.
+  for (Socket& s : sockets_) {
+    if (s.fd >= 0) ::close(s.fd);
+  }
+  for (UdpSocket& u : udp_) {
+    if (u.fd >= 0) ::close(u.fd);
+  }
+  for (Stream& st : streams_) {
+    if (st.fd >= 0) ::close(st.fd);
+  }
+}
+
+void DnsService::attach(loop::SocketWatcher& engine) {
+  engine_ = &engine;
+  start_resolv_watch(engine);
+  timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!timer_) {
+    LOG_WARN("dns: timerfd: %s; timeouts follow the 1 s tick", strerrordesc_np(errno));
+    return;
+  }
+  timer_watch_ = engine.watch(timer_.get(), POLLIN, *this, kTimerCookie);
+}
+
+void DnsService::start_resolv_watch(loop::SocketWatcher& engine) {
+  if (resolv_conf_.empty()) return;
+  resolv_watch_.emplace(resolv_conf_, std::move(initial_upstreams_));
+  if (!resolv_watch_->valid()) return;
+  resolv_handle_ = engine.watch(resolv_watch_->fd(), POLLIN, *this, kResolvCookie);
+  if (!resolv_handle_.valid()) {
+    LOG_WARN("dns: no engine slot to watch %s; changes to it need a restart", resolv_conf_.c_str());
+    return;
+  }
+  // A change between startup's read and the watch would otherwise go unseen.
+  if (auto list = resolv_watch_->check_now()) {
+    forwarder_.set_upstreams(*list);
+    LOG_INFO("dns: %s changed; upstreams now %s", resolv_conf_.c_str(),
+             describe_upstreams(*list).c_str());
+  }
+}
+
+void DnsService::on_resolv_change() {
+  if (auto list = resolv_watch_->on_readable()) {
+    forwarder_.set_upstreams(*list);
+    LOG_INFO("dns: %s changed; upstreams now %s", resolv_conf_.c_str(),
+             describe_upstreams(*list).c_str());
+  }
+}
+
+void DnsService::update_timer(bool expired) {
+  // Started when a query goes pending, stopped only when it expires with
+  // none pending: one query after another would otherwise cost two
+  // timerfd_settime() calls each.
+  const bool want = forwarder_.pending() != 0;
+  if (want == timer_running_ || (!want && !expired) || !timer_ || !timer_watch_.valid()) return;
+  itimerspec its{};
+  if (want) {
+    its.it_value.tv_nsec = kTimerInterval.ns;
+    its.it_interval.tv_nsec = kTimerInterval.ns;
+  }
+  if (::timerfd_settime(timer_.get(), 0, &its, nullptr) == 0) timer_running_ = want;
+}
+
+void DnsService::on_udp4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
+                         const wire::UdpView& udp, MonoTime now, loop::FrameSink& tx) {
+  tx_ = &tx;
+  dns::ClientKey c;
+  c.addr4 = ip.source();
+  c.port = udp.source_port();
+  c.mac = eth.source();
+  forwarder_.on_query(c, udp.payload(), now);
+  resume_streams(now);
+  update_timer();
+}
+
+void DnsService::on_udp6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
+                         const wire::UdpView& udp, MonoTime now, loop::FrameSink& tx) {
+  tx_ = &tx;
+  dns::ClientKey c;
+  c.ipv6 = true;
+  c.addr6 = ip.source();
+  c.port = udp.source_port();
+  c.mac = eth.source();
+  forwarder_.on_query(c, udp.payload(), now);
+  resume_streams(now);
+  update_timer();
+}
+
+void DnsService::on_tick(MonoTime now, loop::FrameSink& tx) {
+  tx_ = &tx;
+  forwarder_.on_tick(now);
+  resume_streams(now);
+  expire_streams(now);
+  expire_udp(now);
+  update_timer();
+}
+
+void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) {
+  tx_ = &tx;
+  if (cookie == kTimerCookie) {
+    uint64_t expirations = 0;
+    while (::read(timer_.get(), &expirations, sizeof expirations) < 0 && errno == EINTR) {
+    }
+    forwarder_.on_tick(now);
+  } else if (cookie == kResolvCookie) {
+    on_resolv_change();
+  } else if (static_cast<uint32_t>(cookie) >= kStreamBase) {
+    (void)revents;  // errors show up as recv's or send's errno
+    stream_ready(cookie, now);
+  } else if (static_cast<uint32_t>(cookie) >= kUdpBase) {
+    (void)revents;  // errors show up as recvfrom's errno
+    drain_udp(cookie, now);
+  } else {
+    (void)revents;  // errors show up as recvfrom's (or send's, recv's) errno
+    const auto ref = dns::AttemptRef::unpack(cookie);
+    if (ref.index < sockets_.size() && sockets_[ref.index].tcp) tcp_ready(ref, now);
+  }
+  resume_streams(now);
+  update_timer(cookie == kTimerCookie);
+}
+
+void DnsService::drain_udp(uint64_t cookie, MonoTime now) {
+  const uint32_t i = static_cast<uint32_t>(cookie) - kUdpBase;
+  const auto generation = static_cast<uint32_t>(cookie >> 32);
+  // Every datagram queued on the socket, until EAGAIN or until its query
+  // ends (an accepted answer does); what is left waits for the next wakeup.
+  while (i < udp_.size()) {
+    UdpSocket& u = udp_[i];
+    if (u.fd < 0 || u.generation != generation) return;
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof from;
+    const ssize_t n = ::recvfrom(u.fd, rx_.data(), rx_.size(), MSG_DONTWAIT,
+                                 reinterpret_cast<sockaddr*>(&from), &from_len);  // NOLINT
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      // ECONNREFUSED (port unreachable) and the like: this upstream is not
+      // answering. The forwarder closes the attempt, and with it the socket.
+      ++stats_.recv_errors;
+      if (u.busy) {
+        forwarder_.on_attempt_error(u.attempt, now);
+      } else {
+        close_udp(static_cast<int32_t>(i));
+      }
+      return;
+    }
+    if (!u.busy) {
+      // A duplicate of an answer already taken, or a stray: no query to match.
+      ++stats_.udp_stray;
+      continue;
+    }
+    const dns::AttemptRef ref = u.attempt;
+    answering_ = static_cast<int32_t>(i);
+    forwarder_.on_reply(ref, from_sockaddr(from), wire::ConstBytes(rx_).first(static_cast<size_t>(n)), now);
+    answering_ = -1;
+    if (!u.busy || !(u.attempt == ref)) return;  // answered: the query is over
+  }
+}
+
+DnsService::UdpPool* DnsService::find_pool(const dns::Endpoint& to) {
+  for (UdpPool& p : pools_) {
+    if (p.to == to) return &p;
+  }
+  return nullptr;
+}
+
+int32_t DnsService::open_udp(const dns::Endpoint& to) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (!to_sockaddr(to, ss, len)) {
+    ++stats_.socket_errors;
+    return -1;
+  }
+  if (udp_free_.empty()) {
+    // Every entry holds a socket, and at most all but one are busy (one
+    // per attempt, this one's not yet): close an idle one of another pool.
+    for (UdpPool& p : pools_) {
+      if (p.idle.empty()) continue;
+      const uint32_t victim = p.idle.front();  // the least recently used
+      p.idle.erase(p.idle.begin());
+      close_udp(static_cast<int32_t>(victim));
+      break;
+    }
+    if (udp_free_.empty()) {
+      ++stats_.socket_errors;
+      return -1;
+    }
+  }
+  Fd fd(::socket(to.is_ipv6() ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  // connect(): the kernel picks a random source port and filters replies to
+  // this upstream's address and port.
+  if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) < 0) {  // NOLINT
+    ++stats_.socket_errors;
+    static RateLimit limit(5, Duration::seconds(60));
+    TAPIR_LOG_RL(LogLevel::kWarn, limit, mono_now(), "dns: cannot query %s: %s", to.to_string().c_str(),
+                 strerrordesc_np(errno));
+    return -1;
+  }
+  const uint32_t i = udp_free_.back();
+  UdpSocket& u = udp_[i];
+  const uint32_t generation = u.generation + 1;
+  const loop::WatchHandle h =
+      engine_->watch(fd.get(), POLLIN, *this, (uint64_t{generation} << 32) | (kUdpBase + i));
+  if (!h.valid()) {
+    ++stats_.socket_errors;
+    return -1;
+  }
+  udp_free_.pop_back();
+  u.fd = fd.release();
+  u.generation = generation;
+  u.watch = h;
+  if (!(u.to == to)) u.to = to;
+  u.uses = 0;
+  u.born = mono_now();
+  u.busy = false;
+  ++stats_.udp_opened;
+  return static_cast<int32_t>(i);
+}
+
+int32_t DnsService::take_udp(const dns::Endpoint& to, bool fresh) {
+  UdpPool* pool = find_pool(to);
+  if (pool == nullptr) {
+    // The first query to this upstream (since its pool was last emptied).
+    pools_.push_back(UdpPool{to, {}, 0});
+    pools_.back().idle.reserve(udp_.size());
+    pool = &pools_.back();
+  }
+  int32_t i = -1;
+  if (!fresh && !pool->idle.empty()) {
+    i = static_cast<int32_t>(pool->idle.back());
+    pool->idle.pop_back();
+    ++stats_.udp_reused;
+  } else {
+    i = open_udp(to);
+    if (i < 0) return -1;
+  }
+  ++pool->busy;
+  udp_[static_cast<size_t>(i)].busy = true;
+  return i;
+}
+
+void DnsService::release_udp(int32_t i, bool clean) {
+  UdpSocket& u = udp_[static_cast<size_t>(i)];
+  u.busy = false;
+  UdpPool* pool = find_pool(u.to);
+  if (pool != nullptr && pool->busy > 0) --pool->busy;
+  if (clean && pool != nullptr && u.uses < kUdpMaxUses && mono_now() - u.born < kUdpMaxAge) {
+    pool->idle.push_back(static_cast<uint32_t>(i));
+    return;
+  }
+  close_udp(i);
+}
+
+void DnsService::close_udp(int32_t i) {
+  UdpSocket& u = udp_[static_cast<size_t>(i)];
+  // unwatch() first: the engine submits the poll removal and forgets the fd.
+  engine_->unwatch(u.watch);
+  ::close(u.fd);
+  u.fd = -1;
+  u.watch = {};
+  u.busy = false;
+  udp_free_.push_back(static_cast<uint32_t>(i));
+}
+
+void DnsService::expire_udp(MonoTime now) {
+  for (size_t p = 0; p < pools_.size();) {
+    UdpPool& pool = pools_[p];
+    // Oldest first in the idle list is the usual order, not a promise: check all.
+    size_t keep = 0;
+    for (const uint32_t i : pool.idle) {
+      if (now - udp_[i].born >= kUdpMaxAge) {
+        close_udp(static_cast<int32_t>(i));
+      } else {
+        pool.idle[keep++] = i;
+      }
+    }
+    pool.idle.resize(keep);
+    if (pool.idle.empty() && pool.busy == 0) {
+      pools_.erase(pools_.begin() + static_cast<std::ptrdiff_t>(p));
+    } else {
+      ++p;
+    }
+  }
+}
+
+bool DnsService::send_query(dns::AttemptRef ref, const dns::Endpoint& to, wire::ConstBytes query) {
+  if (engine_ == nullptr || ref.index >= sockets_.size()) return false;
+  Socket& s = sockets_[ref.index];
+  TAPIR_CHECK(s.fd < 0 && s.udp < 0);  // the forwarder closes an attempt before reusing it
+  // A pooled socket first; if send() fails on it (an error it picked up
+  // while idle), once more on a fresh one.
+  for (bool fresh : {false, true}) {
+    const int32_t i = take_udp(to, fresh);
+    if (i < 0) return false;
+    UdpSocket& u = udp_[static_cast<size_t>(i)];
+    const bool reused = u.uses > 0;
+    if (::send(u.fd, query.data(), query.size(), MSG_DONTWAIT) != static_cast<ssize_t>(query.size())) {
+      const int err = errno;
+      release_udp(i, false);
+      if (reused) continue;
+      ++stats_.socket_errors;
+      static RateLimit limit(5, Duration::seconds(60));
+      TAPIR_LOG_RL(LogLevel::kWarn, limit, mono_now(), "dns: cannot query %s: %s", to.to_string().c_str(),
+                   strerrordesc_np(err));
+      return false;
+    }
+    ++u.uses;
+    u.attempt = ref;
+    s.udp = i;
+    s.generation = ref.generation;
+    return true;
+  }
+  return false;
+}
+
+void DnsService::close_query(dns::AttemptRef ref) {
+  if (ref.index >= sockets_.size()) return;
+  Socket& s = sockets_[ref.index];
+  if (s.generation != ref.generation) return;
+  if (s.udp >= 0) {
+    // Clean only if this query's own answer is what ends it.
+    release_udp(s.udp, s.udp == answering_);
+    s.udp = -1;
+  }
+  if (s.fd >= 0) close_socket(s);
+}
+
+void DnsService::close_socket(Socket& s) {
+  // unwatch() first: the engine submits the poll removal and forgets the fd.
+  engine_->unwatch(s.watch);
+  ::close(s.fd);
+  s.fd = -1;
+  s.watch = {};
+  s.tcp.reset();
+}
+
+bool DnsService::send_query_tcp(dns::AttemptRef ref, const dns::Endpoint& to,
+                                wire::ConstBytes query) {
+  if (engine_ == nullptr || ref.index >= sockets_.size() ||
+      query.size() > dns::Forwarder::kMaxMessage) {
+    return false;
+  }
+  Socket& s = sockets_[ref.index];
+  if (s.udp >= 0 && s.generation == ref.generation) {  // the UDP socket is done
+    release_udp(s.udp, s.udp == answering_);
+    s.udp = -1;
+  }
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (!to_sockaddr(to, ss, len)) {
+    ++stats_.socket_errors;
+    return false;
+  }
+  Fd fd(::socket(to.is_ipv6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd || (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) < 0 &&  // NOLINT
+              errno != EINPROGRESS)) {
+    ++stats_.tcp_errors;
+    return false;
+  }
+  auto t = std::make_unique<TcpExchange>();
+  t->to = to;
+  t->out.resize(2 + query.size());
+  wire::store_be16(wire::MutBytes(t->out), 0, static_cast<uint16_t>(query.size()));
+  std::memcpy(t->out.data() + 2, query.data(), query.size());
+  t->in.resize(2 + dns::Forwarder::kMaxMessage);
+  // POLLOUT for the connect and the query, POLLIN for the answer.
+  const loop::WatchHandle h = engine_->watch(fd.get(), POLLIN | POLLOUT, *this, ref.pack());
+  if (!h.valid()) {
+    ++stats_.socket_errors;
+    return false;
+  }
+  s.fd = fd.release();
+  s.generation = ref.generation;
+  s.watch = h;
+  s.tcp = std::move(t);
+  return true;
+}
+
+void DnsService::tcp_ready(dns::AttemptRef ref, MonoTime now) {
+  Socket& s = sockets_[ref.index];
+  if (s.fd < 0 || s.generation != ref.generation || !s.tcp) return;
+  TcpExchange& t = *s.tcp;
+  auto fail = [&] {
+    ++stats_.tcp_errors;
+    forwarder_.on_attempt_error(ref, now);
+  };
+  while (t.out_off < t.out.size()) {
+    const ssize_t n = ::send(s.fd, t.out.data() + t.out_off, t.out.size() - t.out_off,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // still connecting, or full
+    if (n < 0) return fail();  // ECONNREFUSED and friends
+    t.out_off += static_cast<size_t>(n);
+    if (t.out_off == t.out.size()) engine_->set_events(s.watch, POLLIN);  // the answer, now
+  }
+  while (true) {
+    const ssize_t n = ::recv(s.fd, t.in.data() + t.in_len, t.in.size() - t.in_len, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) return fail();  // an error, or closed before the whole answer came
+    t.in_len += static_cast<size_t>(n);
+    if (t.in_len < 2) continue;
+    const size_t need = 2 + wire::load_be16(wire::ConstBytes(t.in), 0);
+    if (t.in_len < need) continue;
+    // One answer per exchange: on_reply ends the attempt (and frees `t`)
+    // if it is accepted. One it rejected (wrong ID or question) is all this
+    // connection had to say: the attempt has failed.
+    const TcpExchange* before = &t;
+    forwarder_.on_reply(ref, t.to, wire::ConstBytes(t.in).subspan(2, need - 2), now);
+    if (s.fd >= 0 && s.generation == ref.generation && s.tcp.get() == before) fail();
+    return;
+  }
+}
+
+void DnsService::loop_detected(const dns::Endpoint& upstream) {
+  LOG_WARN("dns: upstream %s sent our own query back to the DNS address: a forwarding loop; "
+           "not using it for %lld s",
+           upstream.to_string().c_str(), static_cast<long long>(loop_holdoff_.ns / 1'000'000'000));
+}
+
+void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {
+  if (log_queries_) log_answer(c, msg);
+  if (c.transport == dns::ClientKey::Transport::kTcp) return stream_answer(c, msg);
+  if (tx_ == nullptr) return;
+  wire::MutBytes out = tx_->acquire();
+  if (out.empty()) {
+    ++stats_.tx_full;
+    return;
+  }
+  const size_t off = c.ipv6 ? services::kUdp6PayloadOffset : services::kUdp4PayloadOffset;
+  if (off + msg.size() > out.size()) {
+    tx_->cancel();
+    return;
+  }
+  std::memcpy(out.data() + off, msg.data(), msg.size());
+  const services::L2Addrs l2{plan_.gateway_mac, c.mac};
+  const size_t n = c.ipv6 ? services::finish_udp6(out, l2, plan_.dns6, c.addr6, dns::kDnsPort, c.port,
+                                                  msg.size(), kHopLimit)
+                          : services::finish_udp4(out, l2, plan_.dns4, c.addr4, dns::kDnsPort, c.port,
+                                                  msg.size());
+  tx_->send(n);
+}
+
+void DnsService::log_answer(const dns::ClientKey& c, wire::ConstBytes msg) const {
+  auto m = dns::Message::parse(msg);
+  // "10.0.2.100:40000", "[fd00::100]:40000", or for TCP the stream
+  // ("tcp#3": the TCP translation has the address).
+  // (append, not operator+: g++ 12 warns falsely about -Wrestrict on the latter)
+  std::string who;
+  if (c.transport == dns::ClientKey::Transport::kTcp) {
+    who.append("tcp#").append(std::to_string(static_cast<uint32_t>(c.conn) - kStreamBase));
+  } else if (c.ipv6) {
+    who.append("[").append(c.addr6.to_string()).append("]:").append(std::to_string(c.port));
+  } else {
+    who.append(c.addr4.to_string()).append(":").append(std::to_string(c.port));
+  }
+  if (!m) {
+    LOG_INFO("dns: %s -> malformed answer", who.c_str());
+    return;
+  }
+  const auto q = m->question();
+  LOG_INFO("dns: %s %s type %u -> rcode %u, %u answers%s", who.c_str(),
+           m->qname().to_string().c_str(), q ? q->qtype : 0U, m->rcode(), m->ancount(),
+           m->tc() ? ", truncated" : "");
+}
+
+}  // namespace tapir::dns

@@ -1,0 +1,259 @@
+#include "stack/dispatch.hpp"
+
+#include <cstring>
+
+#include "base/log.hpp"
+#include "wire/arp.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/icmp4.hpp"
+#include "wire/icmp6.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/proto.hpp"
+#include "wire/udp.hpp"
+#include "services/arp.hpp"
+#include "services/dhcp4.hpp"
+#include "services/dhcp6.hpp"
+#include "services/icmp_echo.hpp"
+#include "services/ndp.hpp"
+
+namespace tapir::stack {
+namespace {
+
+constexpr uint16_t kDhcpServerPort = 67;
+constexpr uint16_t kDhcp6ServerPort = 547;
+
+}  // namespace
+
+template <class F>
+void ServiceDispatcher::respond(loop::FrameSink& tx, F&& reply) {
+  if (meta_ != nullptr) meta_->complete_checksum(frame_);
+  wire::MutBytes out = tx.acquire();
+  if (out.empty()) {
+    ++stats_.tx_full;
+    return;
+  }
+  const services::ServiceResult r = reply(out);
+  if (!r) {
+    stats_.drops.count(r.error());
+    tx.cancel();
+    return;
+  }
+  if (*r == 0) {
+    ++stats_.no_reply;
+    tx.cancel();
+    return;
+  }
+  ++stats_.replies;
+  tx.send(*r);
+}
+
+void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx) {
+  ++stats_.frames;
+  frame_ = frame;
+  meta_ = &meta;
+  struct Clear {
+    tap::FrameMeta*& m;
+    ~Clear() { m = nullptr; }  // `meta` lives only for this call
+  } clear{meta_};
+  // Large segments (TSO) go to the TCP translation; nothing else should
+  // come segmented (UDP segmentation offload is counted and dropped, below).
+  if (meta.gso_size != 0) ++stats_.gso_frames;
+  auto eth = wire::EthernetView::parse(frame);
+  if (!eth) return stats_.drops.count(eth.error());
+
+  switch (eth->ethertype()) {
+    case wire::ethertype::kArp: {
+      auto arp = wire::ArpView::parse(eth->payload());
+      if (!arp) return stats_.drops.count(arp.error());
+      return respond(tx, [&](wire::MutBytes out) {
+        return services::arp_reply(*eth, *arp, cfg_, state_, now, out);
+      });
+    }
+    case wire::ethertype::kIpv4: {
+      auto ip = wire::Ipv4View::parse(eth->payload());
+      if (!ip) return stats_.drops.count(ip.error());
+      if (!ip->header_checksum_ok()) return stats_.drops.count(wire::ParseError::kBadChecksum);
+      // No guest sends from these; a data path must not carry them to the
+      // host (0.0.0.0 is left for DHCP, whose responder checks it).
+      if (const wire::Ipv4Addr src = ip->source(); src.is_loopback() || src.is_multicast() || src.is_broadcast()) {
+        return stats_.drops.count(wire::ParseError::kMartianSource);
+      }
+      if (ip->is_fragment()) break;
+      if (meta.gso_size != 0 && ip->protocol() != wire::ipproto::kTcp && ip->protocol() != wire::ipproto::kUdp) {
+        break;
+      }
+      if (ip->protocol() == wire::ipproto::kUdp) {
+        auto udp = wire::UdpView::parse(ip->payload());
+        if (!udp) return stats_.drops.count(udp.error());
+        // DNS (dns/io/service).
+        if (ip->destination() == cfg_.plan.dns4 && udp->destination_port() == dns::kDnsPort) {
+          if (dns_ == nullptr) return static_cast<void>(++stats_.dns_disabled);
+          return dns_->on_udp4(*eth, *ip, *udp, now, tx);
+        }
+        if (udp->destination_port() == kDhcpServerPort && cfg_.dhcp) {
+          return respond(tx, [&](wire::MutBytes out) {
+            return services::dhcp4_reply(*eth, *ip, *udp, cfg_, state_, now, out);
+          });
+        }
+        // UDP flows (flows/udp_flows): unicast only.
+        const wire::Ipv4Addr dst = ip->destination();
+        if (udp_ != nullptr && !dst.is_multicast() && !dst.is_broadcast() &&
+            dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified() && !ip->source().is_unspecified()) {
+          if (meta.gso_size != 0) {
+            return udp_segments(wire::kEthernetHeaderLen + ip->header_len(), udp->payload(), meta.gso_size, now, tx);
+          }
+          return udp_->on_guest4(*eth, *ip, *udp, now, tx);
+        }
+      } else if (ip->protocol() == wire::ipproto::kTcp) {
+        auto tcp = wire::TcpView::parse(ip->payload());
+        if (!tcp) return stats_.drops.count(tcp.error());
+        const wire::Ipv4Addr dst = ip->destination();
+        if (tcp_ != nullptr && !dst.is_multicast() && !dst.is_broadcast() &&
+            dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified() && !ip->source().is_unspecified()) {
+          return tcp_->on_guest4(*eth, *ip, *tcp, *meta_, now, tx);
+        }
+      } else if (ip->protocol() == wire::ipproto::kIcmp) {
+        auto icmp = wire::Icmp4View::parse(ip->payload());
+        if (!icmp) return stats_.drops.count(icmp.error());
+        if (services::is_local_echo_target(ip->destination(), cfg_)) {
+          return respond(tx, [&](wire::MutBytes out) {
+            return services::icmp4_echo_reply(*eth, *ip, *icmp, cfg_, out);
+          });
+        }
+        if (echo_ != nullptr && icmp->type() == wire::icmp4_type::kEchoRequest &&
+            !ip->destination().is_multicast() && !ip->destination().is_broadcast()) {
+          return echo_->on_guest4(*eth, *ip, *icmp, now, tx);
+        }
+      }
+      break;
+    }
+    case wire::ethertype::kIpv6: {
+      if (!cfg_.plan.ipv6) break;  // slirp4netns: no IPv6 unless asked
+      auto ip = wire::Ipv6View::parse(eth->payload());
+      if (!ip) return stats_.drops.count(ip.error());
+      // :: is left for DAD and MLD, whose handlers know it.
+      if (ip->source().is_loopback() || ip->source().is_multicast()) {
+        return stats_.drops.count(wire::ParseError::kMartianSource);
+      }
+      if (ip->is_fragment()) break;
+      if (meta.gso_size != 0 && ip->upper_protocol() != wire::ipproto::kTcp &&
+          ip->upper_protocol() != wire::ipproto::kUdp) {
+        break;
+      }
+      if (ip->upper_protocol() == wire::ipproto::kIcmpv6) {
+        auto icmp = wire::Icmp6View::parse(ip->upper_payload());
+        if (!icmp) return stats_.drops.count(icmp.error());
+        const uint8_t type = icmp->type();
+        if (type >= wire::icmp6_type::kRouterSolicitation && type <= wire::icmp6_type::kRedirect) {
+          return respond(tx, [&](wire::MutBytes out) {
+            return services::ndp_reply(*eth, *ip, *icmp, cfg_, state_, now, out);
+          });
+        }
+        if (services::is_local_echo_target(ip->destination(), cfg_)) {
+          return respond(tx, [&](wire::MutBytes out) {
+            return services::icmp6_echo_reply(*eth, *ip, *icmp, cfg_, out);
+          });
+        }
+        if (echo_ != nullptr && type == wire::icmp6_type::kEchoRequest &&
+            !ip->destination().is_multicast()) {
+          return echo_->on_guest6(*eth, *ip, *icmp, now, tx);
+        }
+      } else if (ip->upper_protocol() == wire::ipproto::kTcp) {
+        auto tcp = wire::TcpView::parse(ip->upper_payload());
+        if (!tcp) return stats_.drops.count(tcp.error());
+        if (tcp_ != nullptr && !ip->destination().is_multicast() && !ip->destination().is_unspecified() &&
+            !ip->source().is_unspecified()) {
+          return tcp_->on_guest6(*eth, *ip, *tcp, *meta_, now, tx);
+        }
+      } else if (ip->upper_protocol() == wire::ipproto::kUdp) {
+        auto udp = wire::UdpView::parse(ip->upper_payload());
+        if (!udp) return stats_.drops.count(udp.error());
+        // DNS (dns/io/service).
+        if (ip->destination() == cfg_.plan.dns6 && udp->destination_port() == dns::kDnsPort) {
+          if (dns_ == nullptr) return static_cast<void>(++stats_.dns_disabled);
+          return dns_->on_udp6(*eth, *ip, *udp, now, tx);
+        }
+        if (udp->destination_port() == kDhcp6ServerPort && cfg_.dhcpv6) {
+          return respond(tx, [&](wire::MutBytes out) {
+            return services::dhcp6_reply(*eth, *ip, *udp, cfg_, state_, now, out);
+          });
+        }
+        // UDP flows (flows/udp_flows): unicast only.
+        if (udp_ != nullptr && !ip->destination().is_multicast() &&
+            !ip->destination().is_unspecified() && !ip->source().is_unspecified()) {
+          if (meta.gso_size != 0) {
+            // Only the plain header: no extension headers before UDP.
+            if (ip->next_header() != wire::ipproto::kUdp) break;
+            return udp_segments(wire::kEthernetHeaderLen + wire::kIpv6HeaderLen, udp->payload(), meta.gso_size,
+                                now, tx);
+          }
+          return udp_->on_guest6(*eth, *ip, *udp, now, tx);
+        }
+      }
+      break;
+    }
+    default: break;
+  }
+  ++stats_.no_data_path;
+}
+
+// UDP segmentation offload from the guest (UDP_SEGMENT): one frame holds
+// several datagrams of gso_size bytes (the last may be shorter) behind one
+// header. Each becomes a frame of its own, headers copied and lengths set,
+// and goes to the flows like any datagram.
+void ServiceDispatcher::udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now,
+                                     loop::FrameSink& tx) {
+  ++stats_.uso_frames;
+  if (uso_scratch_.empty()) uso_scratch_.resize(tap::kFrameBufLen);
+  const bool v6 = wire::load_be16(frame_, 12) == wire::ethertype::kIpv6;
+  for (size_t off = 0; off < payload.size(); off += gso_size) {
+    const size_t n = std::min<size_t>(gso_size, payload.size() - off);
+    wire::MutBytes b(uso_scratch_.data(), l4 + wire::kUdpHeaderLen + n);
+    std::memcpy(b.data(), frame_.data(), l4 + 4);  // headers and the ports
+    wire::store_be16(b, l4 + 4, static_cast<uint16_t>(wire::kUdpHeaderLen + n));
+    wire::store_be16(b, l4 + 6, 0);
+    std::memcpy(b.data() + l4 + wire::kUdpHeaderLen, payload.data() + off, n);
+    if (v6) {
+      wire::store_be16(b, wire::kEthernetHeaderLen + 4, static_cast<uint16_t>(wire::kUdpHeaderLen + n));
+      auto eth = wire::EthernetView::parse(b);
+      auto ip = eth ? wire::Ipv6View::parse(eth->payload()) : unexpected(eth.error());
+      auto udp = ip ? wire::UdpView::parse(ip->upper_payload()) : unexpected(ip.error());
+      if (!udp) return stats_.drops.count(udp.error());
+      udp_->on_guest6(*eth, *ip, *udp, now, tx);
+    } else {
+      wire::store_be16(b, wire::kEthernetHeaderLen + 2,
+                       static_cast<uint16_t>(l4 - wire::kEthernetHeaderLen + wire::kUdpHeaderLen + n));
+      auto eth = wire::EthernetView::parse(b);
+      auto ip = eth ? wire::Ipv4View::parse(eth->payload()) : unexpected(eth.error());
+      auto udp = ip ? wire::UdpView::parse(ip->payload()) : unexpected(ip.error());
+      if (!udp) return stats_.drops.count(udp.error());
+      udp_->on_guest4(*eth, *ip, *udp, now, tx);
+    }
+  }
+}
+
+void ServiceDispatcher::on_batch_end(MonoTime now, loop::FrameSink& tx) {
+  if (tcp_ != nullptr) tcp_->on_batch_end(now, tx);
+}
+
+void ServiceDispatcher::on_tick(MonoTime now, loop::FrameSink& tx) {
+  if (tcp_ != nullptr) tcp_->on_tick(now, tx);
+  // The rest needs a resolution of a second, not the tick's.
+  if (now < next_second_) return;
+  next_second_ = now + Duration::seconds(1);
+  if (dns_ != nullptr) dns_->on_tick(now, tx);
+  if (udp_ != nullptr) udp_->expire(now);
+  if (echo_ != nullptr) echo_->expire(now);
+  // Unsolicited router advertisements (RFC 4861 6.2.4): a few quickly at
+  // start, then at a random interval between Min and MaxRtrAdvInterval.
+  if (!cfg_.plan.ipv6 || !cfg_.ndp) return;
+  if (ra_sent_ != 0 && now < next_ra_) return;
+  respond(tx, [&](wire::MutBytes out) -> services::ServiceResult {
+    return services::build_unsolicited_ra(cfg_, out);
+  });
+  ++ra_sent_;
+  next_ra_ = now + services::unsolicited_ra_delay(ra_sent_, static_cast<uint32_t>(rng_()));
+}
+
+}  // namespace tapir::stack

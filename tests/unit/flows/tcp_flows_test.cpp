@@ -1,0 +1,503 @@
+// TCP translation, state by state, against a scripted host (FakeTcpHost):
+// every frame tapir sends the guest is parsed and checked, every byte it
+// hands the host is compared. The real-kernel path is covered end to end
+// by tests/e2e/tcp_*.
+
+#include "flows/tcp_flows.hpp"
+#include "tap/tap_io.hpp"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <string>
+#include <vector>
+
+#include "wire/checksum.hpp"
+#include "wire/icmp4.hpp"
+#include "wire/proto.hpp"
+#include "wire/tcp_options.hpp"
+#include "wire/virtio_net_hdr.hpp"
+#include "tests/support/fake_tcp_host.hpp"
+
+namespace tapir::flows {
+namespace {
+
+namespace tf = wire::tcp_flag;
+using testing::FakeTcpHost;
+using testing::FakeWatcher;
+
+const wire::MacAddr kGuestMac{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
+const wire::Ipv4Addr kGuest = wire::Ipv4Addr::from_octets(10, 0, 2, 100);
+const wire::Ipv4Addr kWorld = wire::Ipv4Addr::from_octets(192, 0, 2, 1);
+constexpr uint16_t kGuestPort = 40000;
+constexpr uint16_t kPort = 80;
+constexpr uint32_t kIrs = 1000;
+
+// A frame tapir sent the guest, parsed.
+struct Out {
+  std::vector<std::byte> frame;
+  wire::VirtioNetHdrRepr meta;
+  bool is_icmp = false;
+  uint8_t flags = 0;
+  uint32_t seq = 0, ack = 0;
+  uint16_t window = 0;
+  wire::TcpOptions options;
+  std::string payload;
+};
+
+struct Harness {
+  FakeTcpHost host;
+  FakeWatcher watcher;
+  std::vector<Out> out;
+  std::unique_ptr<tap::TxQueue> tx;
+  TcpFlows flows;
+  MonoTime now{Duration::seconds(100).ns};
+
+  explicit Harness(size_t max_flows = 16, bool disable_loopback = false)
+      : tx(tap::TxQueue::detached(64, [this](wire::ConstBytes f, const wire::VirtioNetHdrRepr& m) { record(f, m); })),
+        flows(TcpConfig{NatConfig{wire::AddressPlan{}, disable_loopback}, max_flows, {}}, host) {
+    flows.set_watcher(&watcher);
+  }
+
+  void record(wire::ConstBytes f, const wire::VirtioNetHdrRepr& m) {
+    Out o;
+    o.frame.assign(f.begin(), f.end());
+    o.meta = m;
+    auto eth = wire::EthernetView::parse(f);
+    ASSERT_TRUE(eth);
+    EXPECT_EQ(eth->destination(), kGuestMac);
+    auto ip = wire::Ipv4View::parse(eth->payload());
+    ASSERT_TRUE(ip);
+    if (ip->protocol() == wire::ipproto::kIcmp) {
+      o.is_icmp = true;
+      out.push_back(std::move(o));
+      return;
+    }
+    ASSERT_EQ(ip->protocol(), wire::ipproto::kTcp);
+    auto tcp = wire::TcpView::parse(ip->payload());
+    ASSERT_TRUE(tcp);
+    // Partial checksums (vnet header): complete them, then verify.
+    std::vector<std::byte> copy(f.begin(), f.end());
+    if ((m.flags & wire::vnet_flag::kNeedsCsum) != 0) {
+      ASSERT_TRUE(tap::complete_partial_checksum(copy, m.csum_start, m.csum_offset));
+      auto e2 = wire::EthernetView::parse(copy);
+      auto i2 = wire::Ipv4View::parse(e2->payload());
+      auto t2 = wire::TcpView::parse(i2->payload());
+      EXPECT_TRUE(t2->checksum_ok(i2->source(), i2->destination()));
+    } else {
+      EXPECT_TRUE(tcp->checksum_ok(ip->source(), ip->destination()));
+    }
+    o.flags = tcp->flags();
+    o.seq = tcp->sequence_number();
+    o.ack = tcp->acknowledgment_number();
+    o.window = tcp->window();
+    if (auto opts = wire::TcpOptions::parse(tcp->options())) o.options = *opts;
+    auto p = tcp->payload();
+    o.payload.assign(reinterpret_cast<const char*>(p.data()), p.size());
+    out.push_back(std::move(o));
+  }
+
+  // One guest segment to kWorld:kPort (or `dst`), then the batch end.
+  void guest(uint8_t flags, uint32_t seq, uint32_t ack, const std::string& payload = "",
+             uint16_t window = 65535, bool with_options = false,
+             wire::Ipv4Addr dst = kWorld, uint16_t dport = kPort) {
+    std::vector<std::byte> f(14 + 20 + 60 + payload.size());
+    wire::MutBytes b(f);
+    wire::EthernetRepr{wire::MacAddr{{0x52, 0x55, 10, 0, 2, 2}}, kGuestMac, wire::ethertype::kIpv4}.emit(b);
+    std::array<std::byte, 40> optbuf{};
+    size_t optlen = 0;
+    if (with_options) {
+      wire::TcpOptions o;
+      o.mss = 1460;
+      o.window_scale = 7;
+      ASSERT_TRUE(o.emit(wire::MutBytes(optbuf)));
+      optlen = o.buffer_len();
+    }
+    const size_t tcp_len = 20 + optlen + payload.size();
+    wire::Ipv4Repr ip;
+    ip.src = kGuest;
+    ip.dst = dst;
+    ip.protocol = wire::ipproto::kTcp;
+    ip.payload_len = tcp_len;
+    ip.emit(b.subspan(14));
+    wire::MutBytes t = b.subspan(34);
+    wire::store_be16(t, 0, kGuestPort);
+    wire::store_be16(t, 2, dport);
+    wire::store_be32(t, 4, seq);
+    wire::store_be32(t, 8, ack);
+    t[12] = std::byte{static_cast<uint8_t>(((20 + optlen) / 4) << 4)};
+    t[13] = std::byte{flags};
+    wire::store_be16(t, 14, window);
+    std::memcpy(t.data() + 20, optbuf.data(), optlen);
+    std::memcpy(t.data() + 20 + optlen, payload.data(), payload.size());
+    f.resize(34 + tcp_len);
+    wire::fill_tcp_checksum(wire::MutBytes(f).subspan(34), ip.src, ip.dst);
+    auto eth = wire::EthernetView::parse(f);
+    auto ipv = wire::Ipv4View::parse(eth->payload());
+    auto tcp = wire::TcpView::parse(ipv->payload());
+    ASSERT_TRUE(tcp);
+    tap::FrameMeta meta;
+    flows.on_guest4(*eth, *ipv, *tcp, meta, now, *tx);
+    flows.on_batch_end(now, *tx);
+  }
+
+  void ready(int fd, unsigned events) {
+    FakeWatcher::Watch* w = watcher.find(fd);
+    ASSERT_NE(w, nullptr);
+    flows.on_socket(w->cookie, events, now, *tx);
+    flows.on_batch_end(now, *tx);
+  }
+
+  void tick(Duration d) {
+    now = now + d;
+    flows.on_tick(now, *tx);
+    flows.on_batch_end(now, *tx);
+  }
+
+  // Opens a connection to an established state; returns our ISS.
+  uint32_t establish() {
+    guest(tf::kSyn, kIrs, 0, "", 64240, true);
+    EXPECT_TRUE(out.empty()) << "no SYN-ACK before the host connect completes";
+    host.last().connecting = false;
+    ready(host.next_fd - 1, POLLOUT);
+    EXPECT_EQ(out.size(), 1u);
+    const Out& sa = out.back();
+    EXPECT_EQ(sa.flags, tf::kSyn | tf::kAck);
+    EXPECT_EQ(sa.ack, kIrs + 1);
+    EXPECT_EQ(sa.options.mss, std::optional<uint16_t>(1460));
+    EXPECT_EQ(sa.options.window_scale, std::optional<uint8_t>(7));
+    const uint32_t iss = sa.seq;
+    guest(tf::kAck, kIrs + 1, iss + 1, "", 512);  // 512 << 7 = 64 KiB
+    return iss;
+  }
+  int fd() const { return host.next_fd - 1; }
+};
+
+TEST(TcpFlows, SynAckOnlyAfterTheHostConnected) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  EXPECT_EQ(h.flows.size(), 1u);
+  EXPECT_EQ(h.flows.stats().created, 1u);
+  // The guest's ACK completed the handshake: nothing else was sent.
+  EXPECT_EQ(h.out.size(), 1u);
+  (void)iss;
+}
+
+TEST(TcpFlows, HostDataIsPeekedAndConsumedOnlyWhenAcked) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.host.sockets.at(h.fd()).rx = "hello world";
+  h.ready(h.fd(), POLLIN);
+  ASSERT_EQ(h.out.size(), 2u);
+  EXPECT_EQ(h.out.back().payload, "hello world");
+  EXPECT_EQ(h.out.back().seq, iss + 1);
+  EXPECT_EQ(h.out.back().ack, kIrs + 1);
+  // Not consumed yet: still in the host socket.
+  EXPECT_EQ(h.host.sockets.at(h.fd()).rx, "hello world");
+  h.guest(tf::kAck, kIrs + 1, iss + 1 + 5, "", 512);
+  EXPECT_EQ(h.host.sockets.at(h.fd()).rx, " world");
+  h.guest(tf::kAck, kIrs + 1, iss + 12, "", 512);
+  EXPECT_TRUE(h.host.sockets.at(h.fd()).rx.empty());
+}
+
+TEST(TcpFlows, RetransmitsByPeekingAgainAfterTheTimeout) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.host.sockets.at(h.fd()).rx = "abcdef";
+  h.ready(h.fd(), POLLIN);
+  ASSERT_EQ(h.out.back().payload, "abcdef");
+  const size_t before = h.out.size();
+  h.tick(Duration::millis(100));
+  EXPECT_EQ(h.out.size(), before) << "no retransmission before the RTO";
+  h.tick(Duration::millis(150));
+  ASSERT_EQ(h.out.size(), before + 1);
+  EXPECT_EQ(h.out.back().payload, "abcdef");
+  EXPECT_EQ(h.out.back().seq, iss + 1);
+  EXPECT_EQ(h.flows.stats().retransmits, 1u);
+}
+
+TEST(TcpFlows, ThreeDuplicateAcksRetransmitAtOnce) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.host.sockets.at(h.fd()).rx = std::string(3000, 'x');
+  h.ready(h.fd(), POLLIN);
+  const size_t before = h.out.size();
+  for (int i = 0; i < 3; ++i) h.guest(tf::kAck, kIrs + 1, iss + 1, "", 512);
+  ASSERT_GT(h.out.size(), before);
+  EXPECT_EQ(h.out.back().seq, iss + 1);
+  EXPECT_EQ(h.flows.stats().fast_retransmits, 1u);
+}
+
+TEST(TcpFlows, GuestDataIsAckedOnlyAsFarAsTheHostTookIt) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.host.sockets.at(h.fd()).room = 4;
+  h.guest(tf::kAck | tf::kPsh, kIrs + 1, iss + 1, "abcdefgh", 512);
+  EXPECT_EQ(h.host.sockets.at(h.fd()).sent, "abcd");
+  EXPECT_EQ(h.out.back().ack, kIrs + 1 + 4);
+  EXPECT_EQ(h.flows.stats().partial_sends, 1u);
+  // The host socket drains: a window update, then the guest resends the rest.
+  h.host.sockets.at(h.fd()).room = 1 << 20;
+  h.ready(h.fd(), POLLOUT);
+  EXPECT_GT(h.out.back().window, 0);
+  h.guest(tf::kAck | tf::kPsh, kIrs + 1 + 4, iss + 1, "efgh", 512);
+  EXPECT_EQ(h.host.sockets.at(h.fd()).sent, "abcdefgh");
+  EXPECT_EQ(h.out.back().ack, kIrs + 1 + 8);
+}
+
+TEST(TcpFlows, OverlapAndGapsAreHandledWithoutDuplicatingData) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.guest(tf::kAck, kIrs + 1, iss + 1, "abc", 512);
+  h.guest(tf::kAck, kIrs + 1, iss + 1, "abcdef", 512);  // overlaps what was taken
+  EXPECT_EQ(h.host.sockets.at(h.fd()).sent, "abcdef");
+  h.guest(tf::kAck, kIrs + 1 + 10, iss + 1, "zz", 512);  // a gap: dropped, duplicate ACK
+  EXPECT_EQ(h.host.sockets.at(h.fd()).sent, "abcdef");
+  EXPECT_EQ(h.out.back().ack, kIrs + 1 + 6);
+  EXPECT_EQ(h.flows.stats().out_of_order, 1u);
+}
+
+TEST(TcpFlows, HalfClosesBothWaysThenEnds) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  // Guest FIN: the host socket is shut for writing; the host keeps sending.
+  h.guest(tf::kAck | tf::kFin, kIrs + 1, iss + 1, "bye", 512);
+  EXPECT_TRUE(h.host.sockets.at(h.fd()).shut_wr);
+  EXPECT_EQ(h.out.back().ack, kIrs + 1 + 3 + 1);
+  h.host.sockets.at(h.fd()).rx = "more";
+  h.ready(h.fd(), POLLIN);
+  EXPECT_EQ(h.out.back().payload, "more");
+  // The host peer finishes: our FIN after the data.
+  h.host.sockets.at(h.fd()).eof = true;
+  h.guest(tf::kAck, kIrs + 5, iss + 1 + 4, "", 512);
+  h.ready(h.fd(), POLLIN | POLLRDHUP);
+  ASSERT_TRUE(h.out.back().flags & tf::kFin);
+  EXPECT_EQ(h.out.back().seq, iss + 1 + 4);
+  EXPECT_EQ(h.flows.size(), 1u);
+  h.guest(tf::kAck, kIrs + 5, iss + 1 + 4 + 1, "", 512);
+  EXPECT_EQ(h.flows.size(), 0u);
+  EXPECT_TRUE(h.host.sockets.at(h.fd()).closed);
+  EXPECT_FALSE(h.host.sockets.at(h.fd()).reset);
+}
+
+TEST(TcpFlows, TheGuestsLastFinIsAckedBeforeTheFlowEnds) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  // The host finishes first; the guest acknowledges our FIN ...
+  h.host.sockets.at(h.fd()).eof = true;
+  h.ready(h.fd(), POLLIN | POLLRDHUP);
+  ASSERT_TRUE(h.out.back().flags & tf::kFin);
+  h.guest(tf::kAck, kIrs + 1, iss + 2, "", 512);
+  EXPECT_EQ(h.flows.size(), 1u);
+  // ... then sends its last data with its FIN: both must be acknowledged
+  // although the flow ends at once (found by the e2e churn test).
+  h.guest(tf::kAck | tf::kFin, kIrs + 1, iss + 2, "last words", 512);
+  EXPECT_EQ(h.host.sockets.at(h.fd()).sent, "last words");
+  EXPECT_EQ(h.flows.size(), 0u);
+  EXPECT_EQ(h.out.back().flags, tf::kAck);
+  EXPECT_EQ(h.out.back().ack, kIrs + 1 + 10 + 1);
+}
+
+TEST(TcpFlows, GuestResetClosesTheHostSocketWithAReset) {
+  Harness h;
+  h.establish();
+  h.guest(tf::kRst, kIrs + 1, 0);
+  EXPECT_EQ(h.flows.size(), 0u);
+  EXPECT_TRUE(h.host.sockets.at(h.fd()).reset);
+}
+
+TEST(TcpFlows, ResetWithAWrongSequenceNumberIsIgnored) {
+  Harness h;
+  h.establish();
+  h.guest(tf::kRst, kIrs + 1 + 1'000'000'000u, 0);
+  EXPECT_EQ(h.flows.size(), 1u);
+  EXPECT_EQ(h.flows.stats().bad_segment, 1u);
+}
+
+TEST(TcpFlows, HostResetBecomesAGuestReset) {
+  Harness h;
+  h.establish();
+  h.host.sockets.at(h.fd()).error = -ECONNRESET;
+  h.host.sockets.at(h.fd()).rx = "x";
+  h.ready(h.fd(), POLLIN);
+  EXPECT_TRUE(h.out.back().flags & tf::kRst);
+  EXPECT_EQ(h.flows.size(), 0u);
+}
+
+TEST(TcpFlows, RefusedConnectionIsAReset) {
+  Harness h;
+  h.guest(tf::kSyn, kIrs, 0, "", 64240, true);
+  h.host.last().connect_error = -ECONNREFUSED;
+  h.ready(h.fd(), POLLOUT | POLLERR);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kRst | tf::kAck);
+  EXPECT_EQ(h.out[0].ack, kIrs + 1);
+  EXPECT_EQ(h.flows.stats().refused, 1u);
+  EXPECT_EQ(h.flows.size(), 0u);
+}
+
+TEST(TcpFlows, UnreachableHostIsAnIcmpError) {
+  Harness h;
+  h.guest(tf::kSyn, kIrs, 0, "", 64240, true);
+  h.host.last().connect_error = -EHOSTUNREACH;
+  h.ready(h.fd(), POLLOUT | POLLERR);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_TRUE(h.out[0].is_icmp);
+  EXPECT_EQ(h.flows.stats().unreachable, 1u);
+}
+
+TEST(TcpFlows, DisabledHostLoopbackIsNetworkUnreachable) {
+  Harness h(16, true);
+  h.guest(tf::kSyn, kIrs, 0, "", 64240, true, wire::Ipv4Addr::from_octets(10, 0, 2, 2));
+  ASSERT_EQ(h.out.size(), 1u);
+  ASSERT_TRUE(h.out[0].is_icmp);
+  auto eth = wire::EthernetView::parse(h.out[0].frame);
+  auto ip = wire::Ipv4View::parse(eth->payload());
+  auto icmp = wire::Icmp4View::parse(ip->payload());
+  ASSERT_TRUE(icmp);
+  EXPECT_EQ(icmp->type(), wire::icmp4_type::kDestUnreachable);
+  EXPECT_EQ(icmp->code(), wire::icmp4_unreach::kNet);
+  EXPECT_TRUE(h.host.sockets.empty()) << "no host socket for a prohibited destination";
+}
+
+TEST(TcpFlows, AtTheCapANewSynGetsAReset) {
+  Harness h(1);
+  h.establish();
+  h.out.clear();
+  h.guest(tf::kSyn, 5000, 0, "", 64240, true, kWorld, 81);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kRst | tf::kAck);
+  EXPECT_EQ(h.flows.stats().table_full, 1u);
+  EXPECT_EQ(h.flows.size(), 1u);
+}
+
+TEST(TcpFlows, SegmentForNoConnectionGetsAReset) {
+  Harness h;
+  h.guest(tf::kAck, 7, 1234, "data");
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kRst);
+  EXPECT_EQ(h.out[0].seq, 1234u);
+  h.guest(tf::kRst, 7, 0);
+  EXPECT_EQ(h.out.size(), 1u) << "a reset is never answered";
+}
+
+TEST(TcpFlows, ABareFinAfterTheFlowEndedIsAckedNotReset) {
+  // Our ACK of the guest's last FIN was lost (a full queue in the guest):
+  // the repeated FIN gets the ACK TIME-WAIT would give, never a reset.
+  Harness h;
+  h.guest(tf::kFin | tf::kAck, 500, 7000);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kAck);
+  EXPECT_EQ(h.out[0].seq, 7000u);
+  EXPECT_EQ(h.out[0].ack, 501u);
+  EXPECT_EQ(h.flows.stats().late_fins, 1u);
+  // A FIN that carries data is not acknowledged: that data went nowhere.
+  h.guest(tf::kFin | tf::kAck, 500, 7000, "lost");
+  EXPECT_EQ(h.out.back().flags, tf::kRst);
+}
+
+TEST(TcpFlows, LargeHostDataGoesOutAsGsoFrames) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  // A big guest window: 65535 << 7.
+  h.guest(tf::kAck, kIrs + 1, iss + 1, "", 65535);
+  h.host.sockets.at(h.fd()).rx = std::string(200'000, 'g');
+  h.out.clear();
+  h.ready(h.fd(), POLLIN);
+  ASSERT_GE(h.out.size(), 4u);
+  size_t total = 0;
+  for (const Out& o : h.out) {
+    EXPECT_LE(o.payload.size(), 65495u);
+    total += o.payload.size();
+    if (o.payload.size() > 1460) {
+      EXPECT_EQ(o.meta.gso_type, wire::vnet_gso::kTcpv4);
+      EXPECT_EQ(o.meta.gso_size, 1460);
+      EXPECT_EQ(o.meta.hdr_len, 14 + 20 + 20);
+    }
+  }
+  EXPECT_EQ(total, 200'000u);
+}
+
+TEST(TcpFlows, ZeroWindowIsProbed) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.guest(tf::kAck, kIrs + 1, iss + 1, "", 0);
+  h.host.sockets.at(h.fd()).rx = "waiting";
+  h.ready(h.fd(), POLLIN);
+  const size_t before = h.out.size();
+  h.tick(Duration::millis(250));
+  ASSERT_EQ(h.out.size(), before + 1);
+  EXPECT_EQ(h.out.back().seq, iss);  // below snd_una: the guest must answer
+  EXPECT_TRUE(h.out.back().payload.empty());
+  EXPECT_EQ(h.flows.stats().window_probes, 1u);
+  h.guest(tf::kAck, kIrs + 1, iss + 1, "", 512);  // the window opens
+  EXPECT_EQ(h.out.back().payload, "waiting");
+}
+
+TEST(TcpFlows, AnsweringAWindowProbe) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  const size_t before = h.out.size();
+  h.guest(tf::kAck, kIrs, iss + 1, "", 512);  // seq below rcv_nxt
+  ASSERT_EQ(h.out.size(), before + 1);
+  EXPECT_EQ(h.out.back().ack, kIrs + 1);
+}
+
+TEST(TcpFlows, SilentGuestIsGivenUpWithResets) {
+  Harness h;
+  h.establish();
+  h.host.sockets.at(h.fd()).rx = "unacked";
+  h.ready(h.fd(), POLLIN);
+  for (int i = 0; i < 40 && h.flows.size() != 0; ++i) h.tick(Duration::seconds(30));
+  EXPECT_EQ(h.flows.size(), 0u);
+  EXPECT_EQ(h.flows.stats().timeouts, 1u);
+  EXPECT_TRUE(h.host.sockets.at(h.fd()).reset);
+}
+
+TEST(TcpFlows, ForwardedConnectionStartsWithOurSyn) {
+  Harness h;
+  h.flows.set_guest_mac(kGuestMac);
+  ForwardTarget t;
+  kWorld.store(wire::MutBytes(reinterpret_cast<std::byte*>(t.peer.data()), 16), 0);
+  t.peer_port = 5555;
+  kGuest.store(wire::MutBytes(reinterpret_cast<std::byte*>(t.guest.data()), 16), 0);
+  t.guest_port = kGuestPort;
+  h.host.sockets[77].connecting = false;
+  ASSERT_TRUE(h.flows.forward_tcp(Fd(77), t, h.now, *h.tx));
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kSyn);
+  const uint32_t iss = h.out[0].seq;
+  // The guest answers from its port to the peer's.
+  h.guest(tf::kSyn | tf::kAck, 9000, iss + 1, "", 64240, true, kWorld, 5555);
+  EXPECT_EQ(h.out.back().flags, tf::kAck);
+  EXPECT_EQ(h.out.back().ack, 9001u);
+  h.host.sockets[77].rx = "from the client";
+  h.ready(77, POLLIN);
+  EXPECT_EQ(h.out.back().payload, "from the client");
+  h.guest(tf::kAck | tf::kPsh, 9001, iss + 1, "reply", 512, false, kWorld, 5555);
+  EXPECT_EQ(h.host.sockets[77].sent, "reply");
+  EXPECT_EQ(h.flows.stats().forwarded, 1u);
+}
+
+TEST(TcpFlows, ChurnLeavesNothingBehind) {
+  Harness h(4);
+  for (uint32_t i = 0; i < 200; ++i) {
+    h.out.clear();
+    const uint32_t irs = 100000 * i;
+    h.guest(tf::kSyn, irs, 0, "", 64240, true, kWorld, static_cast<uint16_t>(1000 + i));
+    h.host.last().connecting = false;
+    h.ready(h.fd(), POLLOUT);
+    ASSERT_FALSE(h.out.empty());
+    const uint32_t iss = h.out.back().seq;
+    h.guest(tf::kAck | tf::kFin, irs + 1, iss + 1, "q", 512, false, kWorld, static_cast<uint16_t>(1000 + i));
+    h.host.sockets.at(h.fd()).eof = true;
+    h.ready(h.fd(), POLLIN);
+    h.guest(tf::kAck, irs + 3, iss + 2, "", 512, false, kWorld, static_cast<uint16_t>(1000 + i));
+  }
+  EXPECT_EQ(h.flows.size(), 0u);
+  EXPECT_EQ(h.flows.stats().closed, 200u);
+  for (const auto& [fd, s] : h.host.sockets) EXPECT_TRUE(s.closed) << fd;
+}
+
+}  // namespace
+}  // namespace tapir::flows
