@@ -173,6 +173,10 @@ struct EngineConfig {
   uint32_t rx_batch = 64;  // frames read per turn before other work runs
   uint32_t tx_slots = 256;  // allocated untouched: only the bytes used are resident
   uint32_t socket_slots = 4096;
+  // Submission queue entries; 0 sizes the ring from tx_slots and the watches.
+  // The completion queue is twice as long; the engine survives it
+  // overflowing (multishot polls end without F_MORE and are re-armed).
+  unsigned ring_entries = 0;
 };
 
 struct EngineStats {
@@ -234,6 +238,7 @@ class Engine final : public SocketWatcher {
   void deliver(wire::MutBytes with_vnet_hdr, MonoTime now);
   void post_socket_poll(uint32_t slot);
   void on_socket(const Tag& tag, const io_uring_cqe& cqe, MonoTime now);
+  void free_slot(uint32_t slot);  // exactly once per watch()
 
   Ring ring_;
   EngineConfig cfg_;
@@ -251,6 +256,8 @@ class Engine final : public SocketWatcher {
     uint32_t generation = 0;
     bool active = false;    // registered and wanted
     bool armed = false;     // a multishot poll is in the kernel
+    bool in_callback = false;  // on_socket() is calling its client: it frees the slot
+    bool taken = false;        // between watch() and the slot's one free
   };
   std::vector<SocketSlot> sockets_;
   std::vector<uint32_t> free_sockets_;
