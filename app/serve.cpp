@@ -141,8 +141,15 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
     const uint64_t n = ds.drops[e] + es.drops[e];
     if (n != 0) malformed[wire::parse_error_name(e)] = n;
   }
+  // Martian destinations (l2l4/nat.hpp), by reason, whichever protocol.
+  json martian = json::object();
+  for (size_t i = 0; i < l2l4::kMartianCount; ++i) {
+    const auto m = static_cast<l2l4::Martian>(i);
+    martian[l2l4::martian_name(m)] = ts.martians[m] + us.martians[m] + is.martians[m];
+  }
   j["drops"] = {
       {"malformed", malformed},
+      {"martian", martian},
       {"no_data_path", ds.no_data_path},
       {"tx_full", ds.tx_full + engine.tx().no_buffer()},
       {"tap_read_errors", es.read_errors},

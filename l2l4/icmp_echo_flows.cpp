@@ -78,13 +78,19 @@ void IcmpEchoFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4Vie
   key.id = icmp.identifier();
   sockaddr_storage to;
   socklen_t to_len = 0;
-  const MapResult m = map_destination4(nat_, ip.destination(), 0, to, to_len);
+  Martian why{};
+  const MapResult m = map_destination4(nat_, ip.destination(), 0, to, to_len, why);
   if (m == MapResult::kLocal) return;
   auto answer = [&](uint8_t code) {
     wire::MutBytes out = tx.acquire();
     if (out.empty()) return;
     tx.send(build_icmp4_error(out, nat_.plan, eth.source(), ip, wire::icmp4_type::kDestUnreachable, code));
   };
+  if (m == MapResult::kMartian) {
+    stats_.martians.count(why);
+    if (martian_answered(why)) answer(wire::icmp4_unreach::kAdminProhibited);
+    return;
+  }
   if (m == MapResult::kUnreachable) {
     ++stats_.unreachable;
     return answer(wire::icmp4_unreach::kNet);
@@ -113,13 +119,19 @@ void IcmpEchoFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6Vie
   key.id = icmp.identifier();
   sockaddr_storage to;
   socklen_t to_len = 0;
-  const MapResult m = map_destination6(nat_, ip.destination(), 0, to, to_len);
+  Martian why{};
+  const MapResult m = map_destination6(nat_, ip.destination(), 0, to, to_len, why);
   if (m == MapResult::kLocal) return;
   auto answer = [&](uint8_t code) {
     wire::MutBytes out = tx.acquire();
     if (out.empty()) return;
     tx.send(build_icmp6_error(out, nat_.plan, eth.source(), ip, wire::icmp6_type::kDestUnreachable, code));
   };
+  if (m == MapResult::kMartian) {
+    stats_.martians.count(why);
+    if (martian_answered(why)) answer(wire::icmp6_unreach::kAdminProhibited);
+    return;
+  }
   if (m == MapResult::kUnreachable) {
     ++stats_.unreachable;
     return answer(wire::icmp6_unreach::kNoRoute);

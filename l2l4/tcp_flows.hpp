@@ -105,6 +105,7 @@ struct TcpStats {
   uint64_t closed = 0;
   uint64_t refused = 0;         // host said ECONNREFUSED: RST to the guest
   uint64_t unreachable = 0;     // ICMP unreachable to the guest
+  MartianCounters martians;     // segments to refused destinations (l2l4/nat.hpp): RST
   uint64_t table_full = 0;      // SYN refused at --max-flows
   uint64_t socket_errors = 0;   // socket()/connect() failed locally (e.g. out of fds)
   uint64_t segments_in = 0;

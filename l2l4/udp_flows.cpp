@@ -118,7 +118,8 @@ void UdpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip
   }
   sockaddr_storage to;
   socklen_t to_len = 0;
-  switch (map_destination4(nat_, ip.destination(), key.dst_port, to, to_len)) {
+  Martian why{};
+  switch (map_destination4(nat_, ip.destination(), key.dst_port, to, to_len, why)) {
     case MapResult::kHost: break;
     case MapResult::kUnreachable: {
       ++stats_.unreachable;
@@ -126,6 +127,16 @@ void UdpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip
       if (!out.empty()) {
         tx.send(build_icmp4_error(out, nat_.plan, eth.source(), ip, wire::icmp4_type::kDestUnreachable,
                                   wire::icmp4_unreach::kNet));
+      }
+      return;
+    }
+    case MapResult::kMartian: {
+      stats_.martians.count(why);
+      wire::MutBytes out = martian_answered(why) ? tx.acquire() : wire::MutBytes{};
+      if (!out.empty()) {
+        tx.send(build_icmp4_error(out, nat_.plan, eth.source(), ip,
+                                  wire::icmp4_type::kDestUnreachable,
+                                  wire::icmp4_unreach::kAdminProhibited));
       }
       return;
     }
@@ -148,7 +159,8 @@ void UdpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip
   }
   sockaddr_storage to;
   socklen_t to_len = 0;
-  switch (map_destination6(nat_, ip.destination(), key.dst_port, to, to_len)) {
+  Martian why{};
+  switch (map_destination6(nat_, ip.destination(), key.dst_port, to, to_len, why)) {
     case MapResult::kHost: break;
     case MapResult::kUnreachable: {
       ++stats_.unreachable;
@@ -156,6 +168,16 @@ void UdpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip
       if (!out.empty()) {
         tx.send(build_icmp6_error(out, nat_.plan, eth.source(), ip, wire::icmp6_type::kDestUnreachable,
                                   wire::icmp6_unreach::kNoRoute));
+      }
+      return;
+    }
+    case MapResult::kMartian: {
+      stats_.martians.count(why);
+      wire::MutBytes out = martian_answered(why) ? tx.acquire() : wire::MutBytes{};
+      if (!out.empty()) {
+        tx.send(build_icmp6_error(out, nat_.plan, eth.source(), ip,
+                                  wire::icmp6_type::kDestUnreachable,
+                                  wire::icmp6_unreach::kAdminProhibited));
       }
       return;
     }

@@ -51,6 +51,7 @@ struct UdpFlowStats {
   uint64_t socket_errors = 0; // socket()/connect() failed (e.g. out of fds)
   uint64_t table_full = 0;    // refused at --max-flows
   uint64_t unreachable = 0;   // host loopback with --disable-host-loopback: ICMP net unreachable
+  MartianCounters martians;   // refused destinations (l2l4/nat.hpp): ICMP admin prohibited
   uint64_t too_big = 0;       // reply larger than the guest's MTU allows
   uint64_t icmp_errors = 0;   // ICMP errors from the host side passed on to the guest
   uint64_t reverse_created = 0;  // reverse flows (forwarded UDP ports)
@@ -74,7 +75,8 @@ class UdpFlows final : public SocketClient {
 
   // A guest datagram for a host destination (not for tapir's services).
   // `tx` carries "network unreachable" back when the destination is host
-  // loopback and --disable-host-loopback is set (as slirp4netns).
+  // loopback and --disable-host-loopback is set (as slirp4netns), and
+  // "administratively prohibited" for a unicast martian (l2l4/nat.hpp).
   void on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::UdpView& udp,
                  MonoTime now, TxQueue& tx);
   void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,

@@ -359,6 +359,36 @@ TEST(TcpFlows, DisabledHostLoopbackIsNetworkUnreachable) {
   EXPECT_TRUE(h.host.sockets.empty()) << "no host socket for a prohibited destination";
 }
 
+// Martian destinations (l2l4/nat.hpp): a SYN to one never opens a host
+// socket, whatever the flags; the unicast ones get a reset, multicast and
+// broadcast nothing (RFC 1122 4.2.3.10).
+TEST(TcpFlows, MartianDestinationsGetAResetAndNoHostSocket) {
+  for (bool dhl : {false, true}) {
+    Harness h(16, dhl);
+    for (const char* dst : {"127.0.0.1", "0.0.0.0", "240.0.0.1"}) {
+      h.out.clear();
+      h.guest(tf::kSyn, kIrs, 0, "", 64240, true, *wire::Ipv4Addr::parse(dst));
+      ASSERT_EQ(h.out.size(), 1u) << dst;
+      EXPECT_EQ(h.out[0].flags, tf::kRst | tf::kAck) << dst;
+      EXPECT_EQ(h.out[0].ack, kIrs + 1) << dst;
+    }
+    h.out.clear();
+    for (const char* dst : {"224.0.0.1", "255.255.255.255", "10.0.2.255"}) {
+      h.guest(tf::kSyn, kIrs, 0, "", 64240, true, *wire::Ipv4Addr::parse(dst));
+      h.guest(tf::kAck, kIrs + 1, 77, "data", 64240, false, *wire::Ipv4Addr::parse(dst));
+    }
+    EXPECT_TRUE(h.out.empty()) << "no reply to a multicast or broadcast destination";
+    EXPECT_TRUE(h.host.sockets.empty()) << "no host socket for a martian";
+    EXPECT_EQ(h.flows.size(), 0u);
+    const MartianCounters& m = h.flows.stats().martians;
+    EXPECT_EQ(m[Martian::kLoopback], 1u);
+    EXPECT_EQ(m[Martian::kUnspecified], 1u);
+    EXPECT_EQ(m[Martian::kReserved], 1u);
+    EXPECT_EQ(m[Martian::kMulticast], 2u);
+    EXPECT_EQ(m[Martian::kBroadcast], 4u);
+  }
+}
+
 TEST(TcpFlows, AtTheCapANewSynGetsAReset) {
   Harness h(1);
   h.establish();
