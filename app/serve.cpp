@@ -173,6 +173,7 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
       {"tcp_bad_checksum", ts.bad_checksum},
       {"tcp_bad_segment", ts.bad_segment},
       {"tcp_timeouts", ts.timeouts},
+      {"tcp_window_timeouts", ts.window_timeouts},
       {"tcp_resets_to_guest", ts.resets_to_guest},
       {"tcp_resets_from_guest", ts.resets_from_guest},
       {"forward_tcp_refused", fs.tcp_refused},

@@ -81,6 +81,7 @@ struct TcpFlows::Flow {
   bool tx_waiting = false;
   uint8_t dupacks = 0;
   uint8_t retries = 0;
+  uint8_t probes = 0;  // zero-window probes since the window was last open
   Duration rto = kMinRto;
   MonoTime last_activity{};
 
@@ -730,6 +731,7 @@ void TcpFlows::on_ack(Flow& f, const Seg& s, MonoTime now, TxQueue& tx) {
     }
   }
   f.snd_wnd = wnd;
+  if (wnd != 0) f.probes = 0;
   const uint32_t slot = static_cast<uint32_t>(&f - flows_.data());
   if (f.in_flight() != 0) {
     if (progress || !timers_.armed(slot)) arm(f, now + f.rto);
@@ -986,7 +988,15 @@ void TcpFlows::on_timer(uint32_t slot, MonoTime now, TxQueue& tx) {
   }
   if (f.snd_wnd == 0 && !f.fin_acked) {
     // Zero-window probe: an ACK below snd_una makes the guest answer with
-    // its current window.
+    // its current window. A window shut for kMaxWindowProbes probes ends
+    // the flow, so a guest cannot pin host socket memory forever.
+    if (++f.probes > kMaxWindowProbes) {
+      ++stats_.timeouts;
+      ++stats_.window_timeouts;
+      LOG_DEBUG("TCP: the guest's window stayed shut; resetting the connection");
+      send_control(f, tf::kRst | tf::kAck, f.snd_nxt, tx);
+      return release(f, true);
+    }
     ++stats_.window_probes;
     send_control(f, tf::kAck, f.snd_una - 1, tx);
     f.rto = Duration::nanos(std::min(f.rto.ns * 2, kMaxRto.ns));

@@ -463,6 +463,59 @@ TEST(TcpFlows, ZeroWindowIsProbed) {
   EXPECT_EQ(h.out.back().payload, "waiting");
 }
 
+TEST(TcpFlows, AWindowShutForeverIsGivenUpWithResets) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.guest(tf::kAck, kIrs + 1, iss + 1, "", 0);
+  h.host.sockets.at(h.fd()).rx = "never read";
+  h.ready(h.fd(), POLLIN);
+  // The guest answers every probe, its window still shut (as a reader
+  // that never reads would): the flow lives for kMaxWindowProbes probes.
+  for (int i = 0; i < TcpFlows::kMaxWindowProbes; ++i) {
+    const size_t before = h.out.size();
+    h.tick(TcpFlows::kMaxRto);
+    ASSERT_EQ(h.out.size(), before + 1) << "probe " << i;
+    EXPECT_EQ(h.out.back().seq, iss);
+    EXPECT_EQ(h.out.back().flags, tf::kAck);
+    h.guest(tf::kAck, kIrs + 1, iss + 1, "", 0);
+    ASSERT_EQ(h.flows.size(), 1u);
+  }
+  EXPECT_EQ(h.flows.stats().window_probes, static_cast<uint64_t>(TcpFlows::kMaxWindowProbes));
+  // The next one is not sent: both sides are reset instead.
+  h.out.clear();
+  h.tick(TcpFlows::kMaxRto);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kRst | tf::kAck);
+  EXPECT_EQ(h.flows.size(), 0u);
+  EXPECT_EQ(h.flows.stats().window_timeouts, 1u);
+  EXPECT_EQ(h.flows.stats().timeouts, 1u);
+  EXPECT_TRUE(h.host.sockets.at(h.fd()).reset);
+}
+
+TEST(TcpFlows, AWindowThatOpensStartsTheProbeCountAgain) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.guest(tf::kAck, kIrs + 1, iss + 1, "", 0);
+  h.host.sockets.at(h.fd()).rx = "x";
+  h.ready(h.fd(), POLLIN);
+  for (int i = 0; i < TcpFlows::kMaxWindowProbes; ++i) {
+    h.tick(TcpFlows::kMaxRto);
+    h.guest(tf::kAck, kIrs + 1, iss + 1, "", 0);
+  }
+  // One byte of window: the byte goes out and is acknowledged; shut again.
+  h.guest(tf::kAck, kIrs + 1, iss + 1, "", 1);
+  ASSERT_EQ(h.out.back().payload, "x");
+  h.guest(tf::kAck, kIrs + 1, iss + 2, "", 0);
+  h.host.sockets.at(h.fd()).rx = "y";
+  h.ready(h.fd(), POLLIN);
+  for (int i = 0; i < TcpFlows::kMaxWindowProbes; ++i) {
+    h.tick(TcpFlows::kMaxRto);
+    h.guest(tf::kAck, kIrs + 1, iss + 2, "", 0);
+    ASSERT_EQ(h.flows.size(), 1u) << "probe " << i << " of the second closed window";
+  }
+  EXPECT_EQ(h.flows.stats().window_timeouts, 0u);
+}
+
 TEST(TcpFlows, AnsweringAWindowProbe) {
   Harness h;
   const uint32_t iss = h.establish();
