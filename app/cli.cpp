@@ -41,6 +41,8 @@ enum LongOnly : int {
   kOptDnsCacheSize,
   kOptDnsLog,
   kOptMaxFlows,
+  kOptMaxUdpFlows,
+  kOptMaxIcmpFlows,
   kOptPcap,
   kOptNoOffload,
   kOptAddHost,
@@ -85,6 +87,8 @@ const option kLongOptions[] = {
     {"dns-cache-size", required_argument, nullptr, kOptDnsCacheSize},
     {"dns-log", no_argument, nullptr, kOptDnsLog},
     {"max-flows", required_argument, nullptr, kOptMaxFlows},
+    {"max-udp-flows", required_argument, nullptr, kOptMaxUdpFlows},
+    {"max-icmp-flows", required_argument, nullptr, kOptMaxIcmpFlows},
     {"pcap", required_argument, nullptr, kOptPcap},
     {"no-offload", no_argument, nullptr, kOptNoOffload},
     {"add-host", required_argument, nullptr, kOptAddHost},
@@ -196,6 +200,14 @@ bool Options::ipv6_wanted(bool host_has_ipv6_default) const {
   return (mode == Mode::kRun || !tapname_given) && host_has_ipv6_default;
 }
 
+size_t Options::udp_flow_cap() const {
+  return max_udp_flows.value_or(std::min(kDefaultMaxUdpFlows, max_flows));
+}
+
+size_t Options::icmp_flow_cap() const {
+  return max_icmp_flows.value_or(std::min(kDefaultMaxIcmpFlows, max_flows));
+}
+
 const char* usage_text() {
   return "Usage: tapir [OPTION]... PID|PATH [TAPNAME]\n"
          "       tapir run [OPTION]... [--] [CMD [ARG]...]\n"
@@ -243,8 +255,11 @@ const char* usage_text() {
          "--add-host=NAME:ADDR     answer NAME with ADDR (IPv4, IPv6 or host-gateway) and\n"
          "                         ADDR's reverse name with NAME, in the DNS forwarder\n"
          "                         (repeatable)\n"
-         "--max-flows=N            at most N TCP and N UDP flows (default 65536); beyond,\n"
-         "                         new connections are reset\n"
+         "--max-flows=N            at most N TCP connections (default 65536); beyond, new\n"
+         "                         connections are reset. Also caps the two below\n"
+         "--max-udp-flows=N        at most N UDP flows, each a host socket and port\n"
+         "                         (default 4096, or --max-flows if lower)\n"
+         "--max-icmp-flows=N       at most N ping flows (default 1024, or --max-flows if lower)\n"
          "--pcap=FILE              write every frame on the tap, both ways, to FILE\n"
          "--no-offload             open the tap without a vnet header: no segmentation or\n"
          "                         checksum offload (slower; for debugging and old kernels)\n"
@@ -413,6 +428,18 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
           return unexpected(std::string("--max-flows must be an integer 1-1000000"));
         }
         o.max_flows = static_cast<size_t>(v);
+        break;
+      case kOptMaxUdpFlows:
+        if (!parse_long(optarg, 1, 1'000'000, v)) {
+          return unexpected(std::string("--max-udp-flows must be an integer 1-1000000"));
+        }
+        o.max_udp_flows = static_cast<size_t>(v);
+        break;
+      case kOptMaxIcmpFlows:
+        if (!parse_long(optarg, 1, 1'000'000, v)) {
+          return unexpected(std::string("--max-icmp-flows must be an integer 1-1000000"));
+        }
+        o.max_icmp_flows = static_cast<size_t>(v);
         break;
       case kOptNoOffload: o.no_offload = true; break;
       case kOptPcap:

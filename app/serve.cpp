@@ -126,6 +126,7 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
         {"from_forwarded_ports", us.from_listener}}},
       {"icmp_echo",
        {{"active", echo.size()},
+        {"max", echo.max_flows()},
         {"created", is.created},
         {"expired", is.expired},
         {"to_host", is.to_host},
@@ -272,14 +273,16 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   ec.tap_fd = tap.fd.get();
   ec.vnet_hdr_len = tap.vnet_hdr_len;
   ec.watch_fds = {sigfd.get(), pidfd, cfg.exit_fd};
-  // One watch per flow socket, plus ping sockets, DNS and the API.
-  ec.socket_slots = static_cast<uint32_t>(cfg.max_tcp_flows + cfg.max_udp_flows + 4096);
+  // One watch per flow socket (TCP, UDP, ping), plus DNS and the API.
+  ec.socket_slots =
+      static_cast<uint32_t>(cfg.max_tcp_flows + cfg.max_udp_flows + cfg.max_icmp_flows + 4096);
 
   // Declared before the engine: its sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
   std::optional<l2l4::DnsService> dns;
   l2l4::UdpFlows udp(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows);
-  l2l4::IcmpEchoFlows echo(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, 1024);
+  l2l4::IcmpEchoFlows echo(l2l4::NatConfig{services.plan, cfg.disable_host_loopback},
+                           cfg.max_icmp_flows);
   l2l4::KernelTcpHost tcp_host;
   l2l4::TcpFlows tcp(l2l4::TcpConfig{l2l4::NatConfig{services.plan, cfg.disable_host_loopback},
                                      cfg.max_tcp_flows, cfg.outbound},

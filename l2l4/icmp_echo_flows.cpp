@@ -32,6 +32,10 @@ IcmpEchoFlows::Flow* IcmpEchoFlows::flow_for(const Key& key, const sockaddr_stor
   if (auto it = index_.find(key); it != index_.end()) return &flows_.at(it->second);
   if (flows_.size() >= max_flows_) {
     ++stats_.table_full;
+    static RateLimit rl(1, Duration::seconds(10));
+    TAPIR_LOG_RL(LogLevel::kWarn, rl, now,
+                 "ping flow table full (%zu flows, --max-icmp-flows): new pings dropped",
+                 flows_.size());
     return nullptr;
   }
   Fd fd(::socket(key.v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,

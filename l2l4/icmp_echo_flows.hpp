@@ -58,6 +58,7 @@ class IcmpEchoFlows final : public SocketClient {
   void expire(MonoTime now);
 
   size_t size() const { return flows_.size(); }
+  size_t max_flows() const { return max_flows_; }
   const EchoFlowStats& stats() const { return stats_; }
   static constexpr Duration kIdleTimeout = Duration::seconds(30);
 

@@ -48,7 +48,8 @@ UdpFlows::Flow* UdpFlows::open_flow(const UdpFlowKey& key, const sockaddr_storag
   if (flows_.size() >= max_flows_) {
     ++stats_.table_full;
     static RateLimit rl(1, Duration::seconds(10));
-    TAPIR_LOG_RL(LogLevel::kWarn, rl, now, "UDP flow table full (%zu flows): new flows refused",
+    TAPIR_LOG_RL(LogLevel::kWarn, rl, now,
+                 "UDP flow table full (%zu flows, --max-udp-flows): new flows refused",
                  flows_.size());
     return nullptr;
   }
@@ -299,6 +300,10 @@ void UdpFlows::from_listener(const UdpFlowKey& key, const wire::MacAddr& guest_m
     if (f->reverse()) f->listener = from;
   } else if (flows_.size() >= max_flows_) {
     ++stats_.table_full;
+    static RateLimit rl(1, Duration::seconds(10));
+    TAPIR_LOG_RL(LogLevel::kWarn, rl, now,
+                 "UDP flow table full (%zu flows, --max-udp-flows): forwarded datagram dropped",
+                 flows_.size());
     tx.cancel();
     return;
   } else {

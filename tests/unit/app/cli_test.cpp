@@ -104,6 +104,37 @@ TEST(Cli, DataPathOptions) {
   EXPECT_EQ(p.error(), "--pcap needs a file name");
 }
 
+// Each UDP flow holds a host ephemeral port: UDP and ping have caps of
+// their own, far below --max-flows's default; --max-flows still bounds them.
+TEST(Cli, UdpAndPingFlowCaps) {
+  auto d = parse({"1", "tap0"});
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ(d->udp_flow_cap(), 4096u);
+  EXPECT_EQ(d->icmp_flow_cap(), 1024u);
+  auto low = parse({"--max-flows=100", "1", "tap0"});
+  ASSERT_TRUE(low) << low.error();
+  EXPECT_EQ(low->udp_flow_cap(), 100u);
+  EXPECT_EQ(low->icmp_flow_cap(), 100u);
+  auto own =
+      parse({"--max-flows=100", "--max-udp-flows=20000", "--max-icmp-flows", "7", "1", "tap0"});
+  ASSERT_TRUE(own) << own.error();
+  EXPECT_EQ(own->max_flows, 100u);
+  EXPECT_EQ(own->udp_flow_cap(), 20000u);
+  EXPECT_EQ(own->icmp_flow_cap(), 7u);
+  for (const char* bad : {"--max-udp-flows=0", "--max-udp-flows=x", "--max-udp-flows=1000001"}) {
+    auto e = parse({bad, "1", "tap0"});
+    ASSERT_FALSE(e) << bad;
+    EXPECT_EQ(e.error(), "--max-udp-flows must be an integer 1-1000000");
+  }
+  auto e = parse({"--max-icmp-flows=-1", "1", "tap0"});
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error(), "--max-icmp-flows must be an integer 1-1000000");
+  const std::string help = usage_text();
+  for (const char* opt : {"--max-udp-flows=N", "--max-icmp-flows=N"}) {
+    EXPECT_NE(help.find(opt), std::string::npos) << opt;
+  }
+}
+
 TEST(Cli, DnsOptions) {
   auto d = parse({"1", "tap0"});
   ASSERT_TRUE(d) << d.error();
