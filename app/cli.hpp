@@ -92,8 +92,12 @@ struct Options {
 
   // IPv6 follows slirp4netns (-6 turns it on) except for tapir's own
   // invocations (run mode, or no TAPNAME), which turn it on when the host
-  // has an IPv6 default route.
+  // has an IPv6 default route — and the MTU allows IPv6 (RFC 8200 5: a link
+  // must carry 1280 bytes).
   bool ipv6_wanted(bool host_has_ipv6_default) const;
+  static constexpr unsigned kMinMtu = 68;        // RFC 791: every IPv4 host
+  static constexpr unsigned kMinMtuIpv6 = 1280;  // RFC 8200 5
+  static constexpr unsigned kMaxMtu = 65521;     // slirp4netns's limit
 };
 
 // One -p/--publish value, [HOSTADDR:]HOSTPORT[-END]:GUESTPORT[-END][/tcp|/udp]

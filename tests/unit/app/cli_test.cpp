@@ -135,6 +135,44 @@ TEST(Cli, UdpAndPingFlowCaps) {
   }
 }
 
+// The MTU: 68 (RFC 791) to 65521 (slirp4netns), 1280 with IPv6 (RFC 8200).
+// tapir's frame builders need the minimum; below it every option was taken.
+TEST(Cli, MtuBounds) {
+  const std::vector<BadCase> cases = {
+      {{"--mtu=67", "1", "tap0"}, "MTU must be at least 68 (RFC 791), not 67"},
+      {{"-m", "1", "1", "tap0"}, "MTU must be at least 68 (RFC 791), not 1"},
+      {{"--mtu=-5", "1", "tap0"}, "MTU must be a positive integer (< 65522)"},
+      {{"--mtu=1279", "-6", "1", "tap0"},
+       "MTU must be at least 1280 with IPv6 (RFC 8200), not 1279"},
+      {{"run", "--enable-ipv6", "--mtu", "576", "--", "true"},
+       "MTU must be at least 1280 with IPv6 (RFC 8200), not 576"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.args);
+    ASSERT_FALSE(r) << c.args[0] << " " << c.args[1];
+    EXPECT_EQ(r.error(), c.error);
+  }
+  for (const char* ok : {"--mtu=68", "--mtu=65521", "--mtu=1279"}) {
+    auto r = parse({ok, "1", "tap0"});
+    ASSERT_TRUE(r) << ok << ": " << r.error();
+  }
+  auto v6 = parse({"-6", "--mtu=1280", "1", "tap0"});
+  ASSERT_TRUE(v6) << v6.error();
+  EXPECT_TRUE(v6->ipv6_wanted(false));
+  // --disable-ipv6 wins over -6, so a small MTU is fine then.
+  auto off = parse({"-6", "--disable-ipv6", "--mtu=576", "1", "tap0"});
+  ASSERT_TRUE(off) << off.error();
+  EXPECT_FALSE(off->ipv6_wanted(true));
+  // Where tapir would turn IPv6 on by itself (run mode), a link below
+  // 1280 bytes keeps it off instead of failing.
+  auto run = parse({"run", "--mtu=576", "--", "true"});
+  ASSERT_TRUE(run) << run.error();
+  EXPECT_FALSE(run->ipv6_wanted(true));
+  auto run1500 = parse({"run", "--", "true"});
+  ASSERT_TRUE(run1500) << run1500.error();
+  EXPECT_TRUE(run1500->ipv6_wanted(true));
+}
+
 TEST(Cli, DnsOptions) {
   auto d = parse({"1", "tap0"});
   ASSERT_TRUE(d) << d.error();
