@@ -41,6 +41,8 @@ enum LongOnly : int {
   kOptDnsCacheSize,
   kOptDnsLog,
   kOptMaxFlows,
+  kOptMaxUdpFlows,
+  kOptMaxIcmpFlows,
   kOptPcap,
   kOptNoOffload,
   kOptAddHost,
@@ -85,6 +87,8 @@ const option kLongOptions[] = {
     {"dns-cache-size", required_argument, nullptr, kOptDnsCacheSize},
     {"dns-log", no_argument, nullptr, kOptDnsLog},
     {"max-flows", required_argument, nullptr, kOptMaxFlows},
+    {"max-udp-flows", required_argument, nullptr, kOptMaxUdpFlows},
+    {"max-icmp-flows", required_argument, nullptr, kOptMaxIcmpFlows},
     {"pcap", required_argument, nullptr, kOptPcap},
     {"no-offload", no_argument, nullptr, kOptNoOffload},
     {"add-host", required_argument, nullptr, kOptAddHost},
@@ -192,8 +196,16 @@ Expected<std::vector<flows::ForwardRule>, std::string> parse_publish(std::string
 
 bool Options::ipv6_wanted(bool host_has_ipv6_default) const {
   if (disable_ipv6) return false;
-  if (enable_ipv6) return true;
-  return (mode == Mode::kRun || !tapname_given) && host_has_ipv6_default;
+  if (enable_ipv6) return true;  // the parser refused -6 below kMinMtuIpv6
+  return (mode == Mode::kRun || !tapname_given) && host_has_ipv6_default && mtu >= kMinMtuIpv6;
+}
+
+size_t Options::udp_flow_cap() const {
+  return max_udp_flows.value_or(std::min(kDefaultMaxUdpFlows, max_flows));
+}
+
+size_t Options::icmp_flow_cap() const {
+  return max_icmp_flows.value_or(std::min(kDefaultMaxIcmpFlows, max_flows));
 }
 
 const char* usage_text() {
@@ -215,7 +227,8 @@ const char* usage_text() {
          "                         address network+100 and a default route via network+2\n"
          "-e, --exit-fd=FD         exit when FD reports an event (e.g. the other end closed)\n"
          "-r, --ready-fd=FD        write \"1\" to FD and close it once everything is up\n"
-         "-m, --mtu=MTU            specify MTU (default=1500, max=65521)\n"
+         "-m, --mtu=MTU            specify MTU (default=1500, min=68, or 1280 with IPv6,\n"
+         "                         max=65521)\n"
          "-6, --enable-ipv6        enable IPv6 (fd00::/64); tapir run and PID without\n"
          "                         TAPNAME turn it on when the host has an IPv6 default route\n"
          "--cidr=CIDR              specify network address CIDR (default=10.0.2.0/24)\n"
@@ -243,8 +256,11 @@ const char* usage_text() {
          "--add-host=NAME:ADDR     answer NAME with ADDR (IPv4, IPv6 or host-gateway) and\n"
          "                         ADDR's reverse name with NAME, in the DNS forwarder\n"
          "                         (repeatable)\n"
-         "--max-flows=N            at most N TCP and N UDP flows (default 65536); beyond,\n"
-         "                         new connections are reset\n"
+         "--max-flows=N            at most N TCP connections (default 65536); beyond, new\n"
+         "                         connections are reset. Also caps the two below\n"
+         "--max-udp-flows=N        at most N UDP flows, each a host socket and port\n"
+         "                         (default 4096, or --max-flows if lower)\n"
+         "--max-icmp-flows=N       at most N ping flows (default 1024, or --max-flows if lower)\n"
          "--pcap=FILE              write every frame on the tap, both ways, to FILE\n"
          "--no-offload             open the tap without a vnet header: no segmentation or\n"
          "                         checksum offload (slower; for debugging and old kernels)\n"
@@ -302,7 +318,13 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
         o.ready_fd = static_cast<int>(v);
         break;
       case 'm':
-        if (!parse_long(optarg, 1, 65521, v)) return unexpected(std::string("MTU must be a positive integer (< 65522)"));
+        // slirp4netns's text for what it refuses too; below 68 tapir says
+        // why (libslirp would fail later, tapir's frame builders need it).
+        if (!parse_long(optarg, 1, Options::kMaxMtu, v))
+          return unexpected(std::string("MTU must be a positive integer (< 65522)"));
+        if (v < static_cast<long>(Options::kMinMtu)) {
+          return unexpected("MTU must be at least 68 (RFC 791), not " + std::to_string(v));
+        }
         o.mtu = static_cast<unsigned>(v);
         break;
       case '6': o.enable_ipv6 = true; break;
@@ -414,6 +436,18 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
         }
         o.max_flows = static_cast<size_t>(v);
         break;
+      case kOptMaxUdpFlows:
+        if (!parse_long(optarg, 1, 1'000'000, v)) {
+          return unexpected(std::string("--max-udp-flows must be an integer 1-1000000"));
+        }
+        o.max_udp_flows = static_cast<size_t>(v);
+        break;
+      case kOptMaxIcmpFlows:
+        if (!parse_long(optarg, 1, 1'000'000, v)) {
+          return unexpected(std::string("--max-icmp-flows must be an integer 1-1000000"));
+        }
+        o.max_icmp_flows = static_cast<size_t>(v);
+        break;
       case kOptNoOffload: o.no_offload = true; break;
       case kOptPcap:
         if (*optarg == '\0') return unexpected(std::string("--pcap needs a file name"));
@@ -447,6 +481,10 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
     }
   }
   for (int i = optind; i < n; ++i) positionals.emplace_back(args[static_cast<size_t>(i)]);
+  if (o.enable_ipv6 && !o.disable_ipv6 && o.mtu < Options::kMinMtuIpv6) {
+    return unexpected("MTU must be at least 1280 with IPv6 (RFC 8200), not " +
+                      std::to_string(o.mtu));
+  }
   // Checked now, placed after the target is known (IPv6 depends on it):
   // main() calls parse_publish again with the final answer.
   for (const auto& spec : publish_specs) {

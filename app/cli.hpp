@@ -63,7 +63,16 @@ struct Options {
   // resolved in the caller's namespace at start (resolve_outbound).
   std::string outbound_addr;
   std::string outbound_addr6;
-  size_t max_flows = 65536;            // --max-flows: per protocol (TCP, UDP)
+  size_t max_flows = 65536;  // --max-flows: TCP, and a ceiling for the two below
+  // --max-udp-flows / --max-icmp-flows; unset: the defaults below, or
+  // --max-flows if lower. Each UDP flow holds a host ephemeral port, so the
+  // default stays far below the port range other users of the host share.
+  std::optional<size_t> max_udp_flows;
+  std::optional<size_t> max_icmp_flows;
+  static constexpr size_t kDefaultMaxUdpFlows = 4096;
+  static constexpr size_t kDefaultMaxIcmpFlows = 1024;
+  size_t udp_flow_cap() const;
+  size_t icmp_flow_cap() const;
   std::string pcap_path;               // --pcap: every tap frame, both ways
   bool no_offload = false;             // --no-offload: no vnet header, no TSO/checksum offload
 
@@ -83,8 +92,12 @@ struct Options {
 
   // IPv6 follows slirp4netns (-6 turns it on) except for tapir's own
   // invocations (run mode, or no TAPNAME), which turn it on when the host
-  // has an IPv6 default route.
+  // has an IPv6 default route — and the MTU allows IPv6 (RFC 8200 5: a link
+  // must carry 1280 bytes).
   bool ipv6_wanted(bool host_has_ipv6_default) const;
+  static constexpr unsigned kMinMtu = 68;        // RFC 791: every IPv4 host
+  static constexpr unsigned kMinMtuIpv6 = 1280;  // RFC 8200 5
+  static constexpr unsigned kMaxMtu = 65521;     // slirp4netns's limit
 };
 
 // One -p/--publish value, [HOSTADDR:]HOSTPORT[-END]:GUESTPORT[-END][/tcp|/udp]

@@ -195,7 +195,9 @@ int main(int argc, char** argv) {
   services.dhcpv6 = !opts.no_dhcpv6;
   if (!opts.disable_dns) cfg.dns = dns_config(opts, req.plan);
   cfg.disable_host_loopback = opts.disable_host_loopback;
-  cfg.max_tcp_flows = cfg.max_udp_flows = opts.max_flows;
+  cfg.max_tcp_flows = opts.max_flows;
+  cfg.max_udp_flows = opts.udp_flow_cap();
+  cfg.max_icmp_flows = opts.icmp_flow_cap();
   cfg.pcap_path = opts.pcap_path;
   cfg.outbound = outbound;
   // -p specs were checked by the parser; their guest family needs IPv6 decided.

@@ -127,6 +127,7 @@ nlohmann::json collect_stats(const tap::TapIo& tapio, const stack::ServiceDispat
         {"from_forwarded_ports", us.from_listener}}},
       {"icmp_echo",
        {{"active", echo.size()},
+        {"max", echo.max_flows()},
         {"created", is.created},
         {"expired", is.expired},
         {"to_host", is.to_host},
@@ -142,8 +143,15 @@ nlohmann::json collect_stats(const tap::TapIo& tapio, const stack::ServiceDispat
     const uint64_t n = ds.drops[e] + es.drops[e];
     if (n != 0) malformed[wire::parse_error_name(e)] = n;
   }
+  // Martian destinations (flows/nat.hpp), by reason, whichever protocol.
+  json martian = json::object();
+  for (size_t i = 0; i < flows::kMartianCount; ++i) {
+    const auto m = static_cast<flows::Martian>(i);
+    martian[flows::martian_name(m)] = ts.martians[m] + us.martians[m] + is.martians[m];
+  }
   j["drops"] = {
       {"malformed", malformed},
+      {"martian", martian},
       {"no_data_path", ds.no_data_path},
       {"tx_full", ds.tx_full + tapio.tx().no_buffer()},
       {"tap_read_errors", es.read_errors},
@@ -167,6 +175,7 @@ nlohmann::json collect_stats(const tap::TapIo& tapio, const stack::ServiceDispat
       {"tcp_bad_checksum", ts.bad_checksum},
       {"tcp_bad_segment", ts.bad_segment},
       {"tcp_timeouts", ts.timeouts},
+      {"tcp_window_timeouts", ts.window_timeouts},
       {"tcp_resets_to_guest", ts.resets_to_guest},
       {"tcp_resets_from_guest", ts.resets_from_guest},
       {"forward_tcp_refused", fs.tcp_refused},
@@ -267,14 +276,16 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   loop::EngineConfig ec;
   ec.routed_in_flight = tc.tx_slots;
   ec.watch_fds = {sigfd.get(), pidfd, cfg.exit_fd};
-  // One watch per flow socket, plus ping sockets, DNS and the API.
-  ec.socket_slots = static_cast<uint32_t>(cfg.max_tcp_flows + cfg.max_udp_flows + 4096);
+  // One watch per flow socket (TCP, UDP, ping), plus DNS and the API.
+  ec.socket_slots =
+      static_cast<uint32_t>(cfg.max_tcp_flows + cfg.max_udp_flows + cfg.max_icmp_flows + 4096);
 
   // Declared before the engine: its sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
   std::optional<dns::DnsService> dns;
   flows::UdpFlows udp(flows::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows);
-  flows::IcmpEchoFlows echo(flows::NatConfig{services.plan, cfg.disable_host_loopback}, 1024);
+  flows::IcmpEchoFlows echo(flows::NatConfig{services.plan, cfg.disable_host_loopback},
+                           cfg.max_icmp_flows);
   flows::KernelTcpHost tcp_host;
   flows::TcpFlows tcp(flows::TcpConfig{flows::NatConfig{services.plan, cfg.disable_host_loopback},
                                      cfg.max_tcp_flows, cfg.outbound},

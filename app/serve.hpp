@@ -37,7 +37,8 @@ struct ServeConfig {
   // The DNS forwarder; nullopt with --disable-dns.
   std::optional<dns::DnsServiceConfig> dns;
   bool disable_host_loopback = false;
-  size_t max_udp_flows = 65536;
+  size_t max_udp_flows = 4096;
+  size_t max_icmp_flows = 1024;
   size_t max_tcp_flows = 65536;
   flows::OutboundAddrs outbound;  // --outbound-addr[6]
   std::string pcap_path;         // --pcap

@@ -32,6 +32,10 @@ IcmpEchoFlows::Flow* IcmpEchoFlows::flow_for(const Key& key, const sockaddr_stor
   if (auto it = index_.find(key); it != index_.end()) return &flows_.at(it->second);
   if (flows_.size() >= max_flows_) {
     ++stats_.table_full;
+    static RateLimit rl(1, Duration::seconds(10));
+    TAPIR_LOG_RL(LogLevel::kWarn, rl, now,
+                 "ping flow table full (%zu flows, --max-icmp-flows): new pings dropped",
+                 flows_.size());
     return nullptr;
   }
   Fd fd(::socket(key.v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -78,13 +82,19 @@ void IcmpEchoFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4Vie
   key.id = icmp.identifier();
   sockaddr_storage to;
   socklen_t to_len = 0;
-  const MapResult m = map_destination4(nat_, ip.destination(), 0, to, to_len);
+  Martian why{};
+  const MapResult m = map_destination4(nat_, ip.destination(), 0, to, to_len, why);
   if (m == MapResult::kLocal) return;
   auto answer = [&](uint8_t code) {
     wire::MutBytes out = tx.acquire();
     if (out.empty()) return;
     tx.send(build_icmp4_error(out, nat_.plan, eth.source(), ip, wire::icmp4_type::kDestUnreachable, code));
   };
+  if (m == MapResult::kMartian) {
+    stats_.martians.count(why);
+    if (martian_answered(why)) answer(wire::icmp4_unreach::kAdminProhibited);
+    return;
+  }
   if (m == MapResult::kUnreachable) {
     ++stats_.unreachable;
     return answer(wire::icmp4_unreach::kNet);
@@ -113,13 +123,19 @@ void IcmpEchoFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6Vie
   key.id = icmp.identifier();
   sockaddr_storage to;
   socklen_t to_len = 0;
-  const MapResult m = map_destination6(nat_, ip.destination(), 0, to, to_len);
+  Martian why{};
+  const MapResult m = map_destination6(nat_, ip.destination(), 0, to, to_len, why);
   if (m == MapResult::kLocal) return;
   auto answer = [&](uint8_t code) {
     wire::MutBytes out = tx.acquire();
     if (out.empty()) return;
     tx.send(build_icmp6_error(out, nat_.plan, eth.source(), ip, wire::icmp6_type::kDestUnreachable, code));
   };
+  if (m == MapResult::kMartian) {
+    stats_.martians.count(why);
+    if (martian_answered(why)) answer(wire::icmp6_unreach::kAdminProhibited);
+    return;
+  }
   if (m == MapResult::kUnreachable) {
     ++stats_.unreachable;
     return answer(wire::icmp6_unreach::kNoRoute);

@@ -11,7 +11,9 @@
 // net.ipv4.ping_group_range (which also governs ICMPv6): where it is not,
 // tapir says so once in the log and answers each echo request with
 // "administratively prohibited" instead of silence. Echo to host loopback
-// with --disable-host-loopback gets "network unreachable", as slirp4netns.
+// with --disable-host-loopback gets "network unreachable", as slirp4netns;
+// echo to a martian destination (flows/nat.hpp) "administratively
+// prohibited", or nothing if it was multicast or broadcast.
 
 #include <array>
 #include <cstdint>
@@ -37,6 +39,7 @@ struct EchoFlowStats {
   uint64_t to_guest = 0;
   uint64_t prohibited = 0;   // answered "administratively prohibited"
   uint64_t unreachable = 0;  // answered "network unreachable"
+  MartianCounters martians;  // refused destinations (flows/nat.hpp)
   uint64_t socket_errors = 0;
   uint64_t table_full = 0;
 };
@@ -55,6 +58,7 @@ class IcmpEchoFlows final : public loop::SocketClient {
   void expire(MonoTime now);
 
   size_t size() const { return flows_.size(); }
+  size_t max_flows() const { return max_flows_; }
   const EchoFlowStats& stats() const { return stats_; }
   static constexpr Duration kIdleTimeout = Duration::seconds(30);
 

@@ -81,6 +81,7 @@ struct TcpFlows::Flow {
   bool tx_waiting = false;
   uint8_t dupacks = 0;
   uint8_t retries = 0;
+  uint8_t probes = 0;  // zero-window probes since the window was last open
   Duration rto = kMinRto;
   MonoTime last_activity{};
 
@@ -488,6 +489,15 @@ void TcpFlows::on_segment(const Seg& s, MonoTime now, loop::FrameSink& tx) {
     if (s.has(tf::kSyn) && !s.has(tf::kAck) && !s.has(tf::kRst) && !s.has(tf::kFin)) {
       return on_new_syn(s, now, tx);
     }
+    // No reply from a multicast or broadcast source (RFC 1122 4.2.3.10);
+    // other martians get the closed port's reset below, like any stranger.
+    const auto martian =
+        s.key.v6 ? martian6(wire::Ipv6Addr{s.key.dst})
+                 : martian4(cfg_.nat.plan, wire::Ipv4Addr::load(wire::as_bytes(s.key.dst), 0));
+    if (martian) {
+      stats_.martians.count(*martian);
+      if (!martian_answered(*martian)) return;
+    }
     if (s.has(tf::kFin) && s.has(tf::kAck) && !s.has(tf::kSyn) && !s.has(tf::kRst) && s.payload.empty()) {
       // A bare FIN repeated after the flow ended: our ACK of it was lost
       // (a full receive queue in the guest drops frames). Acknowledge it,
@@ -559,11 +569,19 @@ void TcpFlows::on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx) {
   sockaddr_storage to{};
   socklen_t to_len = 0;
   MapResult m;
+  Martian why{};
   if (s.key.v6) {
-    m = map_destination6(cfg_.nat, wire::Ipv6Addr{s.key.dst}, s.key.dst_port, to, to_len);
+    m = map_destination6(cfg_.nat, wire::Ipv6Addr{s.key.dst}, s.key.dst_port, to, to_len, why);
   } else {
-    m = map_destination4(cfg_.nat, wire::Ipv4Addr::load(wire::as_bytes(s.key.dst), 0), s.key.dst_port, to,
-                         to_len);
+    m = map_destination4(cfg_.nat, wire::Ipv4Addr::load(wire::as_bytes(s.key.dst), 0),
+                         s.key.dst_port, to, to_len, why);
+  }
+  if (m == MapResult::kMartian) {
+    // No host socket, ever: answered as a closed port (RFC 9293 3.10.7.1),
+    // except for multicast and broadcast (RFC 1122 4.2.3.10: discarded).
+    stats_.martians.count(why);
+    if (martian_answered(why)) send_reset_for(s, tx);
+    return;
   }
   const bool dns = m == MapResult::kLocal && s.key.dst_port == 53;
   if (m == MapResult::kLocal && !dns) return send_reset_for(s, tx);  // nothing listens there
@@ -712,6 +730,7 @@ void TcpFlows::on_ack(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx) 
     }
   }
   f.snd_wnd = wnd;
+  if (wnd != 0) f.probes = 0;
   const uint32_t slot = static_cast<uint32_t>(&f - flows_.data());
   if (f.in_flight() != 0) {
     if (progress || !timers_.armed(slot)) arm(f, now + f.rto);
@@ -968,7 +987,15 @@ void TcpFlows::on_timer(uint32_t slot, MonoTime now, loop::FrameSink& tx) {
   }
   if (f.snd_wnd == 0 && !f.fin_acked) {
     // Zero-window probe: an ACK below snd_una makes the guest answer with
-    // its current window.
+    // its current window. A window shut for kMaxWindowProbes probes ends
+    // the flow, so a guest cannot pin host socket memory forever.
+    if (++f.probes > kMaxWindowProbes) {
+      ++stats_.timeouts;
+      ++stats_.window_timeouts;
+      LOG_DEBUG("TCP: the guest's window stayed shut; resetting the connection");
+      send_control(f, tf::kRst | tf::kAck, f.snd_nxt, tx);
+      return release(f, true);
+    }
     ++stats_.window_probes;
     send_control(f, tf::kAck, f.snd_una - 1, tx);
     f.rto = Duration::nanos(std::min(f.rto.ns * 2, kMaxRto.ns));

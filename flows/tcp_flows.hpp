@@ -46,8 +46,9 @@
 //
 // * Timers. One wheel (loop/timer_wheel) driven by the engine's tick holds
 //   at most one deadline per flow: SYN retransmission, retransmission
-//   (RTO, exponential backoff), zero-window probes, and the idle limit of
-//   half-closed flows. Sequence numbers start at RFC 6528 values.
+//   (RTO, exponential backoff), zero-window probes (at most
+//   kMaxWindowProbes, then a reset), and the idle limit of half-closed
+//   flows. Sequence numbers start at RFC 6528 values.
 //
 // The flow table is preallocated (--max-flows), indexed by a keyed hash of
 // the 4-tuple; at the cap a new SYN gets a RST, a counter and a
@@ -106,6 +107,7 @@ struct TcpStats {
   uint64_t closed = 0;
   uint64_t refused = 0;         // host said ECONNREFUSED: RST to the guest
   uint64_t unreachable = 0;     // ICMP unreachable to the guest
+  MartianCounters martians;     // segments to refused destinations (flows/nat.hpp): RST
   uint64_t table_full = 0;      // SYN refused at --max-flows
   uint64_t socket_errors = 0;   // socket()/connect() failed locally (e.g. out of fds)
   uint64_t segments_in = 0;
@@ -124,6 +126,7 @@ struct TcpStats {
   uint64_t bad_segment = 0;     // invalid in the flow's state: dropped
   uint64_t timeouts = 0;        // flows given up (retransmissions, idle)
   uint64_t window_probes = 0;
+  uint64_t window_timeouts = 0;  // of timeouts: a window that stayed shut past kMaxWindowProbes
   uint64_t tx_full = 0;         // a segment waited: every transmit buffer busy
 };
 
@@ -163,6 +166,12 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   static constexpr Duration kMaxRto = Duration::seconds(30);
   static constexpr int kMaxRetries = 12;      // ~2 minutes of backoff, then RST
   static constexpr int kMaxSynRetries = 5;
+  // Zero-window probes before the flow is reset. RFC 9293 3.8.6.1 lets a
+  // receiver keep its window shut as long as it answers the probes, but
+  // here the unread host data sits in a host socket (kernel memory) the
+  // guest does not pay for: ~7 minutes of backoff (capped at kMaxRto),
+  // as a user timeout would bound it (RFC 5482), then RST both ways.
+  static constexpr int kMaxWindowProbes = 20;
   static constexpr Duration kClosingIdle = Duration::seconds(120);
 
  private:

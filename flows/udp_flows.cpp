@@ -48,7 +48,8 @@ UdpFlows::Flow* UdpFlows::open_flow(const UdpFlowKey& key, const sockaddr_storag
   if (flows_.size() >= max_flows_) {
     ++stats_.table_full;
     static RateLimit rl(1, Duration::seconds(10));
-    TAPIR_LOG_RL(LogLevel::kWarn, rl, now, "UDP flow table full (%zu flows): new flows refused",
+    TAPIR_LOG_RL(LogLevel::kWarn, rl, now,
+                 "UDP flow table full (%zu flows, --max-udp-flows): new flows refused",
                  flows_.size());
     return nullptr;
   }
@@ -118,7 +119,8 @@ void UdpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip
   }
   sockaddr_storage to;
   socklen_t to_len = 0;
-  switch (map_destination4(nat_, ip.destination(), key.dst_port, to, to_len)) {
+  Martian why{};
+  switch (map_destination4(nat_, ip.destination(), key.dst_port, to, to_len, why)) {
     case MapResult::kHost: break;
     case MapResult::kUnreachable: {
       ++stats_.unreachable;
@@ -126,6 +128,16 @@ void UdpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip
       if (!out.empty()) {
         tx.send(build_icmp4_error(out, nat_.plan, eth.source(), ip, wire::icmp4_type::kDestUnreachable,
                                   wire::icmp4_unreach::kNet));
+      }
+      return;
+    }
+    case MapResult::kMartian: {
+      stats_.martians.count(why);
+      wire::MutBytes out = martian_answered(why) ? tx.acquire() : wire::MutBytes{};
+      if (!out.empty()) {
+        tx.send(build_icmp4_error(out, nat_.plan, eth.source(), ip,
+                                  wire::icmp4_type::kDestUnreachable,
+                                  wire::icmp4_unreach::kAdminProhibited));
       }
       return;
     }
@@ -148,7 +160,8 @@ void UdpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip
   }
   sockaddr_storage to;
   socklen_t to_len = 0;
-  switch (map_destination6(nat_, ip.destination(), key.dst_port, to, to_len)) {
+  Martian why{};
+  switch (map_destination6(nat_, ip.destination(), key.dst_port, to, to_len, why)) {
     case MapResult::kHost: break;
     case MapResult::kUnreachable: {
       ++stats_.unreachable;
@@ -156,6 +169,16 @@ void UdpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip
       if (!out.empty()) {
         tx.send(build_icmp6_error(out, nat_.plan, eth.source(), ip, wire::icmp6_type::kDestUnreachable,
                                   wire::icmp6_unreach::kNoRoute));
+      }
+      return;
+    }
+    case MapResult::kMartian: {
+      stats_.martians.count(why);
+      wire::MutBytes out = martian_answered(why) ? tx.acquire() : wire::MutBytes{};
+      if (!out.empty()) {
+        tx.send(build_icmp6_error(out, nat_.plan, eth.source(), ip,
+                                  wire::icmp6_type::kDestUnreachable,
+                                  wire::icmp6_unreach::kAdminProhibited));
       }
       return;
     }
@@ -277,6 +300,10 @@ void UdpFlows::from_listener(const UdpFlowKey& key, const wire::MacAddr& guest_m
     if (f->reverse()) f->listener = from;
   } else if (flows_.size() >= max_flows_) {
     ++stats_.table_full;
+    static RateLimit rl(1, Duration::seconds(10));
+    TAPIR_LOG_RL(LogLevel::kWarn, rl, now,
+                 "UDP flow table full (%zu flows, --max-udp-flows): forwarded datagram dropped",
+                 flows_.size());
     tx.cancel();
     return;
   } else {

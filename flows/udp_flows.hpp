@@ -10,10 +10,12 @@
 // Ethernet/IP/UDP headers are put in front (services/frame.hpp), with the
 // destination the guest used as the source. Flows expire like conntrack's:
 // 30 s after the last datagram, 180 s once both sides have spoken. The
-// table is bounded (--max-flows); at the cap new flows are refused and
-// counted. ICMP errors the host side receives for a flow (port unreachable,
-// fragmentation needed, packet too big, ...) come from the socket's error
-// queue (IP_RECVERR) and go to the guest as ICMP from the gateway.
+// table is bounded (--max-udp-flows, default 4096: every flow holds a host
+// ephemeral port, which the host's other users share); at the cap new
+// flows are refused, counted and logged. ICMP errors the host side
+// receives for a flow (port unreachable, fragmentation needed, packet too
+// big, ...) come from the socket's error queue (IP_RECVERR) and go to the
+// guest as ICMP from the gateway.
 
 #include <array>
 #include <cstdint>
@@ -49,8 +51,9 @@ struct UdpFlowStats {
   uint64_t send_errors = 0;
   uint64_t refused = 0;       // ECONNREFUSED from the host side
   uint64_t socket_errors = 0; // socket()/connect() failed (e.g. out of fds)
-  uint64_t table_full = 0;    // refused at --max-flows
+  uint64_t table_full = 0;    // refused at --max-udp-flows
   uint64_t unreachable = 0;   // host loopback with --disable-host-loopback: ICMP net unreachable
+  MartianCounters martians;   // refused destinations (flows/nat.hpp): ICMP admin prohibited
   uint64_t too_big = 0;       // reply larger than the guest's MTU allows
   uint64_t icmp_errors = 0;   // ICMP errors from the host side passed on to the guest
   uint64_t reverse_created = 0;  // reverse flows (forwarded UDP ports)
@@ -74,7 +77,8 @@ class UdpFlows final : public loop::SocketClient {
 
   // A guest datagram for a host destination (not for tapir's services).
   // `tx` carries "network unreachable" back when the destination is host
-  // loopback and --disable-host-loopback is set (as slirp4netns).
+  // loopback and --disable-host-loopback is set (as slirp4netns), and
+  // "administratively prohibited" for a unicast martian (flows/nat.hpp).
   void on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::UdpView& udp,
                  MonoTime now, loop::FrameSink& tx);
   void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,
@@ -95,6 +99,7 @@ class UdpFlows final : public loop::SocketClient {
   void expire(MonoTime now);
 
   size_t size() const { return flows_.size(); }
+  size_t max_flows() const { return max_flows_; }
   const UdpFlowStats& stats() const { return stats_; }
 
   static constexpr Duration kIdleTimeout = Duration::seconds(30);

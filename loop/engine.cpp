@@ -19,7 +19,9 @@ Engine::Engine(Ring ring, const EngineConfig& cfg, LoopHandler& handler)
 SysResult<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, LoopHandler& handler) {
   TAPIR_CHECK(cfg.routed_in_flight < Tag::kMaxSlot && cfg.socket_slots < Tag::kMaxSlot);
   const unsigned entries =
-      2 * (cfg.routed_in_flight + static_cast<unsigned>(cfg.watch_fds.size()) + 8);
+      cfg.ring_entries != 0
+          ? cfg.ring_entries
+          : 2 * (cfg.routed_in_flight + static_cast<unsigned>(cfg.watch_fds.size()) + 8);
   auto ring = Ring::create(entries);
   if (!ring) return unexpected(ring.error());
   return std::unique_ptr<Engine>(new Engine(std::move(*ring), cfg, handler));
@@ -43,6 +45,8 @@ WatchHandle Engine::watch(int fd, unsigned events, SocketClient& client, uint64_
   free_sockets_.pop_back();
   ++socket_slots_used_;
   SocketSlot& s = sockets_[slot];
+  TAPIR_CHECK(!s.taken && !s.armed);  // a slot on the free list is free
+  s.taken = true;
   s.client = &client;
   s.cookie = cookie;
   s.fd = fd;
@@ -62,6 +66,11 @@ void Engine::post_socket_poll(uint32_t slot) {
 }
 
 void Engine::free_socket_slot(uint32_t slot) {
+  SocketSlot& s = sockets_[slot];
+  TAPIR_CHECK(s.taken && !s.active && !s.armed && !s.in_callback);  // freed once per watch()
+  s.taken = false;
+  s.fd = -1;
+  s.client = nullptr;
   free_sockets_.push_back(slot);
   --socket_slots_used_;
 }
@@ -77,9 +86,11 @@ void Engine::unwatch(WatchHandle h) {
     io_uring_sqe* sqe = ring_.sqe();
     io_uring_prep_poll_remove(sqe, Tag{Op::kSocket, h.slot, s.generation}.pack());
     track(sqe, Tag{Op::kCancel, 0, 0});
-  } else {
+  } else if (!s.in_callback) {
     free_socket_slot(h.slot);
   }
+  // else: the client unwatched from inside the callback for the poll's last
+  // completion; on_socket() frees the slot once the callback returns.
 }
 
 void Engine::set_events(WatchHandle h, unsigned events) {
@@ -103,16 +114,23 @@ void Engine::on_socket(const Tag& tag, const io_uring_cqe& cqe, MonoTime now) {
   SocketSlot& s = sockets_[tag.slot];
   const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
   if (!more) s.armed = false;
+  // While the client runs, only this function may free the slot: an
+  // unwatch() inside the callback for the last completion (no F_MORE, e.g.
+  // after a CQ overflow) finds it unarmed, and freeing it there too would
+  // put it on the free list twice — two later watches would share it.
+  s.in_callback = true;
   if (s.active && cqe.res >= 0) {
     s.client->on_socket(s.cookie, static_cast<unsigned>(cqe.res), now, *tx_);
   } else if (s.active && cqe.res < 0 && cqe.res != -ECANCELED) {
     s.client->on_socket(s.cookie, POLLERR, now, *tx_);
   }
-  // The client may have unwatched from inside on_socket.
+  s.in_callback = false;
+  // The client may have unwatched from inside on_socket (the slot is not
+  // reused meanwhile: it is not on the free list while armed or in_callback).
   if (!s.armed) {
     if (s.active) {
       post_socket_poll(tag.slot);  // the kernel ended the multishot (e.g. CQ overflow): re-arm
-    } else if (s.generation == tag.generation) {
+    } else {
       free_socket_slot(tag.slot);
     }
   }
@@ -193,8 +211,11 @@ void Engine::shutdown() {
   sqe = ring_.sqe();
   io_uring_prep_timeout_remove(sqe, Tag{Op::kTick, 0, 0}.pack(), 0);
   io_uring_sqe_set_data64(sqe, Tag{Op::kNone, 0, 0}.pack());
-  // Bounded: every request is cancellable, so this ends in a few rounds.
-  for (int round = 0; round < 100 && inflight_ > 0; ++round) {
+  // Every request is cancellable, so this ends; it gives up only after
+  // 100 rounds in a row without a completion. (Not a fixed number of
+  // rounds: with many watched sockets the completions come a queue-full
+  // at a time, and the rest wait in the kernel's overflow list.)
+  for (int idle_rounds = 0; idle_rounds < 100 && inflight_ > 0;) {
     __kernel_timespec ts{0, 10 * 1000 * 1000};
     io_uring_cqe* cqe = nullptr;
     io_uring_submit_and_wait_timeout(ring_.raw(), &cqe, 1, &ts, nullptr);
@@ -205,14 +226,18 @@ void Engine::shutdown() {
       const Tag tag = Tag::unpack(io_uring_cqe_get_data64(cqe));
       if (tag.op != Op::kNone && (cqe->flags & IORING_CQE_F_MORE) == 0) --inflight_;
       // A socket poll's last completion frees its slot; nobody hears of it.
+      // (A slot whose poll already ended is free or was freed by on_socket.)
       if (tag.op == Op::kSocket && (cqe->flags & IORING_CQE_F_MORE) == 0 &&
           tag.slot < sockets_.size() && sockets_[tag.slot].generation == tag.generation &&
           sockets_[tag.slot].armed) {
-        sockets_[tag.slot] = SocketSlot{nullptr, 0, -1, 0, sockets_[tag.slot].generation, false, false};
+        SocketSlot& s = sockets_[tag.slot];
+        s.armed = false;
+        s.active = false;
         free_socket_slot(tag.slot);
       }
     }
     io_uring_cq_advance(ring_.raw(), seen);
+    idle_rounds = seen == 0 ? idle_rounds + 1 : 0;
   }
 }
 

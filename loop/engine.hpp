@@ -59,6 +59,10 @@ struct EngineConfig {
   // Submissions routed ops may have in flight at once (the tap's transmit
   // buffers): sizes the ring.
   uint32_t routed_in_flight = 256;
+  // Submission queue entries; 0 sizes the ring from routed_in_flight and the
+  // watches. The completion queue is twice as long; the engine survives it
+  // overflowing (multishot polls end without F_MORE and are re-armed).
+  unsigned ring_entries = 0;
 };
 
 struct EngineStats {
@@ -115,7 +119,7 @@ class Engine final : public SocketWatcher {
   void post_tick();
   void post_socket_poll(uint32_t slot);
   void on_socket(const Tag& tag, const io_uring_cqe& cqe, MonoTime now);
-  void free_socket_slot(uint32_t slot);
+  void free_socket_slot(uint32_t slot);  // exactly once per watch()
 
   Ring ring_;
   EngineConfig cfg_;
@@ -130,6 +134,8 @@ class Engine final : public SocketWatcher {
     uint32_t generation = 0;
     bool active = false;  // registered and wanted
     bool armed = false;   // a multishot poll is in the kernel
+    bool in_callback = false;  // on_socket() is calling its client: it frees the slot
+    bool taken = false;        // between watch() and the slot's one free
   };
   std::vector<SocketSlot> sockets_;
   std::vector<uint32_t> free_sockets_;

@@ -96,10 +96,9 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
             return services::dhcp4_reply(*eth, *ip, *udp, cfg_, state_, now, out);
           });
         }
-        // UDP flows (flows/udp_flows): unicast only.
-        const wire::Ipv4Addr dst = ip->destination();
-        if (udp_ != nullptr && !dst.is_multicast() && !dst.is_broadcast() &&
-            dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified() && !ip->source().is_unspecified()) {
+        // UDP flows (flows/udp_flows); the NAT mapping refuses martian
+        // destinations (flows/nat.hpp), in that one place.
+        if (udp_ != nullptr && !ip->source().is_unspecified()) {
           if (meta.gso_size != 0) {
             return udp_segments(wire::kEthernetHeaderLen + ip->header_len(), udp->payload(), meta.gso_size, now, tx);
           }
@@ -108,9 +107,7 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
       } else if (ip->protocol() == wire::ipproto::kTcp) {
         auto tcp = wire::TcpView::parse(ip->payload());
         if (!tcp) return stats_.drops.count(tcp.error());
-        const wire::Ipv4Addr dst = ip->destination();
-        if (tcp_ != nullptr && !dst.is_multicast() && !dst.is_broadcast() &&
-            dst != cfg_.plan.net4.broadcast() && !dst.is_unspecified() && !ip->source().is_unspecified()) {
+        if (tcp_ != nullptr && !ip->source().is_unspecified()) {
           return tcp_->on_guest4(*eth, *ip, *tcp, *meta_, now, tx);
         }
       } else if (ip->protocol() == wire::ipproto::kIcmp) {
@@ -121,8 +118,7 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
             return services::icmp4_echo_reply(*eth, *ip, *icmp, cfg_, out);
           });
         }
-        if (echo_ != nullptr && icmp->type() == wire::icmp4_type::kEchoRequest &&
-            !ip->destination().is_multicast() && !ip->destination().is_broadcast()) {
+        if (echo_ != nullptr && icmp->type() == wire::icmp4_type::kEchoRequest) {
           return echo_->on_guest4(*eth, *ip, *icmp, now, tx);
         }
       }
@@ -155,15 +151,13 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
             return services::icmp6_echo_reply(*eth, *ip, *icmp, cfg_, out);
           });
         }
-        if (echo_ != nullptr && type == wire::icmp6_type::kEchoRequest &&
-            !ip->destination().is_multicast()) {
+        if (echo_ != nullptr && type == wire::icmp6_type::kEchoRequest) {
           return echo_->on_guest6(*eth, *ip, *icmp, now, tx);
         }
       } else if (ip->upper_protocol() == wire::ipproto::kTcp) {
         auto tcp = wire::TcpView::parse(ip->upper_payload());
         if (!tcp) return stats_.drops.count(tcp.error());
-        if (tcp_ != nullptr && !ip->destination().is_multicast() && !ip->destination().is_unspecified() &&
-            !ip->source().is_unspecified()) {
+        if (tcp_ != nullptr && !ip->source().is_unspecified()) {
           return tcp_->on_guest6(*eth, *ip, *tcp, *meta_, now, tx);
         }
       } else if (ip->upper_protocol() == wire::ipproto::kUdp) {
@@ -179,9 +173,8 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
             return services::dhcp6_reply(*eth, *ip, *udp, cfg_, state_, now, out);
           });
         }
-        // UDP flows (flows/udp_flows): unicast only.
-        if (udp_ != nullptr && !ip->destination().is_multicast() &&
-            !ip->destination().is_unspecified() && !ip->source().is_unspecified()) {
+        // UDP flows (flows/udp_flows); martian destinations: flows/nat.hpp.
+        if (udp_ != nullptr && !ip->source().is_unspecified()) {
           if (meta.gso_size != 0) {
             // Only the plain header: no extension headers before UDP.
             if (ip->next_header() != wire::ipproto::kUdp) break;

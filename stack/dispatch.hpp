@@ -10,16 +10,20 @@
 //   IPv6 UDP to port 547             -> services::dhcp6_reply
 //   UDP to the DNS address, port 53  -> dns::DnsService (dns/io/service), or counted
 //                                       and dropped with --disable-dns
-//   other unicast UDP                -> flows::UdpFlows (flows/udp_flows): host sockets
-//   echo requests to other hosts     -> flows::IcmpEchoFlows (flows/icmp_echo_flows)
-//   unicast TCP                      -> flows::TcpFlows (flows/tcp_flows), including
+//   other UDP                        -> UdpFlows (flows/udp_flows): host sockets
+//   echo requests to other hosts     -> IcmpEchoFlows (flows/icmp_echo_flows)
+//   TCP                              -> TcpFlows (flows/tcp_flows), including
 //                                       TCP to the DNS address
+//                                       (the flows refuse martian destinations
+//                                       — loopback, multicast, broadcast, ... —
+//                                       through the NAT mapping, flows/nat.hpp,
+//                                       and count them by reason)
 //   every tick                       -> TCP timers; once a second the UDP and
 //                                       ping flows expire and router
 //                                       advertisements go out when due
 //   anything else                    -> counted as "no_data_path" (no
 //                                       translation for it: other protocols,
-//                                       fragments, multicast)
+//                                       fragments)
 //
 // Malformed frames are dropped and counted by reason (ParseError), and a
 // rate-limited debug line says why; one bad frame never affects the next.

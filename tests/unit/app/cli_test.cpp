@@ -104,6 +104,75 @@ TEST(Cli, DataPathOptions) {
   EXPECT_EQ(p.error(), "--pcap needs a file name");
 }
 
+// Each UDP flow holds a host ephemeral port: UDP and ping have caps of
+// their own, far below --max-flows's default; --max-flows still bounds them.
+TEST(Cli, UdpAndPingFlowCaps) {
+  auto d = parse({"1", "tap0"});
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ(d->udp_flow_cap(), 4096u);
+  EXPECT_EQ(d->icmp_flow_cap(), 1024u);
+  auto low = parse({"--max-flows=100", "1", "tap0"});
+  ASSERT_TRUE(low) << low.error();
+  EXPECT_EQ(low->udp_flow_cap(), 100u);
+  EXPECT_EQ(low->icmp_flow_cap(), 100u);
+  auto own =
+      parse({"--max-flows=100", "--max-udp-flows=20000", "--max-icmp-flows", "7", "1", "tap0"});
+  ASSERT_TRUE(own) << own.error();
+  EXPECT_EQ(own->max_flows, 100u);
+  EXPECT_EQ(own->udp_flow_cap(), 20000u);
+  EXPECT_EQ(own->icmp_flow_cap(), 7u);
+  for (const char* bad : {"--max-udp-flows=0", "--max-udp-flows=x", "--max-udp-flows=1000001"}) {
+    auto e = parse({bad, "1", "tap0"});
+    ASSERT_FALSE(e) << bad;
+    EXPECT_EQ(e.error(), "--max-udp-flows must be an integer 1-1000000");
+  }
+  auto e = parse({"--max-icmp-flows=-1", "1", "tap0"});
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error(), "--max-icmp-flows must be an integer 1-1000000");
+  const std::string help = usage_text();
+  for (const char* opt : {"--max-udp-flows=N", "--max-icmp-flows=N"}) {
+    EXPECT_NE(help.find(opt), std::string::npos) << opt;
+  }
+}
+
+// The MTU: 68 (RFC 791) to 65521 (slirp4netns), 1280 with IPv6 (RFC 8200).
+// tapir's frame builders need the minimum; below it every option was taken.
+TEST(Cli, MtuBounds) {
+  const std::vector<BadCase> cases = {
+      {{"--mtu=67", "1", "tap0"}, "MTU must be at least 68 (RFC 791), not 67"},
+      {{"-m", "1", "1", "tap0"}, "MTU must be at least 68 (RFC 791), not 1"},
+      {{"--mtu=-5", "1", "tap0"}, "MTU must be a positive integer (< 65522)"},
+      {{"--mtu=1279", "-6", "1", "tap0"},
+       "MTU must be at least 1280 with IPv6 (RFC 8200), not 1279"},
+      {{"run", "--enable-ipv6", "--mtu", "576", "--", "true"},
+       "MTU must be at least 1280 with IPv6 (RFC 8200), not 576"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.args);
+    ASSERT_FALSE(r) << c.args[0] << " " << c.args[1];
+    EXPECT_EQ(r.error(), c.error);
+  }
+  for (const char* ok : {"--mtu=68", "--mtu=65521", "--mtu=1279"}) {
+    auto r = parse({ok, "1", "tap0"});
+    ASSERT_TRUE(r) << ok << ": " << r.error();
+  }
+  auto v6 = parse({"-6", "--mtu=1280", "1", "tap0"});
+  ASSERT_TRUE(v6) << v6.error();
+  EXPECT_TRUE(v6->ipv6_wanted(false));
+  // --disable-ipv6 wins over -6, so a small MTU is fine then.
+  auto off = parse({"-6", "--disable-ipv6", "--mtu=576", "1", "tap0"});
+  ASSERT_TRUE(off) << off.error();
+  EXPECT_FALSE(off->ipv6_wanted(true));
+  // Where tapir would turn IPv6 on by itself (run mode), a link below
+  // 1280 bytes keeps it off instead of failing.
+  auto run = parse({"run", "--mtu=576", "--", "true"});
+  ASSERT_TRUE(run) << run.error();
+  EXPECT_FALSE(run->ipv6_wanted(true));
+  auto run1500 = parse({"run", "--", "true"});
+  ASSERT_TRUE(run1500) << run1500.error();
+  EXPECT_TRUE(run1500->ipv6_wanted(true));
+}
+
 TEST(Cli, DnsOptions) {
   auto d = parse({"1", "tap0"});
   ASSERT_TRUE(d) << d.error();

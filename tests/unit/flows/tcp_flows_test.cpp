@@ -360,6 +360,36 @@ TEST(TcpFlows, DisabledHostLoopbackIsNetworkUnreachable) {
   EXPECT_TRUE(h.host.sockets.empty()) << "no host socket for a prohibited destination";
 }
 
+// Martian destinations (flows/nat.hpp): a SYN to one never opens a host
+// socket, whatever the flags; the unicast ones get a reset, multicast and
+// broadcast nothing (RFC 1122 4.2.3.10).
+TEST(TcpFlows, MartianDestinationsGetAResetAndNoHostSocket) {
+  for (bool dhl : {false, true}) {
+    Harness h(16, dhl);
+    for (const char* dst : {"127.0.0.1", "0.0.0.0", "240.0.0.1"}) {
+      h.out.clear();
+      h.guest(tf::kSyn, kIrs, 0, "", 64240, true, *wire::Ipv4Addr::parse(dst));
+      ASSERT_EQ(h.out.size(), 1u) << dst;
+      EXPECT_EQ(h.out[0].flags, tf::kRst | tf::kAck) << dst;
+      EXPECT_EQ(h.out[0].ack, kIrs + 1) << dst;
+    }
+    h.out.clear();
+    for (const char* dst : {"224.0.0.1", "255.255.255.255", "10.0.2.255"}) {
+      h.guest(tf::kSyn, kIrs, 0, "", 64240, true, *wire::Ipv4Addr::parse(dst));
+      h.guest(tf::kAck, kIrs + 1, 77, "data", 64240, false, *wire::Ipv4Addr::parse(dst));
+    }
+    EXPECT_TRUE(h.out.empty()) << "no reply to a multicast or broadcast destination";
+    EXPECT_TRUE(h.host.sockets.empty()) << "no host socket for a martian";
+    EXPECT_EQ(h.flows.size(), 0u);
+    const MartianCounters& m = h.flows.stats().martians;
+    EXPECT_EQ(m[Martian::kLoopback], 1u);
+    EXPECT_EQ(m[Martian::kUnspecified], 1u);
+    EXPECT_EQ(m[Martian::kReserved], 1u);
+    EXPECT_EQ(m[Martian::kMulticast], 2u);
+    EXPECT_EQ(m[Martian::kBroadcast], 4u);
+  }
+}
+
 TEST(TcpFlows, AtTheCapANewSynGetsAReset) {
   Harness h(1);
   h.establish();
@@ -432,6 +462,59 @@ TEST(TcpFlows, ZeroWindowIsProbed) {
   EXPECT_EQ(h.flows.stats().window_probes, 1u);
   h.guest(tf::kAck, kIrs + 1, iss + 1, "", 512);  // the window opens
   EXPECT_EQ(h.out.back().payload, "waiting");
+}
+
+TEST(TcpFlows, AWindowShutForeverIsGivenUpWithResets) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.guest(tf::kAck, kIrs + 1, iss + 1, "", 0);
+  h.host.sockets.at(h.fd()).rx = "never read";
+  h.ready(h.fd(), POLLIN);
+  // The guest answers every probe, its window still shut (as a reader
+  // that never reads would): the flow lives for kMaxWindowProbes probes.
+  for (int i = 0; i < TcpFlows::kMaxWindowProbes; ++i) {
+    const size_t before = h.out.size();
+    h.tick(TcpFlows::kMaxRto);
+    ASSERT_EQ(h.out.size(), before + 1) << "probe " << i;
+    EXPECT_EQ(h.out.back().seq, iss);
+    EXPECT_EQ(h.out.back().flags, tf::kAck);
+    h.guest(tf::kAck, kIrs + 1, iss + 1, "", 0);
+    ASSERT_EQ(h.flows.size(), 1u);
+  }
+  EXPECT_EQ(h.flows.stats().window_probes, static_cast<uint64_t>(TcpFlows::kMaxWindowProbes));
+  // The next one is not sent: both sides are reset instead.
+  h.out.clear();
+  h.tick(TcpFlows::kMaxRto);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kRst | tf::kAck);
+  EXPECT_EQ(h.flows.size(), 0u);
+  EXPECT_EQ(h.flows.stats().window_timeouts, 1u);
+  EXPECT_EQ(h.flows.stats().timeouts, 1u);
+  EXPECT_TRUE(h.host.sockets.at(h.fd()).reset);
+}
+
+TEST(TcpFlows, AWindowThatOpensStartsTheProbeCountAgain) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.guest(tf::kAck, kIrs + 1, iss + 1, "", 0);
+  h.host.sockets.at(h.fd()).rx = "x";
+  h.ready(h.fd(), POLLIN);
+  for (int i = 0; i < TcpFlows::kMaxWindowProbes; ++i) {
+    h.tick(TcpFlows::kMaxRto);
+    h.guest(tf::kAck, kIrs + 1, iss + 1, "", 0);
+  }
+  // One byte of window: the byte goes out and is acknowledged; shut again.
+  h.guest(tf::kAck, kIrs + 1, iss + 1, "", 1);
+  ASSERT_EQ(h.out.back().payload, "x");
+  h.guest(tf::kAck, kIrs + 1, iss + 2, "", 0);
+  h.host.sockets.at(h.fd()).rx = "y";
+  h.ready(h.fd(), POLLIN);
+  for (int i = 0; i < TcpFlows::kMaxWindowProbes; ++i) {
+    h.tick(TcpFlows::kMaxRto);
+    h.guest(tf::kAck, kIrs + 1, iss + 2, "", 0);
+    ASSERT_EQ(h.flows.size(), 1u) << "probe " << i << " of the second closed window";
+  }
+  EXPECT_EQ(h.flows.stats().window_timeouts, 0u);
 }
 
 TEST(TcpFlows, AnsweringAWindowProbe) {

@@ -235,5 +235,73 @@ TEST(UdpFlows, DisableHostLoopbackAndTheTableCap) {
   (*engine)->shutdown();
 }
 
+// Martian destinations (flows/nat.hpp) never reach a host socket, whatever
+// the flags: a server on 127.0.0.1 that the guest addresses directly (not
+// through the gateway) hears nothing. The unicast martians are answered
+// "administratively prohibited"; multicast and broadcast get no answer.
+TEST(UdpFlows, MartianDestinationsNeverReachTheHost) {
+  Harness h;
+  EchoServer echo(1);
+  UdpFlows flows(h.nat, 16);
+  ToFlows handler(flows);
+  loop::EngineConfig cfg;
+  cfg.watch_fds = {h.efd};
+  auto engine = test::TapEngine::create(h.tap, cfg, handler, handler);
+  ASSERT_TRUE(engine);
+  flows.set_engine(engine->get());
+  ASSERT_TRUE((*engine)->start());
+  for (const char* dst :
+       {"127.0.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "10.0.2.255", "240.0.0.1"}) {
+    const Bytes f =
+        guest_datagram(*wire::Ipv4Addr::parse(dst), 40000, echo.port, std::string("to ") + dst);
+    ASSERT_EQ(::write(h.peer, f.data(), f.size()), static_cast<ssize_t>(f.size()));
+  }
+  // Last, through the gateway: the one datagram the server may see, and
+  // its echo shows every frame before it was handled.
+  const Bytes f =
+      guest_datagram(wire::Ipv4Addr::from_octets(10, 0, 2, 2), 40000, echo.port, "via the gateway");
+  ASSERT_EQ(::write(h.peer, f.data(), f.size()), static_cast<ssize_t>(f.size()));
+  std::vector<Bytes> frames;
+  std::thread reader([&] { frames = collect(h.peer, h.efd, 4); });
+  ASSERT_TRUE((*engine)->run_until_watch());
+  reader.join();
+
+  ASSERT_EQ(frames.size(), 4u);
+  std::vector<std::string> prohibited;
+  for (size_t i = 0; i < 3; ++i) {
+    auto eth = wire::EthernetView::parse(wire::as_bytes(frames[i]).subspan(wire::kVirtioNetHdrLen));
+    ASSERT_TRUE(eth);
+    auto ip = wire::Ipv4View::parse(eth->payload());
+    ASSERT_TRUE(ip);
+    ASSERT_EQ(ip->protocol(), wire::ipproto::kIcmp) << "frame " << i;
+    EXPECT_EQ(ip->source().to_string(), "10.0.2.2");
+    auto icmp = wire::Icmp4View::parse(ip->payload());
+    ASSERT_TRUE(icmp);
+    EXPECT_EQ(icmp->type(), wire::icmp4_type::kDestUnreachable);
+    EXPECT_EQ(icmp->code(), wire::icmp4_unreach::kAdminProhibited);
+    ASSERT_EQ(icmp->body().size(), 28u);  // the datagram's IP header + 8 bytes
+    prohibited.push_back(wire::Ipv4Addr::load(icmp->body(), 16).to_string());  // its destination
+  }
+  EXPECT_EQ(prohibited, (std::vector<std::string>{"127.0.0.1", "0.0.0.0", "240.0.0.1"}));
+  auto eth = wire::EthernetView::parse(wire::as_bytes(frames[3]).subspan(wire::kVirtioNetHdrLen));
+  auto ip = wire::Ipv4View::parse(eth->payload());
+  ASSERT_TRUE(ip);
+  ASSERT_EQ(ip->protocol(), wire::ipproto::kUdp);
+  auto udp = wire::UdpView::parse(ip->payload());
+  ASSERT_TRUE(udp);
+  EXPECT_EQ(
+      std::string(reinterpret_cast<const char*>(udp->payload().data()), udp->payload().size()),
+      "via the gateway");
+  const MartianCounters& m = flows.stats().martians;
+  EXPECT_EQ(m[Martian::kLoopback], 1u);
+  EXPECT_EQ(m[Martian::kUnspecified], 1u);
+  EXPECT_EQ(m[Martian::kMulticast], 1u);
+  EXPECT_EQ(m[Martian::kBroadcast], 2u);
+  EXPECT_EQ(m[Martian::kReserved], 1u);
+  EXPECT_EQ(flows.size(), 1u);  // the gateway's flow only
+  EXPECT_EQ(flows.stats().to_host, 1u);
+  (*engine)->shutdown();
+}
+
 }  // namespace
 }  // namespace tapir::flows

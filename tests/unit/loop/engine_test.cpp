@@ -10,6 +10,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <vector>
+
 namespace tapir::loop {
 namespace {
 
@@ -139,6 +144,108 @@ TEST(Engine, WatchReportsFullSlotTable) {
   EXPECT_FALSE(raw->watch(sv[1], POLLIN, r, 2).valid());
   raw->shutdown();
   for (int fd : {sv[0], sv[1], efd}) ::close(fd);
+}
+
+// Unwatches itself in its first callback, as a flow that ends on an error
+// does; counts calls.
+class OneShot : public SocketClient {
+ public:
+  void on_socket(uint64_t cookie, unsigned, MonoTime, FrameSink&) override {
+    ++calls[cookie];
+    if (handles[cookie].valid()) {
+      engine->unwatch(handles[cookie]);
+      handles[cookie] = {};
+      ++unwatched;
+    }
+  }
+  Engine* engine = nullptr;
+  std::vector<WatchHandle> handles;
+  std::vector<int> calls;
+  size_t unwatched = 0;
+};
+
+// Stops the loop at the end of the first batch in which `done()` holds.
+class StopWhen : public LoopHandler {
+ public:
+  StopWhen(int efd, std::function<bool()> done) : efd_(efd), done_(std::move(done)) {}
+  void on_tick(MonoTime, FrameSink&) override {}
+  void on_batch_end(MonoTime, FrameSink&) override {
+    if (!stopped_ && done_ && done_()) {
+      stopped_ = true;
+      stop(efd_);
+    }
+  }
+
+ private:
+  int efd_;
+  std::function<bool()> done_;
+  bool stopped_ = false;
+};
+
+// DESIGN.md: a slot is freed exactly once, also when the last completion
+// of a multishot poll (no F_MORE) reaches a client that unwatches inside
+// its callback. A ring whose completion queue holds 32 entries and
+// thousands of sockets made ready at once: the kernel ends most multishot
+// polls (it cannot post their completion with F_MORE), and each of those
+// final completions reaches a client that unwatches.
+TEST(Engine, ASlotIsFreedOnceWhenTheLastCompletionMeetsAnUnwatch) {
+  constexpr int kSockets = 3000;
+  const int efd = ::eventfd(0, EFD_CLOEXEC);
+  Engine* raw = nullptr;
+  OneShot client;
+  size_t idle = 0;
+  StopWhen handler(efd, [&] { return client.unwatched == kSockets && raw->in_flight() == idle; });
+  EngineConfig cfg;
+  cfg.watch_fds = {efd};
+  cfg.socket_slots = 2 * kSockets;
+  cfg.routed_in_flight = 4;
+  cfg.ring_entries = 16;  // completion queue: 32 entries
+  auto engine = Engine::create(cfg, handler);
+  ASSERT_TRUE(engine);
+  raw = engine->get();
+  NullSink sink;
+  raw->set_frame_sink(sink);
+  client.engine = raw;
+  ASSERT_TRUE(raw->start());
+  idle = raw->in_flight();  // the lifecycle watch and the tick
+
+  // Every socket readable before its poll goes in: all of them complete
+  // in the first round, far more than the completion queue holds.
+  std::vector<int> fds;
+  client.calls.assign(kSockets, 0);
+  for (int i = 0; i < kSockets; ++i) {
+    const int fd = ::eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+    ASSERT_GE(fd, 0) << "eventfd " << i << ": " << std::strerror(errno);
+    fds.push_back(fd);
+    client.handles.push_back(raw->watch(fd, POLLIN, client, static_cast<uint64_t>(i)));
+    ASSERT_TRUE(client.handles.back().valid());
+  }
+  EXPECT_EQ(raw->watched_sockets(), static_cast<size_t>(kSockets));
+  ASSERT_TRUE(raw->run_until_watch());
+  // Every client heard of its socket once, unwatched, and every removal
+  // and final completion arrived.
+  EXPECT_EQ(client.unwatched, static_cast<size_t>(kSockets));
+  for (int i = 0; i < kSockets; ++i)
+    EXPECT_EQ(client.calls[static_cast<size_t>(i)], 1) << "socket " << i;
+  EXPECT_EQ(raw->watched_sockets(), 0u);
+  EXPECT_EQ(raw->in_flight(), idle - 1);  // the lifecycle watch fired and waits for rearm_watch()
+
+  // The slots are free once each: as many new watches get distinct ones.
+  std::vector<bool> seen(cfg.socket_slots, false);
+  OneShot quiet;
+  quiet.engine = raw;
+  for (int i = 0; i < kSockets; ++i) {
+    const WatchHandle h = raw->watch(fds[static_cast<size_t>(i)], POLLOUT, quiet, 0);
+    ASSERT_TRUE(h.valid());
+    ASSERT_FALSE(seen[h.slot]) << "slot " << h.slot << " handed out twice";
+    seen[h.slot] = true;
+  }
+  EXPECT_EQ(raw->watched_sockets(), static_cast<size_t>(kSockets));
+  raw->shutdown();
+  EXPECT_EQ(raw->in_flight(), 0u);
+  EXPECT_EQ(raw->watched_sockets(), 0u);
+  for (int fd : fds) ::close(fd);
+  ::close(efd);
 }
 
 }  // namespace
