@@ -207,7 +207,8 @@ nlohmann::json collect_stats(const l2l4::Engine& engine, const l2l4::ServiceDisp
     const auto& a = api->stats();
     j["api"] = {{"clients", api->clients()}, {"accepted", a.accepted},
                 {"requests", a.requests},    {"busy", a.busy},
-                {"timeouts", a.timeouts},    {"too_large", a.too_large}};
+                {"timeouts", a.timeouts},    {"too_large", a.too_large},
+                {"refused", a.refused}};
   }
   return j;
 }
