@@ -203,6 +203,17 @@ else
   echo "skip - --userns-path that cannot be joined: attach_test.sh made no root-owned user namespace"
 fi
 
+# --pcap at a symbolic link: refused (O_NOFOLLOW), the file it points to
+# untouched. (tapir run: its stderr carries only the error.)
+printf 'keep me\n' >"$WORK/victim"
+ln -s "$WORK/victim" "$WORK/link.pcap"
+err=$("$TAPIR" run --pcap "$WORK/link.pcap" -- true 2>&1); rc=$?
+check "bad input, --pcap at a symbolic link: exit 1" test "$rc" = 1 || echo "#   rc=$rc"
+check "bad input, --pcap at a symbolic link: one line naming it" \
+  bash -c '[[ $(wc -l <<<"$1") == 1 && "$1" == *"$2"*"symbolic link"* ]]' _ "$err" "$WORK/link.pcap" \
+  || echo "#   $err"
+check "bad input, --pcap at a symbolic link: the file it points to is untouched" \
+  test "$(cat "$WORK/victim")" = "keep me"
 check "bad input left no tap behind" bash -c "! nsenter -t $GUEST -U -n --preserve-credentials ip link show tap9 2>/dev/null"
 check "bad input left no tapir running" no_tapir_left
 
