@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -241,6 +242,52 @@ std::string ApiHandler::remove_hostfwd(const json& req) {
 
 // --- ApiServer -------------------------------------------------------------
 
+namespace {
+
+std::string errno_text(int err) {
+  const char* d = strerrordesc_np(err);
+  return d != nullptr ? d : "unknown error";
+}
+
+// Clears the way for bind(): nothing at PATH, or a stale socket (one that
+// nobody listens on: connect() is refused), which is removed. Anything
+// else is left alone and is an error.
+Expected<void, std::string> remove_stale_socket(const std::string& path, const sockaddr_un& addr) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) < 0) {
+    if (errno == ENOENT) return {};
+    return unexpected("cannot check the API socket path " + path + ": " + errno_text(errno));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return unexpected("the API socket path " + path +
+                      " exists and is not a socket; not removing it");
+  }
+  // Non-blocking: a live listener with a full backlog says EAGAIN, not a wait.
+  Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!probe) return unexpected(std::string("api socket: ") + errno_text(errno));
+  const auto* sa = reinterpret_cast<const sockaddr*>(&addr);  // NOLINT: the sockets API
+  if (::connect(probe.get(), sa, sizeof addr) == 0 || errno == EAGAIN || errno == EINPROGRESS) {
+    return unexpected("the API socket " + path + " is in use by another process; not removing it");
+  }
+  if (errno != ECONNREFUSED) {
+    return unexpected("cannot check the API socket " + path + ": " + errno_text(errno));
+  }
+  if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
+    return unexpected("cannot remove the stale API socket " + path + ": " + errno_text(errno));
+  }
+  return {};
+}
+
+// SO_PEERCRED: the uid the peer had when it connected.
+bool peer_allowed(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return false;
+  return cred.uid == ::geteuid() || cred.uid == 0;
+}
+
+}  // namespace
+
 ApiServer::ApiServer(std::string path, Fd listener, Fd timer, ApiHandler& handler, ApiLimits limits)
     : path_(std::move(path)),
       listener_(std::move(listener)),
@@ -259,13 +306,19 @@ Expected<std::unique_ptr<ApiServer>, std::string> ApiServer::open(const std::str
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.data(), path.size());
   // A socket left behind by an earlier run would make bind fail (EADDRINUSE).
-  if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
-    return unexpected("cannot remove " + path + ": " + strerrordesc_np(errno));
-  }
+  if (auto r = remove_stale_socket(path, addr); !r) return unexpected(r.error());
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return unexpected(std::string("api socket: ") + strerrordesc_np(errno));
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0) {  // NOLINT
-    return unexpected("cannot bind the API socket " + path + ": " + strerrordesc_np(errno));
+  // bind() creates the file with 0777 & ~umask; fchmod on a socket does not
+  // reach the file, and a chmod after bind leaves a window. tapir has no
+  // other thread yet, so the process-wide umask is ours to set briefly.
+  const mode_t old_umask = ::umask(0177);
+  const int bound =
+      ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);  // NOLINT
+  const int bind_errno = errno;
+  ::umask(old_umask);
+  if (bound < 0) {
+    return unexpected("cannot bind the API socket " + path + ": " + strerrordesc_np(bind_errno));
   }
   if (::listen(fd.get(), 16) < 0) {
     const int e = errno;
@@ -318,6 +371,12 @@ void ApiServer::accept_all(MonoTime now) {
     Fd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) return;
     ++stats_.accepted;
+    if (!peer_allowed(fd.get())) {
+      if (stats_.refused++ == 0) LOG_WARN("api: refused a client of another user (counted)");
+      const std::string err = api_error(kErrPeer);
+      (void)!::send(fd.get(), err.data(), err.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      continue;  // closes
+    }
     if (conns_.size() >= limits_.max_clients) {
       ++stats_.busy;
       const std::string err = api_error(kErrBusy);
@@ -340,14 +399,22 @@ void ApiServer::accept_all(MonoTime now) {
 
 void ApiServer::on_conn(uint64_t id, Conn& c, unsigned revents) {
   if (c.draining && !c.writing) {
+    // Until EAGAIN (the poll wakes again only for new data), or until the
+    // bound: a client that is still writing then is not sending a request,
+    // and would hold the connection for ever. The bound also keeps one
+    // wake short.
     char sink[16384];
-    for (int i = 0; i < 8; ++i) {  // at most 128 KiB per wake
+    while (c.drained < kApiMaxDrain) {
       const ssize_t n = ::recv(c.fd.get(), sink, sizeof sink, MSG_DONTWAIT);
-      if (n > 0) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+      if (n > 0) {
+        c.drained += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
       return close_conn(id);  // EOF or an error: done
     }
-    return;
+    return close_conn(id);
   }
   if (c.writing) {
     if ((revents & (POLLERR | POLLHUP)) != 0 && (revents & POLLOUT) == 0) return close_conn(id);
@@ -436,8 +503,12 @@ void ApiServer::flush(uint64_t id, Conn& c) {
 void ApiServer::close_conn(uint64_t id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
+  // The peer must see the end now: the engine's poll holds its own file
+  // reference, so close() alone may leave the socket open for a while (for
+  // good, when unwatched from inside its own callback: issue 12, item 5).
+  ::shutdown(it->second.fd.get(), SHUT_RDWR);
   engine_->unwatch(it->second.watch);
-  conns_.erase(it);  // closes; the engine's poll holds its own file reference
+  conns_.erase(it);  // closes
 }
 
 void ApiServer::expire(MonoTime now) {

@@ -31,9 +31,24 @@
 // non-blocking and watched on it (loop/engine), a client's buffer is
 // bounded, and so is the number of clients (more are answered with an
 // error and closed at once). A request that is too large is answered at
-// once; the rest of it is read and discarded (a bounded amount per wake)
-// until the client finishes or its time runs out, so that a client still
-// writing does not fail with EPIPE before it reads the answer.
+// once and our side shut down (the client reads the answer, then EOF);
+// then at most kApiMaxDrain more bytes are read and discarded, so a client
+// that sent its whole oversized request in one go does not fail with EPIPE
+// before it reads the answer, and the connection is closed. A client that
+// never stops writing (cat /dev/zero) is cut off there, within
+// milliseconds; slirp4netns closes after its single read.
+//
+// Access. The socket file is created mode 0600 whatever the umask, and a
+// peer whose uid (SO_PEERCRED, at connect time) is neither tapir's
+// effective uid nor root is refused: it gets kErrPeer and the connection
+// is closed before anything is read from it. slirp4netns has no such
+// check; tapir answers rather than closing silently so that a client run
+// as the wrong user is told why, in the same {"error":...} shape every
+// other refusal has; the peer learns nothing stat(2) on the path would not
+// tell it. At start, only a stale socket at PATH (a socket file nobody
+// listens on) is removed; any other file there, or a socket someone still
+// listens on, is an error and is left alone (slirp4netns unlinks whatever
+// is there).
 
 #include <functional>
 #include <map>
@@ -52,6 +67,8 @@
 namespace tapir::app {
 
 inline constexpr size_t kApiMaxRequest = 4096;  // this many bytes or more: too large
+// After a "too large" answer: at most this much more is read, then close.
+inline constexpr size_t kApiMaxDrain = size_t{1} << 20;
 
 // slirp4netns's error texts (api.c), which clients match on.
 inline constexpr const char* kErrTooLarge = "bad request: too large message";
@@ -68,6 +85,8 @@ inline constexpr const char* kErrAddFailed = "bad request: add_hostfwd: slirp_ad
 inline constexpr const char* kErrRemoveId = "bad request: remove_hostfwd: bad arguments.id";
 // tapir's own.
 inline constexpr const char* kErrBusy = "busy: too many API clients";
+inline constexpr const char* kErrPeer =
+    "permission denied: only tapir's user and root may use this API";
 
 // Whether the bytes received so far are a request to answer.
 enum class RequestState {
@@ -108,6 +127,7 @@ struct ApiStats {
   uint64_t accepted = 0;
   uint64_t requests = 0;  // answered
   uint64_t busy = 0;      // refused: max_clients
+  uint64_t refused = 0;   // refused: peer uid neither ours nor root
   uint64_t timeouts = 0;  // closed: no complete request in time
   uint64_t too_large = 0;
   uint64_t io_errors = 0;
@@ -115,8 +135,8 @@ struct ApiStats {
 
 class ApiServer final : public loop::SocketClient {
  public:
-  // Binds PATH (removing a stale socket file there first) and listens.
-  // The error is one line.
+  // Binds PATH, mode 0600 (removing a stale socket file there first, and
+  // nothing else), and listens. The error is one line naming PATH.
   static Expected<std::unique_ptr<ApiServer>, std::string> open(const std::string& path,
                                                                 ApiHandler& handler,
                                                                 ApiLimits limits = {});
@@ -143,6 +163,7 @@ class ApiServer final : public loop::SocketClient {
     bool writing = false;
     bool want_out = false;  // watched for POLLOUT
     bool draining = false;  // answered "too large": discarding the rest until EOF
+    size_t drained = 0;     // ... this much so far (at most kApiMaxDrain)
     MonoTime deadline{};
   };
   void accept_all(MonoTime now);

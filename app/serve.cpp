@@ -217,7 +217,8 @@ nlohmann::json collect_stats(const tap::TapIo& tapio, const stack::ServiceDispat
     const auto& a = api->stats();
     j["api"] = {{"clients", api->clients()}, {"accepted", a.accepted},
                 {"requests", a.requests},    {"busy", a.busy},
-                {"timeouts", a.timeouts},    {"too_large", a.too_large}};
+                {"timeouts", a.timeouts},    {"too_large", a.too_large},
+                {"refused", a.refused}};
   }
   return j;
 }

@@ -11,23 +11,6 @@ namespace {
 
 constexpr int64_t kNanosPerSecond = 1000 * 1000 * 1000;
 
-// QNAME (lower case, wire form) + QTYPE + QCLASS + DO.
-constexpr size_t kMaxKeyLen = kMaxNameLen + 5;
-using KeyBuf = std::array<char, kMaxKeyLen>;
-
-std::string_view make_key(KeyBuf& buf, Name name, uint16_t qtype, uint16_t qclass, bool dnssec_ok) {
-  name.to_lower();
-  const ConstBytes w = name.wire();
-  std::memcpy(buf.data(), w.data(), w.size());
-  size_t n = w.size();
-  buf[n++] = static_cast<char>(qtype >> 8);
-  buf[n++] = static_cast<char>(qtype & 0xff);
-  buf[n++] = static_cast<char>(qclass >> 8);
-  buf[n++] = static_cast<char>(qclass & 0xff);
-  buf[n++] = dnssec_ok ? '\1' : '\0';
-  return {buf.data(), n};
-}
-
 // RFC 2308 5: min(SOA TTL, SOA MINIMUM) of the first SOA in authority.
 std::optional<uint32_t> negative_ttl(const Message& m) {
   for (const Record& r : m.records(Section::kAuthority)) {
@@ -40,6 +23,21 @@ std::optional<uint32_t> negative_ttl(const Message& m) {
 }
 
 }  // namespace
+
+QuestionKey::QuestionKey(Name name, uint16_t qtype, uint16_t qclass, bool dnssec_ok,
+                         bool checking_disabled) {
+  name.to_lower();
+  const ConstBytes w = name.wire();
+  std::memcpy(buf_.data(), w.data(), w.size());
+  size_t n = w.size();
+  buf_[n++] = static_cast<char>(qtype >> 8);
+  buf_[n++] = static_cast<char>(qtype & 0xff);
+  buf_[n++] = static_cast<char>(qclass >> 8);
+  buf_[n++] = static_cast<char>(qclass & 0xff);
+  buf_[n++] = dnssec_ok ? '\1' : '\0';
+  buf_[n++] = checking_disabled ? '\1' : '\0';
+  len_ = n;
+}
 
 const char* cache_verdict_name(CacheVerdict v) noexcept {
   switch (v) {
@@ -54,9 +52,11 @@ const char* cache_verdict_name(CacheVerdict v) noexcept {
   return "unknown";
 }
 
-Cache::Cache(CacheConfig config) : config_(config) {}
+Cache::Cache(CacheConfig config, KeyedHash hash)
+    : config_(config), index_(16, KeyHash{hash}, KeyEq{}) {}
 
-CacheVerdict Cache::insert(ConstBytes answer, bool dnssec_ok, MonoTime now) {
+CacheVerdict Cache::insert(ConstBytes answer, bool dnssec_ok, bool checking_disabled,
+                           MonoTime now) {
   if (config_.max_entries == 0) return CacheVerdict::kDisabled;
   auto m = Message::parse(answer);
   if (!m) return CacheVerdict::kMalformed;
@@ -90,9 +90,9 @@ CacheVerdict Cache::insert(ConstBytes answer, bool dnssec_ok, MonoTime now) {
   });
   if (lifetime == 0) return CacheVerdict::kZeroTtl;
 
-  KeyBuf buf;
   const auto q = m->question();
-  const std::string_view key = make_key(buf, qname, q->qtype, q->qclass, dnssec_ok);
+  const QuestionKey qkey(qname, q->qtype, q->qclass, dnssec_ok, checking_disabled);
+  const std::string_view key = qkey.view();
   if (auto it = index_.find(key); it != index_.end()) erase(it->second);
   lru_.push_front(Entry{std::string(key), std::move(copy), now, now + Duration::seconds(lifetime)});
   index_.emplace(std::string_view(lru_.front().key), lru_.begin());
@@ -111,9 +111,9 @@ std::optional<size_t> Cache::lookup(const Message& query, MonoTime now, MutBytes
     return std::nullopt;
   }
   const auto e = query.edns();
-  KeyBuf buf;
   const Name qname = query.qname();
-  const auto it = index_.find(make_key(buf, qname, q->qtype, q->qclass, e && e->dnssec_ok));
+  const auto it =
+      index_.find(QuestionKey(qname, q->qtype, q->qclass, e && e->dnssec_ok, query.cd()).view());
   if (it == index_.end()) {
     ++stats_.misses;
     return std::nullopt;

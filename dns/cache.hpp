@@ -3,8 +3,12 @@
 //
 // Theory of operation. The cache stores upstream answers as the bytes the
 // upstream sent (trailing bytes dropped), keyed by the question: the
-// lower-cased QNAME (RFC 4343), QTYPE, QCLASS and the client's DO bit
-// (RFC 3225: a DO=1 client wants the DNSSEC records a DO=0 answer lacks).
+// lower-cased QNAME (RFC 4343), QTYPE, QCLASS, the client's DO bit
+// (RFC 3225: a DO=1 client wants the DNSSEC records a DO=0 answer lacks)
+// and its CD bit (RFC 4035 3.2.2: a CD=1 answer is not validated, so it is
+// never served to a CD=0 client, who relies on the upstream's validation).
+// The index hashes the key with a per-cache secret (keyed_hash.hpp), so a
+// guest cannot choose names that collide in it.
 //
 // insert() decides what may be kept: a response (QR) to a standard query
 // with one question, not truncated (a TC answer is incomplete, RFC 2181
@@ -37,9 +41,9 @@
 // max_entries * (max_answer_bytes + ~400 bytes of key and bookkeeping).
 // max_entries == 0 disables the cache: insert() stores nothing.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <list>
 #include <optional>
 #include <string>
@@ -48,6 +52,7 @@
 #include <vector>
 
 #include "base/clock.hpp"
+#include "dns/keyed_hash.hpp"
 #include "dns/message.hpp"
 
 namespace tapir::dns {
@@ -70,6 +75,18 @@ enum class CacheVerdict : uint8_t {
   kTooLarge,      // over max_answer_bytes
 };
 
+// The key of a question, as the cache and the forwarder's in-flight index
+// both use it: the lower-cased QNAME in wire form, QTYPE, QCLASS, DO, CD.
+class QuestionKey {
+ public:
+  QuestionKey(Name name, uint16_t qtype, uint16_t qclass, bool dnssec_ok, bool checking_disabled);
+  std::string_view view() const { return {buf_.data(), len_}; }
+
+ private:
+  std::array<char, kMaxNameLen + 6> buf_;
+  size_t len_ = 0;
+};
+
 struct CacheStats {
   uint64_t hits = 0;
   uint64_t misses = 0;  // includes expired entries found
@@ -80,12 +97,13 @@ struct CacheStats {
 
 class Cache {
  public:
-  explicit Cache(CacheConfig config = {});
+  // `hash`: the index's keyed hash; the default draws a random key.
+  explicit Cache(CacheConfig config = {}, KeyedHash hash = {});
 
   // Keeps `answer` (an upstream's reply, exactly the message bytes) for the
-  // question it carries, asked by a client with DO = `dnssec_ok`. Replaces
-  // an entry with the same key.
-  CacheVerdict insert(ConstBytes answer, bool dnssec_ok, MonoTime now);
+  // question it carries, asked by a client with DO = `dnssec_ok` and CD =
+  // `checking_disabled`. Replaces an entry with the same key.
+  CacheVerdict insert(ConstBytes answer, bool dnssec_ok, bool checking_disabled, MonoTime now);
 
   // The cached answer to `query`, written to `out` ready to send to that
   // client (before any clamp to its UDP size). Returns the length, or
@@ -97,6 +115,9 @@ class Cache {
   const CacheConfig& config() const { return config_; }
   void clear();
 
+  // The index's hash of a key (tests: it depends on the cache's secret).
+  uint64_t index_hash(const QuestionKey& key) const { return index_.hash_function()(key.view()); }
+
  private:
   struct Entry {
     std::string key;
@@ -107,7 +128,8 @@ class Cache {
   using List = std::list<Entry>;
   struct KeyHash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    KeyedHash hash;
+    size_t operator()(std::string_view s) const { return static_cast<size_t>(hash(s)); }
   };
   struct KeyEq {
     using is_transparent = void;

@@ -1,6 +1,7 @@
 #include "dns/forwarder.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "base/check.hpp"
@@ -12,11 +13,27 @@ namespace {
 
 uint64_t bit(size_t i) { return uint64_t{1} << i; }
 
-// splitmix64's finaliser: spreads FNV's weak low bits over the whole word.
+// splitmix64's finaliser: turns the test seed into well-spread key words.
 uint64_t mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
+}
+
+// A table's keyed hash: random, or derived from the test seed (`salt`
+// tells the tables apart).
+KeyedHash hash_for(uint64_t seed, uint64_t salt) {
+  if (seed == 0) return KeyedHash{};
+  return KeyedHash(mix(seed ^ salt), mix(seed + salt + 1));
+}
+
+// The loop nonce of an upstream query, if it carries one (message_build.hpp).
+std::optional<uint64_t> loop_nonce_of(const Message& m) {
+  const auto e = m.edns();
+  if (!e) return std::nullopt;
+  const auto v = find_edns_option(*e, kLoopNonceOption);
+  if (!v || v->size() != 8) return std::nullopt;
+  return (uint64_t{wire::load_be32(*v, 0)} << 32) | wire::load_be32(*v, 4);
 }
 
 }  // namespace
@@ -25,12 +42,13 @@ Forwarder::Forwarder(ForwarderConfig config, BuiltinNames builtin, ForwarderIo& 
     : config_(std::move(config)),
       builtin_(std::move(builtin)),
       io_(io),
-      cache_(config_.cache),
+      cache_(config_.cache, hash_for(config_.seed, 1)),
       upstreams_(config_.upstream),
       rng_(config_.seed != 0 ? config_.seed : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()),
+      index_hash_(hash_for(config_.seed, 2)),
+      nonce_key_(hash_for(config_.seed, 3)),
       scratch_(kMaxMessage),
       upstream_(kMaxMessage) {
-  hash_seed_ = rng_();
   const size_t np = std::max<size_t>(config_.max_pending, 1);
   pending_.resize(np);
   for (size_t i = np; i-- > 0;) free_pending_.push_back(static_cast<int32_t>(i));
@@ -44,27 +62,17 @@ Forwarder::Forwarder(ForwarderConfig config, BuiltinNames builtin, ForwarderIo& 
   }
 }
 
-uint64_t Forwarder::question_hash(const Name& name, uint16_t qtype, uint16_t qclass,
-                                  bool dnssec_ok) const {
-  // FNV-1a over the lower-cased name and the rest of the key, seeded per
-  // process so the guest cannot predict which chain a name lands in.
-  uint64_t h = 0xcbf29ce484222325ull ^ hash_seed_;
-  auto step = [&h](uint8_t b) { h = (h ^ b) * 0x100000001b3ull; };
-  for (std::byte b : name.wire()) step(ascii_lower(static_cast<uint8_t>(b)));
-  step(static_cast<uint8_t>(qtype >> 8));
-  step(static_cast<uint8_t>(qtype));
-  step(static_cast<uint8_t>(qclass >> 8));
-  step(static_cast<uint8_t>(qclass));
-  step(dnssec_ok ? 1 : 0);
-  return mix(h);
+uint64_t Forwarder::question_hash(const Name& name, uint16_t qtype, uint16_t qclass, bool dnssec_ok,
+                                  bool checking_disabled) const {
+  return index_hash_(QuestionKey(name, qtype, qclass, dnssec_ok, checking_disabled).view());
 }
 
 int32_t Forwarder::find_pending(const Name& name, uint16_t qtype, uint16_t qclass, bool dnssec_ok,
-                                uint64_t hash) const {
+                                bool checking_disabled, uint64_t hash) const {
   for (int32_t i = buckets_[hash & (buckets_.size() - 1)]; i >= 0;) {
     const Pending& p = pending_[static_cast<size_t>(i)];
     if (p.hash == hash && p.qtype == qtype && p.qclass == qclass && p.dnssec_ok == dnssec_ok &&
-        p.qname.equals_ci(name)) {
+        p.cd == checking_disabled && p.qname.equals_ci(name)) {
       return i;
     }
     i = p.next_in_bucket;
@@ -185,10 +193,11 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
 
   const auto e = m->edns();
   const bool dnssec_ok = e && e->dnssec_ok;
+  const bool cd = m->cd();
   const Name qname = m->qname();
-  const uint64_t hash = question_hash(qname, q->qtype, q->qclass, dnssec_ok);
-  if (int32_t slot = find_pending(qname, q->qtype, q->qclass, dnssec_ok, hash); slot >= 0) {
-    if (own_query_came_back(static_cast<uint32_t>(slot), m->id(), now)) return false;
+  const uint64_t hash = question_hash(qname, q->qtype, q->qclass, dnssec_ok, cd);
+  if (int32_t slot = find_pending(qname, q->qtype, q->qclass, dnssec_ok, cd, hash); slot >= 0) {
+    if (own_query_came_back(static_cast<uint32_t>(slot), *m, now)) return false;
     Pending& p = pending_[static_cast<size_t>(slot)];
     for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
       const Waiter& w = waiters_[static_cast<size_t>(i)];
@@ -221,7 +230,7 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
   p.qclass = q->qclass;
   p.dnssec_ok = dnssec_ok;
   p.rd = m->rd();
-  p.cd = m->cd();
+  p.cd = cd;
   p.hash = hash;
   p.deadline = now + config_.total_deadline;
   if (!add_waiter(p, client, *m)) {
@@ -268,11 +277,16 @@ bool Forwarder::send_attempt(uint32_t slot, size_t upstream, MonoTime now) {
 
   Attempt& a = p.attempts[k];
   // RFC 5452 9.2: an unpredictable ID for every query that leaves.
-  const auto id = static_cast<uint16_t>(rng_());
-  const size_t len = build_attempt_query(p, id);
+  a.id = static_cast<uint16_t>(rng_());
+  // The loop nonce: a keyed hash of a counter, so no number of them seen
+  // tells the next one (unlike the generator behind the IDs).
+  const uint64_t count = ++nonces_;
+  std::array<char, sizeof count> word{};
+  std::memcpy(word.data(), &count, sizeof count);
+  a.nonce = nonce_key_(std::string_view(word.data(), word.size()));
+  const size_t len = build_attempt_query(p, a);
 
   if (++a.generation == 0) a.generation = 1;
-  a.id = id;
   a.tcp = false;
   a.upstream = static_cast<uint8_t>(upstream);
   a.to = upstreams_.endpoint(upstream);
@@ -288,9 +302,10 @@ bool Forwarder::send_attempt(uint32_t slot, size_t upstream, MonoTime now) {
   return true;
 }
 
-size_t Forwarder::build_attempt_query(const Pending& p, uint16_t id) {
+size_t Forwarder::build_attempt_query(const Pending& p, const Attempt& a) {
   QuerySpec spec;
-  spec.id = id;
+  spec.id = a.id;
+  spec.loop_nonce = a.nonce;
   spec.qname = p.qname;
   spec.qtype = p.qtype;
   spec.qclass = p.qclass;
@@ -303,9 +318,9 @@ size_t Forwarder::build_attempt_query(const Pending& p, uint16_t id) {
 }
 
 bool Forwarder::retry_over_tcp(uint32_t slot, Attempt& a, AttemptRef ref, MonoTime now) {
-  // The same ID: the TCP connection is ours alone, and check_reply still
-  // matches ID and question on what comes back.
-  const size_t len = build_attempt_query(pending_[slot], a.id);
+  // The same ID and nonce: the TCP connection is ours alone, check_reply
+  // still matches ID and question on what comes back, and a loop is still seen.
+  const size_t len = build_attempt_query(pending_[slot], a);
   if (!io_.send_query_tcp(ref, a.to, ConstBytes(upstream_).first(len))) return false;
   ++stats_.tcp_retries;
   a.tcp = true;
@@ -346,11 +361,15 @@ void Forwarder::continue_after(uint32_t slot, MonoTime now) {
   }
 }
 
-bool Forwarder::own_query_came_back(uint32_t slot, uint16_t id, MonoTime now) {
+bool Forwarder::own_query_came_back(uint32_t slot, const Message& query, MonoTime now) {
+  // Only the nonce counts: the guest can try every ID, it cannot guess 64
+  // keyed bits; and a relay that gives the query a new ID still shows.
+  const auto nonce = loop_nonce_of(query);
+  if (!nonce) return false;
   Pending& p = pending_[slot];
   for (size_t k = 0; k < kMaxAttempts; ++k) {
     Attempt& a = p.attempts[k];
-    if (!a.open || a.id != id) continue;
+    if (!a.open || a.nonce != *nonce) continue;
     ++stats_.loops;
     // Blame the upstream only if the list still has it where it was.
     if (a.upstream < upstreams_.size() && upstreams_.endpoint(a.upstream) == a.to &&
@@ -407,7 +426,7 @@ void Forwarder::on_reply(AttemptRef ref, const Endpoint& from, ConstBytes reply,
   const auto parsed = Message::parse(reply);
   if (parsed->tc() && !a->tcp && retry_over_tcp(slot, *a, ref, now)) return;
   const ConstBytes msg = parsed->bytes();
-  cache_.insert(msg, p.dnssec_ok, now);
+  cache_.insert(msg, p.dnssec_ok, p.cd, now);
   for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
     std::memcpy(scratch_.data(), msg.data(), msg.size());
     deliver(waiters_[static_cast<size_t>(i)], msg.size());

@@ -16,9 +16,10 @@
 //   5. no upstream configured                  -> SERVFAIL;
 //   6. the same question already in flight     -> the client waits on it
 //      (coalescing: one upstream query for many clients, keyed like the
-//      cache by lower-cased QNAME, QTYPE, QCLASS and DO) — unless its ID is
-//      that of one of the question's open attempts: then it is our own
-//      query come back (a forwarding loop, below) and is dropped;
+//      cache by lower-cased QNAME, QTYPE, QCLASS, DO and CD: a CD=0 client
+//      never waits on a CD=1 question, RFC 4035 3.2.2) — unless it carries
+//      the loop nonce of one of the question's open attempts: then it is
+//      our own query come back (a forwarding loop, below) and is dropped;
 //   7. otherwise a new pending query: a fresh random ID (RFC 5452 9.2;
 //      the fresh source port is the kernel's, one socket per attempt) is
 //      sent to UpstreamSet::pick(), plus a probe copy to an unhealthy
@@ -54,14 +55,21 @@
 // Forwarding loops. An upstream that leads back to tapir's own DNS address
 // (a relay or port forward into the guest, a resolver in the guest that
 // forwards to 10.0.2.3, tapir nested under a misconfigured one) shows as a
-// client query carrying exactly the question and the random ID of an
-// attempt still open. Such a query is dropped — never forwarded again, so
-// the loop ends here — its attempt is closed, its upstream is left out for
-// UpstreamSetConfig::loop_holdoff (UpstreamSet::on_loop) and the next
-// upstream is asked at once. Upstream *addresses* are not refused: the
-// same address (10.0.2.3) is tapir's own inside its guest but a different,
-// working tapir when this one runs nested, since its sockets live in the
-// caller's namespace.
+// client query carrying the question and the loop nonce of an attempt
+// still open: every upstream query carries, in an EDNS option of the
+// Local/Experimental range (kLoopNonceOption, RFC 6891 9; responders
+// ignore options they do not know, RFC 6891 6.1.2), 64 bits drawn for
+// that attempt from a keyed hash the guest cannot compute. The ID alone
+// would not do: a guest that repeats a pending question with all 65536
+// IDs would hit the attempt's, and make tapir refuse a working upstream.
+// The nonce is matched whatever the ID, so a relay that renumbers the
+// query (but keeps its OPT record) is caught too. Such a query is
+// dropped — never forwarded again, so the loop ends here — its attempt is
+// closed, its upstream is left out for UpstreamSetConfig::loop_holdoff
+// (UpstreamSet::on_loop) and the next upstream is asked at once.
+// Upstream *addresses* are not refused: the same address (10.0.2.3) is
+// tapir's own inside its guest but a different, working tapir when this
+// one runs nested, since its sockets live in the caller's namespace.
 //
 // Timers: on_tick(now) runs every timeout that is due; the glue calls it
 // often enough for the precision it wants (dns/io/service: every 100 ms while
@@ -70,9 +78,9 @@
 // Memory and allocation. Pending queries, their attempts and the waiting
 // clients live in pools sized once in the constructor (max_pending,
 // max_waiters); the question index is a fixed array of chain heads with
-// the chain links inside the pool, hashed with a per-process random seed
-// so a guest cannot aim for one chain. Nothing on the query, reply or tick
-// path allocates, with two exceptions: Cache::insert (cache.hpp: one entry
+// the chain links inside the pool, hashed with a per-process random key
+// (keyed_hash.hpp) so a guest cannot aim for one chain. Nothing on the
+// query, reply or tick path allocates, with two exceptions: Cache::insert (cache.hpp: one entry
 // per distinct answer) and the glue's own socket. Answers are built in a
 // scratch buffer owned by the forwarder and handed to ForwarderIo::answer,
 // valid only during that call.
@@ -88,6 +96,7 @@
 #include "dns/builtin.hpp"
 #include "dns/cache.hpp"
 #include "dns/endpoint.hpp"
+#include "dns/keyed_hash.hpp"
 #include "dns/message.hpp"
 #include "dns/upstream_set.hpp"
 #include "wire/addr.hpp"
@@ -162,7 +171,7 @@ struct ForwarderConfig {
   size_t max_udp_answer = 65535;  // an extra cap on UDP answers (the glue's MTU budget)
   CacheConfig cache;
   UpstreamSetConfig upstream;
-  uint64_t seed = 0;  // for query IDs and the index hash; 0: std::random_device
+  uint64_t seed = 0;  // for query IDs, loop nonces and the index hashes; 0: std::random_device
 };
 
 struct ForwarderStats {
@@ -256,6 +265,7 @@ class Forwarder {
     bool live = false;  // open and not yet timed out
     bool tcp = false;   // retried over TCP after a truncated UDP answer
     uint16_t id = 0;
+    uint64_t nonce = 0;  // carried in kLoopNonceOption: how a looped copy is known
     uint8_t upstream = 0;
     Endpoint to;
     MonoTime sent{};
@@ -286,9 +296,10 @@ class Forwarder {
     int32_t next = -1;
   };
 
-  uint64_t question_hash(const Name& name, uint16_t qtype, uint16_t qclass, bool dnssec_ok) const;
+  uint64_t question_hash(const Name& name, uint16_t qtype, uint16_t qclass, bool dnssec_ok,
+                         bool checking_disabled) const;
   int32_t find_pending(const Name& name, uint16_t qtype, uint16_t qclass, bool dnssec_ok,
-                       uint64_t hash) const;
+                       bool checking_disabled, uint64_t hash) const;
   int32_t new_pending();
   void finish_pending(uint32_t slot);
   static void fill_waiter(Waiter& w, const ClientKey& client, const Message& query);
@@ -299,8 +310,9 @@ class Forwarder {
   void attempt_failed(uint32_t slot, Attempt& a, MonoTime now);
   // After an attempt stopped being live: the next upstream, or the end.
   void continue_after(uint32_t slot, MonoTime now);
-  // True if `id` is one of the pending question's open attempts (a loop).
-  bool own_query_came_back(uint32_t slot, uint16_t id, MonoTime now);
+  // True if `query` carries the loop nonce of one of the pending
+  // question's open attempts (a loop; handled here).
+  bool own_query_came_back(uint32_t slot, const Message& query, MonoTime now);
   // Answers every waiting client SERVFAIL and ends the query.
   Attempt* find_attempt(AttemptRef ref, uint32_t* slot);
   void fail_pending(uint32_t slot);
@@ -308,7 +320,7 @@ class Forwarder {
   void deliver(const Waiter& w, size_t len);
   // Asks the attempt's upstream again over TCP; false if the glue could not.
   bool retry_over_tcp(uint32_t slot, Attempt& a, AttemptRef ref, MonoTime now);
-  size_t build_attempt_query(const Pending& p, uint16_t id);
+  size_t build_attempt_query(const Pending& p, const Attempt& a);
   void answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode);
 
   ForwarderConfig config_;
@@ -317,7 +329,9 @@ class Forwarder {
   Cache cache_;
   UpstreamSet upstreams_;
   std::mt19937_64 rng_;
-  uint64_t hash_seed_ = 0;
+  KeyedHash index_hash_;  // the question index
+  KeyedHash nonce_key_;   // loop nonces: nonce_key_(attempt counter)
+  uint64_t nonces_ = 0;
   std::vector<Pending> pending_;
   std::vector<int32_t> free_pending_;
   size_t pending_used_ = 0;

@@ -111,6 +111,18 @@ std::optional<Edns> Message::edns() const {
   return e;
 }
 
+std::optional<ConstBytes> find_edns_option(const Edns& e, uint16_t code) {
+  size_t off = 0;
+  while (e.options.size() - off >= 4) {
+    const uint16_t c = wire::load_be16(e.options, off);
+    const size_t len = wire::load_be16(e.options, off + 2);
+    if (e.options.size() - off - 4 < len) return std::nullopt;  // cannot happen after parse()
+    if (c == code) return e.options.subspan(off + 4, len);
+    off += 4 + len;
+  }
+  return std::nullopt;
+}
+
 uint16_t Message::section_count(Section s) const {
   switch (s) {
     case Section::kAnswer: return ancount();

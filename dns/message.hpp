@@ -114,6 +114,10 @@ struct Edns {
   }
 };
 
+// The data of the first option with `code` in the OPT record's RDATA, if
+// there is one (RFC 6891 6.1.2; parse() checked that the options fill it).
+std::optional<ConstBytes> find_edns_option(const Edns& e, uint16_t code);
+
 class Message {
  public:
   static constexpr size_t kIdOffset = 0;

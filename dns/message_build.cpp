@@ -13,12 +13,21 @@ uint16_t response_flags(const Message& query, uint8_t rc, bool authoritative) {
   return static_cast<uint16_t>(f | (rc & 0xfu));
 }
 
-void write_opt(Writer& w, uint16_t udp_size, bool dnssec_ok) {
+void write_opt(Writer& w, uint16_t udp_size, bool dnssec_ok,
+               std::optional<uint64_t> loop_nonce = std::nullopt) {
   w.u8(0);  // root owner
   w.be16(rrtype::kOpt);
   w.be16(udp_size);
   w.be32(dnssec_ok ? kOptDoBit : 0);  // extended RCODE 0, version 0
-  w.be16(0);                          // no options
+  if (!loop_nonce) {
+    w.be16(0);  // no options
+    return;
+  }
+  w.be16(12);  // RDLENGTH: one option, {code, length, 8 bytes}
+  w.be16(kLoopNonceOption);
+  w.be16(8);
+  w.be32(static_cast<uint32_t>(*loop_nonce >> 32));
+  w.be32(static_cast<uint32_t>(*loop_nonce));
 }
 
 }  // namespace
@@ -64,7 +73,7 @@ std::optional<size_t> build_query(MutBytes out, const QuerySpec& q) {
   w.bytes(q.qname.wire());
   w.be16(q.qtype);
   w.be16(q.qclass);
-  if (q.edns_udp_size) write_opt(w, *q.edns_udp_size, q.dnssec_ok);
+  if (q.edns_udp_size) write_opt(w, *q.edns_udp_size, q.dnssec_ok, q.loop_nonce);
   if (!w.ok()) return std::nullopt;
   return w.pos();
 }

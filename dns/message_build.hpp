@@ -42,6 +42,11 @@ class Writer {
   bool ok_ = true;
 };
 
+// The EDNS option that carries the forwarder's loop nonce in every upstream
+// query (forwarder.hpp "Forwarding loops"): a code of the Local/Experimental
+// range (RFC 6891 9), 8 bytes of data.
+inline constexpr uint16_t kLoopNonceOption = 65431;
+
 struct QuerySpec {
   uint16_t id = 0;
   Name qname;
@@ -53,6 +58,8 @@ struct QuerySpec {
   // OPT with this UDP payload size; nullopt: no OPT (a classic query).
   std::optional<uint16_t> edns_udp_size = kAdvertisedUdpSize;
   bool dnssec_ok = false;
+  // Written as kLoopNonceOption in the OPT record (none without OPT).
+  std::optional<uint64_t> loop_nonce;
 };
 
 // A standard query with one question (and an OPT record unless

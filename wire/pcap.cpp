@@ -1,6 +1,7 @@
 #include "wire/pcap.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -45,8 +46,26 @@ SysResult<void> write_all(int fd, std::vector<iovec>& iov) {
 }  // namespace
 
 SysResult<PcapWriter> PcapWriter::create(const char* path, uint32_t snaplen) {
-  Fd fd(::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd) return sys_error("open pcap file");
+  // O_NOFOLLOW: a symbolic link planted at the path (in /tmp, say) must not
+  // steer the capture, or the truncation, into the file it points to. No
+  // O_TRUNC either until the file is known to be ours.
+  Fd fd(::open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) {
+    if (errno == ELOOP) return sys_error("pcap file is a symbolic link; not following it");
+    return sys_error("open pcap file");
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) < 0) return sys_error("stat pcap file");
+  if (S_ISREG(st.st_mode)) {
+    // Writable is not enough: another user's file (mode 0666, or ours to
+    // write through a group) is not ours to overwrite.
+    if (st.st_uid != ::geteuid()) {
+      return sys_error("pcap file belongs to another user; not overwriting it", EPERM);
+    }
+    if (::ftruncate(fd.get(), 0) < 0) return sys_error("truncate pcap file");
+  } else if (!S_ISFIFO(st.st_mode)) {  // a FIFO to tcpdump -r - is fine
+    return sys_error("pcap file is not a regular file or a FIFO", EINVAL);
+  }
   return from_fd(std::move(fd), snaplen);
 }
 

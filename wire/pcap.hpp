@@ -39,6 +39,8 @@ inline constexpr uint32_t kPcapMaxRecordLen = 262144;
 class PcapWriter {
  public:
   // Creates (or truncates) `path` with mode 0600 and writes the file header.
+  // Refused: a symbolic link at `path` (O_NOFOLLOW), a regular file owned
+  // by another user (EPERM), anything but a regular file or a FIFO.
   // Frames longer than `snaplen` are cut to it (orig_len keeps the truth).
   static SysResult<PcapWriter> create(const char* path, uint32_t snaplen = 65535);
   // Takes over an open fd (a pipe to tcpdump -r -, a test's memfd).

@@ -180,6 +180,40 @@ bad "bad CIDR" "CIDR needs to be a network address" --cidr 10.0.2.100/24 "$GUEST
 bad "bad MTU" "MTU must be a positive integer (< 65522)" -m 65522 "$GUEST" tap0
 bad "bad MAC" "is an invalid MAC address" -c --macaddress 52:54:00 "$GUEST" tap0
 bad "unknown option" "unrecognized option '--frobnicate'" --frobnicate "$GUEST" tap0
+bad "--userns-path that does not exist" "--userns-path /nonexistent/user: No such file or directory" \
+  --userns-path=/nonexistent/user "$GUEST" tap9
+bad "--userns-path that is not a user namespace" "/proc/$GUEST/ns/net is not a user namespace" \
+  --userns-path="/proc/$GUEST/ns/net" "$GUEST" tap9
+
+# An explicit --userns-path that exists but cannot be joined is an error,
+# not skipped: attach_test.sh bind-mounted a user namespace of root's here
+# (openable, not joinable: EPERM), while the guest's network namespace
+# could still be joined, so ignoring the failure would go on in the wrong
+# user namespace. The timeout only keeps a regression (tapir running on)
+# from hanging the suite.
+ROOT_USERNS="$(dirname "${BASH_SOURCE[0]}")/root-userns"
+if [[ -r $ROOT_USERNS ]]; then
+  timeout 30 "$TAPIR" --userns-path="$ROOT_USERNS" "$GUEST" tap9 >/dev/null 2>"$WORK/userns.err"
+  rc=$?
+  check "bad input, --userns-path that cannot be joined: exit 1" test "$rc" = 1 || echo "#   rc=$rc"
+  check "bad input, --userns-path that cannot be joined: one line naming the path and errno" \
+    bash -c '[[ $(wc -l <"$1") == 1 && $(cat "$1") == *"cannot join user namespace $2: Operation not permitted"* ]]' \
+    _ "$WORK/userns.err" "$ROOT_USERNS" || sed 's/^/#   /' "$WORK/userns.err"
+else
+  echo "skip - --userns-path that cannot be joined: attach_test.sh made no root-owned user namespace"
+fi
+
+# --pcap at a symbolic link: refused (O_NOFOLLOW), the file it points to
+# untouched. (tapir run: its stderr carries only the error.)
+printf 'keep me\n' >"$WORK/victim"
+ln -s "$WORK/victim" "$WORK/link.pcap"
+err=$("$TAPIR" run --pcap "$WORK/link.pcap" -- true 2>&1); rc=$?
+check "bad input, --pcap at a symbolic link: exit 1" test "$rc" = 1 || echo "#   rc=$rc"
+check "bad input, --pcap at a symbolic link: one line naming it" \
+  bash -c '[[ $(wc -l <<<"$1") == 1 && "$1" == *"$2"*"symbolic link"* ]]' _ "$err" "$WORK/link.pcap" \
+  || echo "#   $err"
+check "bad input, --pcap at a symbolic link: the file it points to is untouched" \
+  test "$(cat "$WORK/victim")" = "keep me"
 check "bad input left no tap behind" bash -c "! nsenter -t $GUEST -U -n --preserve-credentials ip link show tap9 2>/dev/null"
 check "bad input left no tapir running" no_tapir_left
 

@@ -5,6 +5,19 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_setup "${1:-}"
 
+# A user namespace of root's, its nsfs file bind-mounted where the test
+# user can open it (a bind-mounted namespace file needs no ptrace access)
+# but not join it (no CAP_SYS_ADMIN there): the unjoinable --userns-path.
+unshare --user sleep 600 &
+ROOT_USERNS_PID=$!
+for _ in $(seq 100); do
+  [[ $(readlink /proc/$ROOT_USERNS_PID/ns/user 2>/dev/null) != "$(readlink /proc/self/ns/user)" ]] && break
+  sleep 0.05
+done
+touch "$BIN/root-userns"
+mount --bind "/proc/$ROOT_USERNS_PID/ns/user" "$BIN/root-userns" || rm -f "$BIN/root-userns"
+E2E_ON_EXIT='umount "$BIN/root-userns" 2>/dev/null; kill $ROOT_USERNS_PID 2>/dev/null'
+
 e2e_run_cases attach_cases.sh
 
 # /dev/net/tun not accessible: a private mount namespace where the device

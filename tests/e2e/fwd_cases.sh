@@ -64,12 +64,28 @@ socat UDP6-RECVFROM:7054,fork SYSTEM:"echo \$SOCAT_PEERADDR" &
 for p in 80 81; do socat TCP4-LISTEN:$p,fork,reuseaddr SYSTEM:"echo $p \$SOCAT_PEERADDR" & done
 socat TCP6-LISTEN:82,fork,reuseaddr SYSTEM:"echo 82 \$SOCAT_PEERADDR" &
 exec sleep 600'
-touch "$API"  # a stale file where the socket goes: removed before bind, as slirp4netns does
-"$TAPIR" run --enable-ipv6 -a "$API" -p 127.0.0.1:17053:7053/udp -p '[::1]:17054:7054/udp' \
-  -p 17080-17081:80-81 -p 17082:80 -p '[::1]:17090:82' -- sh -c "$GUEST" 2>"$WORK/tapir.err" &
+# --- what may be at the API socket's path before tapir starts -------------
+# A regular file: refused, in one line naming it, and left alone.
+printf 'precious\n' >"$WORK/regular.sock"
+out=$("$TAPIR" run -a "$WORK/regular.sock" -- true 2>&1); rc=$?
+check "api: a regular file at the socket path is refused (exit 1, one line naming it)" \
+  test "$rc" = 1 -a "$(wc -l <<<"$out")" = 1 -a -n "$(grep -F -- "$WORK/regular.sock" <<<"$out")" \
+  || echo "#   rc=$rc out: $out"
+check "api: ... and the file is untouched" test "$(cat "$WORK/regular.sock")" = precious
+# A stale socket (what a killed tapir leaves: the file, nobody listening): replaced.
+socat UNIX-LISTEN:"$API" /dev/null &
+STALE=$!
+wait_for test -S "$API"
+kill -9 "$STALE"; wait "$STALE" 2>/dev/null
+# umask 000: the socket is still created mode 0600.
+(umask 000; exec "$TAPIR" run --enable-ipv6 -a "$API" -p 127.0.0.1:17053:7053/udp -p '[::1]:17054:7054/udp' \
+  -p 17080-17081:80-81 -p 17082:80 -p '[::1]:17090:82' -- sh -c "$GUEST" 2>"$WORK/tapir.err") &
 TAPIR_PID=$!
 PIDS+=($TAPIR_PID)
-check "the API socket is there once tapir runs (a stale file was replaced)" wait_for test -S "$API"
+answers() { [[ $(api '{"execute":"list_hostfwd"}' | jq -r '.entries | length' 2>/dev/null) == 6 ]]; }
+check "api: tapir answers on the path where a stale socket was" wait_for answers
+check "api: the socket is mode 0600 under umask 000" test "$(stat -c %a "$API")" = 600 \
+  || echo "#   mode $(stat -c %a "$API")"
 
 api_is "list_hostfwd shows the -p rules, ranges expanded" '{"execute":"list_hostfwd"}' \
   '{"entries":[{"id":1,"proto":"udp","host_addr":"127.0.0.1","host_port":17053,"guest_addr":"10.0.2.100","guest_port":7053},{"id":2,"proto":"udp","host_addr":"::1","host_port":17054,"guest_addr":'"$(api '{"execute":"list_hostfwd"}' | jq -c '.entries[1].guest_addr')"',"guest_port":7054},{"id":3,"proto":"tcp","host_addr":"0.0.0.0","host_port":17080,"guest_addr":"10.0.2.100","guest_port":80},{"id":4,"proto":"tcp","host_addr":"0.0.0.0","host_port":17081,"guest_addr":"10.0.2.100","guest_port":81},{"id":5,"proto":"tcp","host_addr":"0.0.0.0","host_port":17082,"guest_addr":"10.0.2.100","guest_port":80},{"id":6,"proto":"tcp","host_addr":"::1","host_port":17090,"guest_addr":'"$(api '{"execute":"list_hostfwd"}' | jq -c '.entries[5].guest_addr')"',"guest_port":82}]}'
@@ -128,6 +144,24 @@ api_is "a port already in use" \
 big=$(head -c 1000000 /dev/zero | tr '\0' ' ' | socat -t 5 - "UNIX-CONNECT:$API" 2>/dev/null)
 check "api: a 1 MB request is answered 'too large'" test "$big" = "$(err 'bad request: too large message')" \
   || echo "#   got: ${big:0:200}"
+# A client that never stops writing (cat /dev/zero) gets the same answer,
+# then the connection ends: tapir drains a bounded amount and closes. The
+# bound here is only there so that a regression fails instead of hanging.
+UNIXFLOOD="$(dirname "${BASH_SOURCE[0]}")/unixflood"
+if [[ -x $UNIXFLOOD ]]; then
+  timeouts_before=$(api '{"execute":"stats"}' | jq .return.api.timeouts)
+  flood=$(timeout 120 "$UNIXFLOOD" "$API" 2>"$WORK/flood.err"); rc=$?
+  check "api: a client streaming zeros gets 'too large'" \
+    test "$flood" = "$(err 'bad request: too large message')" || echo "#   got: ${flood:0:200}"
+  check "api: ... and then the connection ends (no hang)" test "$rc" = 0 \
+    || echo "#   rc=$rc: $(cat "$WORK/flood.err")"
+  # Ended by the drain bound (1 MiB), not by the 5 s request deadline,
+  # which would count a timeout.
+  check "api: ... ended by the drain bound, not the request deadline" \
+    test "$(api '{"execute":"stats"}' | jq .return.api.timeouts)" = "$timeouts_before"
+else
+  echo "skip - api: streaming client: the unixflood tool is not built (ctest sets TAPIR_UNIXFLOOD)"
+fi
 stats_ok() {
   jq -e '.return | (.flows.udp.reverse_created >= 2) and (.frames.from_guest > 0) and (.bytes.to_guest > 0)
          and (.drops | has("malformed")) and (.api.too_large >= 1) and (.flows.tcp.forwarded >= 1)

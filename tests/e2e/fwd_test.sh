@@ -20,6 +20,10 @@ WORLD_UDP=$!
 ip netns exec "$E2E_WNS" socat TCP4-LISTEN:7101,bind=192.0.2.1,fork,reuseaddr TCP4:192.0.2.2:17082 &
 WORLD_TCP=$!
 E2E_ON_EXIT='kill $WORLD_UDP $WORLD_TCP 2>/dev/null'
+# unixflood (tests/e2e/tools): the API client that never stops writing.
+if [[ -x ${TAPIR_UNIXFLOOD:-} ]]; then
+  cp "$TAPIR_UNIXFLOOD" "$BIN/unixflood" && chmod 755 "$BIN/unixflood"
+fi
 
 e2e_run_cases fwd_cases.sh
 e2e_report "e2e fwd"

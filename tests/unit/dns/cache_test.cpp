@@ -107,7 +107,7 @@ uint32_t first_ttl(ConstBytes msg, Section s) {
 TEST(DnsCache, ServesWithTtlCountedDownAndClientId) {
   Cache cache;
   const Bytes answer = answer_with_ttl(300);
-  ASSERT_EQ(cache.insert(cb(answer), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(cache.insert(cb(answer), false, false, kT0), CacheVerdict::kStored);
   Bytes query = captured(0);
   set_id(mb(query), 0x4242);
   auto qm = Message::parse(cb(query));
@@ -128,7 +128,7 @@ TEST(DnsCache, ServesWithTtlCountedDownAndClientId) {
 
 TEST(DnsCache, RestoresClientQuestionCase) {
   Cache cache;
-  ASSERT_EQ(cache.insert(cb(answer_with_ttl(60)), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(cache.insert(cb(answer_with_ttl(60)), false, false, kT0), CacheVerdict::kStored);
   Bytes query = captured(0);
   ASSERT_TRUE(copy_question_case(mb(query), *Name::from_text("eXaMpLe.TEST")));
   auto qm = Message::parse(cb(query));
@@ -143,7 +143,7 @@ TEST(DnsCache, RestoresClientQuestionCase) {
 
 TEST(DnsCache, ExpiresAtTtl) {
   Cache cache;
-  ASSERT_EQ(cache.insert(cb(answer_with_ttl(30)), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(cache.insert(cb(answer_with_ttl(30)), false, false, kT0), CacheVerdict::kStored);
   const Bytes query = captured(0);
   auto qm = Message::parse(cb(query));
   Bytes out(4096);
@@ -162,17 +162,17 @@ TEST(DnsCache, TtlCaps) {
   Bytes out(4096);
   // dnsmasq's TTL 0 is "do not cache" ...
   Cache plain;
-  EXPECT_EQ(plain.insert(cb(captured(1)), false, kT0), CacheVerdict::kZeroTtl);
+  EXPECT_EQ(plain.insert(cb(captured(1)), false, false, kT0), CacheVerdict::kZeroTtl);
   // ... unless a minimum TTL is configured.
   Cache floor({.max_entries = 10, .min_ttl = 5});
-  ASSERT_EQ(floor.insert(cb(captured(1)), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(floor.insert(cb(captured(1)), false, false, kT0), CacheVerdict::kStored);
   auto len = floor.lookup(*qm, at(2), mb(out));
   ASSERT_TRUE(len);
   EXPECT_EQ(first_ttl(cb(out).first(*len), Section::kAnswer), 3u);
   EXPECT_FALSE(floor.lookup(*qm, at(5), mb(out)));
   // A week-long TTL is served as at most max_ttl.
   Cache ceiling({.max_entries = 10, .max_ttl = 3600});
-  ASSERT_EQ(ceiling.insert(cb(answer_with_ttl(604800)), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(ceiling.insert(cb(answer_with_ttl(604800)), false, false, kT0), CacheVerdict::kStored);
   len = ceiling.lookup(*qm, kT0, mb(out));
   ASSERT_TRUE(len);
   EXPECT_EQ(first_ttl(cb(out).first(*len), Section::kAnswer), 3600u);
@@ -190,7 +190,7 @@ TEST(DnsCache, NegativeCachingUsesSoaMinimum) {
   ASSERT_EQ(*soa_minimum(*Message::parse(cb(nx)),
                          *Message::parse(cb(nx))->records(Section::kAuthority).begin()),
             60u);
-  ASSERT_EQ(cache.insert(cb(nx), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(cache.insert(cb(nx), false, false, kT0), CacheVerdict::kStored);
   auto len = cache.lookup(*qm, at(20), mb(out));
   ASSERT_TRUE(len);
   auto m = Message::parse(cb(out).first(*len));
@@ -202,44 +202,44 @@ TEST(DnsCache, NegativeCachingUsesSoaMinimum) {
 
   // The SOA's own TTL when it is the smaller one.
   Cache c2;
-  ASSERT_EQ(c2.insert(cb(nxdomain_with_soa(10, 600)), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(c2.insert(cb(nxdomain_with_soa(10, 600)), false, false, kT0), CacheVerdict::kStored);
   EXPECT_TRUE(c2.lookup(*qm, at(9.5), mb(out)));
   EXPECT_FALSE(c2.lookup(*qm, at(10), mb(out)));
 
   // max_negative_ttl caps it.
   Cache c3({.max_entries = 10, .max_negative_ttl = 30});
-  ASSERT_EQ(c3.insert(cb(nxdomain_with_soa(3600, 3600)), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(c3.insert(cb(nxdomain_with_soa(3600, 3600)), false, false, kT0), CacheVerdict::kStored);
   EXPECT_FALSE(c3.lookup(*qm, at(30), mb(out)));
 
   // NODATA (NOERROR, no answers) with an SOA is negative too.
   Cache c4;
-  ASSERT_EQ(c4.insert(cb(nxdomain_with_soa(3600, 60, rcode::kNoError)), false, kT0),
+  ASSERT_EQ(c4.insert(cb(nxdomain_with_soa(3600, 60, rcode::kNoError)), false, false, kT0),
             CacheVerdict::kStored);
   len = c4.lookup(*qm, at(1), mb(out));
   ASSERT_TRUE(len);
   EXPECT_EQ(Message::parse(cb(out).first(*len))->rcode(), rcode::kNoError);
 
   // dnsmasq's NXDOMAIN in the capture has no SOA: not cached (RFC 2308 5).
-  EXPECT_EQ(cache.insert(cb(captured(15)), false, kT0), CacheVerdict::kNoSoa);
+  EXPECT_EQ(cache.insert(cb(captured(15)), false, false, kT0), CacheVerdict::kNoSoa);
 }
 
 TEST(DnsCache, LruEviction) {
   Cache cache({.max_entries = 2});
-  ASSERT_EQ(cache.insert(cb(answer_for("a.test", 60)), false, kT0), CacheVerdict::kStored);
-  ASSERT_EQ(cache.insert(cb(answer_for("b.test", 60)), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(cache.insert(cb(answer_for("a.test", 60)), false, false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(cache.insert(cb(answer_for("b.test", 60)), false, false, kT0), CacheVerdict::kStored);
   Bytes out(4096);
   const Bytes qa = query_for("a.test");
   const Bytes qb = query_for("b.test");
   const Bytes qc = query_for("c.test");
   ASSERT_TRUE(cache.lookup(*Message::parse(cb(qa)), at(1), mb(out)));  // a is now newest
-  ASSERT_EQ(cache.insert(cb(answer_for("c.test", 60)), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(cache.insert(cb(answer_for("c.test", 60)), false, false, kT0), CacheVerdict::kStored);
   EXPECT_EQ(cache.size(), 2u);
   EXPECT_EQ(cache.stats().evictions, 1u);
   EXPECT_TRUE(cache.lookup(*Message::parse(cb(qa)), at(2), mb(out)));
   EXPECT_FALSE(cache.lookup(*Message::parse(cb(qb)), at(2), mb(out)));
   EXPECT_TRUE(cache.lookup(*Message::parse(cb(qc)), at(2), mb(out)));
   // Re-inserting a key replaces it rather than growing.
-  ASSERT_EQ(cache.insert(cb(answer_for("c.test", 90)), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(cache.insert(cb(answer_for("c.test", 90)), false, false, kT0), CacheVerdict::kStored);
   EXPECT_EQ(cache.size(), 2u);
   cache.clear();
   EXPECT_EQ(cache.size(), 0u);
@@ -247,7 +247,7 @@ TEST(DnsCache, LruEviction) {
 
 TEST(DnsCache, KeyIncludesTypeAndDoBit) {
   Cache cache;
-  ASSERT_EQ(cache.insert(cb(answer_for("a.test", 60)), true, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(cache.insert(cb(answer_for("a.test", 60)), true, false, kT0), CacheVerdict::kStored);
   Bytes out(4096);
   const Bytes plain = query_for("A.TEST", 1, false);
   const Bytes with_do = query_for("A.TEST", 1, true);
@@ -262,24 +262,72 @@ TEST(DnsCache, KeyIncludesTypeAndDoBit) {
   EXPECT_FALSE(cache.lookup(*Message::parse(cb(q)), at(1), mb(out)));
 }
 
+// RFC 4035 3.2.2: a CD=1 answer skipped validation upstream; a CD=0 client
+// relies on it, so the two never share an entry.
+TEST(DnsCache, KeyIncludesTheCdBit) {
+  Cache cache;
+  ASSERT_EQ(cache.insert(cb(answer_for("a.test", 60)), false, true, kT0), CacheVerdict::kStored);
+  Bytes out(4096);
+  Bytes plain = query_for("a.test", 1);
+  Bytes with_cd = plain;
+  with_cd[3] |= 0x10;  // CD
+  EXPECT_FALSE(cache.lookup(*Message::parse(cb(plain)), at(1), mb(out)));
+  EXPECT_TRUE(cache.lookup(*Message::parse(cb(with_cd)), at(1), mb(out)));
+  ASSERT_EQ(cache.insert(cb(answer_for("b.test", 60)), false, false, kT0), CacheVerdict::kStored);
+  Bytes b_cd = query_for("b.test", 1);
+  b_cd[3] |= 0x10;
+  EXPECT_FALSE(cache.lookup(*Message::parse(cb(b_cd)), at(1), mb(out)));
+}
+
+// The index is hashed under the cache's own key: what collides in one
+// process (or one cache) says nothing about another.
+TEST(DnsCache, IndexHashIsKeyed) {
+  const Cache a({}, KeyedHash(1, 2));
+  const Cache a2({}, KeyedHash(1, 2));
+  const Cache b({}, KeyedHash(3, 4));
+  size_t differ = 0;
+  for (int i = 0; i < 64; ++i) {
+    std::string name = "n";
+    name += std::to_string(i);
+    name += ".test";
+    const QuestionKey k(*Name::from_text(name), rrtype::kA, kClassIn, false, false);
+    EXPECT_EQ(a.index_hash(k), a2.index_hash(k));
+    EXPECT_EQ(a.index_hash(k), KeyedHash(1, 2)(k.view()));
+    if (a.index_hash(k) != b.index_hash(k)) ++differ;
+  }
+  EXPECT_EQ(differ, 64u);
+}
+
+// SipHash-2-4's reference vectors (key 00..0f, message 00..len-1).
+TEST(DnsKeyedHash, MatchesSipHash24ReferenceVectors) {
+  const KeyedHash h(0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull);
+  std::string m;
+  EXPECT_EQ(h(m), 0x726fdb47dd0e0e31ull);
+  m.push_back('\0');
+  EXPECT_EQ(h(m), 0x74f839c593dc67fdull);
+  for (char c = 1; c < 15; ++c) m.push_back(c);
+  EXPECT_EQ(h(m), 0xa129ca6149be45e5ull);
+}
+
 TEST(DnsCache, RefusesWhatMustNotBeCached) {
   Cache cache;
   Bytes servfail = answer_with_ttl(60);
   const uint16_t flags = wire::load_be16(cb(servfail), 2);
   wire::store_be16(mb(servfail), 2, static_cast<uint16_t>((flags & 0xfff0) | rcode::kServFail));
-  EXPECT_EQ(cache.insert(cb(servfail), false, kT0), CacheVerdict::kNotCacheable);
+  EXPECT_EQ(cache.insert(cb(servfail), false, false, kT0), CacheVerdict::kNotCacheable);
   Bytes tc = answer_with_ttl(60);
   wire::store_be16(mb(tc), 2, static_cast<uint16_t>(flags | Message::kFlagTc));
-  EXPECT_EQ(cache.insert(cb(tc), false, kT0), CacheVerdict::kNotCacheable);
-  EXPECT_EQ(cache.insert(cb(captured(0)), false, kT0), CacheVerdict::kNotCacheable);  // a query
-  EXPECT_EQ(cache.insert(cb(Bytes(5, 0)), false, kT0), CacheVerdict::kMalformed);
+  EXPECT_EQ(cache.insert(cb(tc), false, false, kT0), CacheVerdict::kNotCacheable);
+  EXPECT_EQ(cache.insert(cb(captured(0)), false, false, kT0),
+            CacheVerdict::kNotCacheable);  // a query
+  EXPECT_EQ(cache.insert(cb(Bytes(5, 0)), false, false, kT0), CacheVerdict::kMalformed);
   Cache small({.max_entries = 10, .max_answer_bytes = 40});
-  EXPECT_EQ(small.insert(cb(answer_with_ttl(60)), false, kT0), CacheVerdict::kTooLarge);
+  EXPECT_EQ(small.insert(cb(answer_with_ttl(60)), false, false, kT0), CacheVerdict::kTooLarge);
   Cache off({.max_entries = 0});
-  EXPECT_EQ(off.insert(cb(answer_with_ttl(60)), false, kT0), CacheVerdict::kDisabled);
+  EXPECT_EQ(off.insert(cb(answer_with_ttl(60)), false, false, kT0), CacheVerdict::kDisabled);
   EXPECT_EQ(cache.size(), 0u);
   // A buffer too small for the answer is a miss, not an overrun.
-  ASSERT_EQ(cache.insert(cb(answer_with_ttl(60)), false, kT0), CacheVerdict::kStored);
+  ASSERT_EQ(cache.insert(cb(answer_with_ttl(60)), false, false, kT0), CacheVerdict::kStored);
   const Bytes query = captured(0);
   Bytes tiny(20);
   EXPECT_FALSE(cache.lookup(*Message::parse(cb(query)), at(1), mb(tiny)));

@@ -504,5 +504,87 @@ TEST_F(ForwarderTest, SameQuestionWithAnotherIdIsCoalescedNotALoop) {
   EXPECT_EQ(fwd->stats().coalesced, 1u);
 }
 
+Bytes with_cd(Bytes q) {
+  q[3] |= 0x10;  // CD (RFC 4035 3.2.2)
+  return q;
+}
+
+// A CD=1 answer was not validated upstream: a CD=0 client asking the same
+// question later is not served it from the cache.
+TEST_F(ForwarderTest, CdAnswerIsNeverServedToACdZeroClient) {
+  fwd->on_query(client(1000), cb(with_cd(query_for("a.test", 1))), at(0));
+  ASSERT_EQ(io.sent.size(), 1u);
+  EXPECT_TRUE(parsed(io.sent[0].msg).cd());
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(answer_to(io.sent[0].msg)), at(0.01));
+  ASSERT_EQ(io.answers.size(), 1u);
+
+  fwd->on_query(client(1001), cb(query_for("a.test", 2)), at(1));
+  ASSERT_EQ(io.sent.size(), 2u);  // asked upstream, with CD=0
+  EXPECT_FALSE(parsed(io.sent[1].msg).cd());
+  EXPECT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(fwd->stats().cache_hits, 0u);
+  // A CD=1 client still gets the CD=1 answer from the cache.
+  fwd->on_query(client(1002), cb(with_cd(query_for("a.test", 3))), at(1));
+  EXPECT_EQ(fwd->stats().cache_hits, 1u);
+}
+
+// Nor does a CD=0 client wait on a CD=1 question in flight, or the reverse.
+TEST_F(ForwarderTest, CdAndNonCdQuestionsInFlightAreNotCoalesced) {
+  fwd->on_query(client(1000), cb(with_cd(query_for("a.test", 1))), at(0));
+  fwd->on_query(client(1001), cb(query_for("a.test", 2)), at(0));
+  fwd->on_query(client(1002), cb(with_cd(query_for("a.test", 3))), at(0));
+  ASSERT_EQ(io.sent.size(), 2u);
+  EXPECT_EQ(fwd->stats().coalesced, 1u);  // only the second CD=1 client
+  EXPECT_TRUE(parsed(io.sent[0].msg).cd());
+  EXPECT_FALSE(parsed(io.sent[1].msg).cd());
+  fwd->on_reply(io.sent[1].ref, kUp0, cb(answer_to(io.sent[1].msg)), at(0.01));
+  ASSERT_EQ(io.answers.size(), 1u);
+  EXPECT_EQ(io.answers[0].to.port, 1001);
+  EXPECT_FALSE(parsed(io.answers[0].msg).cd());
+}
+
+// The guest knows the question it has pending but not our upstream ID:
+// asking it again with every ID must not pass for a loop (it used to:
+// one of the 65536 was the attempt's), nor make the upstream be left out.
+TEST_F(ForwarderTest, GuestRepeatingAPendingQuestionWithEveryIdCannotFakeALoop) {
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  ASSERT_EQ(io.sent.size(), 1u);
+  for (uint32_t id = 0; id <= 0xffff; ++id) {
+    fwd->on_query(client(2000), cb(query_for("a.test", static_cast<uint16_t>(id))), at(0.01));
+  }
+  EXPECT_EQ(fwd->stats().loops, 0u);
+  EXPECT_TRUE(io.loops.empty());
+  EXPECT_FALSE(fwd->upstreams().stats(0).looping);
+  EXPECT_FALSE(io.is_closed(io.sent[0].ref));
+  EXPECT_EQ(io.sent.size(), 1u);  // no failover either
+  // The real answer still comes back to the first client (first in line).
+  const size_t before = io.answers.size();
+  fwd->on_reply(io.sent[0].ref, kUp0, cb(answer_to(io.sent[0].msg)), at(0.02));
+  ASSERT_GT(io.answers.size(), before);
+  EXPECT_EQ(io.answers[before].to.port, 1000);
+  EXPECT_EQ(parsed(io.answers[before].msg).rcode(), rcode::kNoError);
+}
+
+// What marks our query is its nonce, not its ID: a relay that renumbers it
+// (and keeps its OPT record) still shows as a loop.
+TEST_F(ForwarderTest, LoopIsSeenThroughARelayThatChangesTheId) {
+  fwd->on_query(client(1000), cb(query_for("a.test", 1)), at(0));
+  ASSERT_EQ(io.sent.size(), 1u);
+  const auto e = parsed(io.sent[0].msg).edns();
+  ASSERT_TRUE(e.has_value());
+  const auto nonce = find_edns_option(*e, kLoopNonceOption);
+  ASSERT_TRUE(nonce.has_value());
+  EXPECT_EQ(nonce->size(), 8u);
+  Bytes looped = io.sent[0].msg;
+  set_id(mb(looped), static_cast<uint16_t>(parsed(looped).id() ^ 0x5a5a));
+  fwd->on_query(client(40000), cb(looped), at(0.01));
+  EXPECT_EQ(fwd->stats().loops, 1u);
+  ASSERT_EQ(io.sent.size(), 2u);
+  EXPECT_EQ(io.sent[1].to, kUp1);
+  // A fresh nonce for every attempt.
+  EXPECT_NE(to_vec(*find_edns_option(*parsed(io.sent[1].msg).edns(), kLoopNonceOption)),
+            to_vec(*nonce));
+}
+
 }  // namespace
 }  // namespace tapir::dns

@@ -4,6 +4,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <string>
 #include <vector>
 
 namespace tapir::wire {
@@ -140,6 +142,67 @@ TEST(PcapWriter, CreateReportsErrno) {
   auto w = PcapWriter::create("/nonexistent-dir/x.pcap");
   ASSERT_FALSE(w);
   EXPECT_EQ(w.error().err, ENOENT);
+}
+
+// --pcap at a path someone else prepared: never followed, never clobbered.
+class PcapCreate : public ::testing::Test {
+ protected:
+  PcapCreate() {
+    char tmpl[] = "/tmp/tapir-pcap-test.XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+  }
+  ~PcapCreate() override {
+    for (const char* f : {"/victim", "/link", "/theirs", "/mine"}) ::unlink((dir_ + f).c_str());
+    ::rmdir(dir_.c_str());
+  }
+  void write_file(const std::string& path, const std::string& text) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  }
+  std::string read_file(const std::string& path) {
+    std::string out;
+    FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) return "<missing>";
+    char buf[256];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+    return out;
+  }
+  std::string dir_;
+};
+
+TEST_F(PcapCreate, SymlinkIsNotFollowed) {
+  write_file(dir_ + "/victim", "keep me\n");
+  ASSERT_EQ(::symlink((dir_ + "/victim").c_str(), (dir_ + "/link").c_str()), 0);
+  auto w = PcapWriter::create((dir_ + "/link").c_str());
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().err, ELOOP);
+  EXPECT_NE(w.error().message().find("symbolic link"), std::string::npos) << w.error().message();
+  EXPECT_EQ(read_file(dir_ + "/victim"), "keep me\n");
+}
+
+TEST_F(PcapCreate, AnotherUsersFileIsNotOverwritten) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file to another user";
+  const std::string theirs = dir_ + "/theirs";
+  write_file(theirs, "their data\n");
+  ASSERT_EQ(::chown(theirs.c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chmod(theirs.c_str(), 0666), 0);  // writable by anyone: still not ours
+  auto w = PcapWriter::create(theirs.c_str());
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().err, EPERM);
+  EXPECT_NE(w.error().message().find("another user"), std::string::npos) << w.error().message();
+  EXPECT_EQ(read_file(theirs), "their data\n");
+}
+
+TEST_F(PcapCreate, OwnFileIsTruncatedAndRewritten) {
+  const std::string mine = dir_ + "/mine";
+  write_file(mine, std::string(1000, 'x'));
+  auto w = PcapWriter::create(mine.c_str());
+  ASSERT_TRUE(w) << w.error().message();
+  EXPECT_EQ(read_file(mine).size(), kPcapFileHeaderLen);
 }
 
 }  // namespace
