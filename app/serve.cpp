@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -272,7 +273,17 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   std::optional<l2l4::DnsService> dns;
   l2l4::UdpFlows udp(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows);
   l2l4::IcmpEchoFlows echo(l2l4::NatConfig{services.plan, cfg.disable_host_loopback}, 1024);
-  l2l4::KernelTcpHost tcp_host;
+  // SO_PEEK_OFF on TCP sockets (Linux 6.9): asked once; TAPIR_NO_PEEK_OFF=1
+  // forces the fallback of older kernels (the test suites run both).
+  const char* no_peek_off = std::getenv("TAPIR_NO_PEEK_OFF");
+  const bool forced_fallback = no_peek_off != nullptr && std::strcmp(no_peek_off, "1") == 0;
+  const bool peek_offset = !forced_fallback && l2l4::KernelTcpHost::tcp_peek_offset_supported();
+  LOG_DEBUG("TCP: host data is peeked %s",
+            peek_offset ? "with SO_PEEK_OFF"
+            : forced_fallback
+                ? "from the queue's head (no SO_PEEK_OFF: TAPIR_NO_PEEK_OFF=1)"
+                : "from the queue's head (no SO_PEEK_OFF on this kernel, before 6.9)");
+  l2l4::KernelTcpHost tcp_host(peek_offset);
   l2l4::TcpFlows tcp(l2l4::TcpConfig{l2l4::NatConfig{services.plan, cfg.disable_host_loopback},
                                      cfg.max_tcp_flows, cfg.outbound},
                      tcp_host);
