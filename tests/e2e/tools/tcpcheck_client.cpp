@@ -398,17 +398,24 @@ void Client::read_download(ClientConn& c) {
 // Done once the peer acknowledged everything we sent, our FIN too: until
 // then it sits in this kernel, and would be lost if the guest (and with it
 // tapir run) ended now. (The trailer proves it for the upload, but not in
-// the host-half-close order, which has none.)
+// the host-half-close order, which has none.) The state is read before the
+// count: the ACK of a FIN sent in a simultaneous close moves the socket from
+// CLOSING to TIME-WAIT, which leaves this socket CLOSED, and may land between
+// the two reads; read the other way round, a connection that closed well
+// would look like one whose FIN was never acknowledged. Once CLOSED, the
+// count read after it is final.
 void Client::check_done(ClientConn& c) {
   if (c.done || !c.eof || !c.wr_shut || o_.expect_reset) return;
+  tcp_info ti{};
+  socklen_t ti_len = sizeof ti;
+  const bool closed =
+      getsockopt(c.fd, IPPROTO_TCP, TCP_INFO, &ti, &ti_len) == 0 && ti.tcpi_state == TCP_CLOSE;
   int unacked = 0;
   if (ioctl(c.fd, SIOCOUTQ, &unacked) == 0 && unacked > 0) {
-    tcp_info ti{};
-    socklen_t ti_len = sizeof ti;
     int err = 0;
     socklen_t err_len = sizeof err;
     getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
-    if (getsockopt(c.fd, IPPROTO_TCP, TCP_INFO, &ti, &ti_len) == 0 && ti.tcpi_state == TCP_CLOSE) {
+    if (closed) {
       finish(c, false,
              "the connection ended (" + std::string(err ? std::strerror(err) : "closed") +
                  ") with " + std::to_string(unacked) +
