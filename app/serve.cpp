@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -286,8 +287,18 @@ int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& 
   std::optional<dns::DnsService> dns;
   flows::UdpFlows udp(flows::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows);
   flows::IcmpEchoFlows echo(flows::NatConfig{services.plan, cfg.disable_host_loopback},
-                           cfg.max_icmp_flows);
-  flows::KernelTcpHost tcp_host;
+                            cfg.max_icmp_flows);
+  // SO_PEEK_OFF on TCP sockets (Linux 6.9): asked once; TAPIR_NO_PEEK_OFF=1
+  // forces the fallback of older kernels (the test suites run both).
+  const char* no_peek_off = std::getenv("TAPIR_NO_PEEK_OFF");
+  const bool forced_fallback = no_peek_off != nullptr && std::strcmp(no_peek_off, "1") == 0;
+  const bool peek_offset = !forced_fallback && flows::KernelTcpHost::tcp_peek_offset_supported();
+  LOG_DEBUG("TCP: host data is peeked %s",
+            peek_offset ? "with SO_PEEK_OFF"
+            : forced_fallback
+                ? "from the queue's head (no SO_PEEK_OFF: TAPIR_NO_PEEK_OFF=1)"
+                : "from the queue's head (no SO_PEEK_OFF on this kernel, before 6.9)");
+  flows::KernelTcpHost tcp_host(peek_offset);
   flows::TcpFlows tcp(flows::TcpConfig{flows::NatConfig{services.plan, cfg.disable_host_loopback},
                                      cfg.max_tcp_flows, cfg.outbound},
                      tcp_host);

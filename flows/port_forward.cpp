@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "base/log.hpp"
+#include "flows/tcp_host.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/proto.hpp"
@@ -220,6 +221,7 @@ void PortForwarder::on_tcp(uint32_t /*id*/, Rule& r, MonoTime now, loop::FrameSi
       }
       return;
     }
+    make_urgent_data_inline(conn.get());  // like every host socket of a guest stream
     ForwardTarget t;
     t.v6 = r.rule.guest_v6;
     IpAddr peer;

@@ -711,9 +711,13 @@ void TcpFlows::on_ack(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx) 
   if (seq_gt(ack, f.snd_una)) {
     const uint32_t data_end = (f.host_eof && seq_gt(ack, f.fin_seq)) ? f.fin_seq : ack;
     const uint32_t n = data_end - f.snd_una;
-    if (n > 0) {
-      const ssize_t r = host_.consume(f.fd, n);
-      if (r < 0 && r != -EAGAIN) return host_error(f, static_cast<int>(-r), tx);
+    // A consume stops short at the urgent mark: repeat until all n are
+    // taken, or snd_una and the socket's queue would disagree from now on.
+    for (uint32_t left = n; left > 0;) {
+      const ssize_t r = host_.consume(f.fd, left);
+      if (r <= 0 || static_cast<size_t>(r) > left)
+        return host_error(f, r < 0 ? static_cast<int>(-r) : EIO, tx);
+      left -= static_cast<uint32_t>(r);
     }
     if (f.host_eof && seq_gt(ack, f.fin_seq)) f.fin_acked = f.fin_sent = true;
     f.snd_una = ack;
@@ -848,22 +852,35 @@ void TcpFlows::push(Flow& f, MonoTime now, loop::FrameSink& tx) {
       break;
     }
     std::byte* dst = out.data() + payload_offset(v6);
-    const ssize_t n = f.peek_offset ? host_.peek(f.fd, dst, want)
-                                    : host_.peek_skipping(f.fd, scratch_.data(), flight, dst, want);
-    if (n == -EAGAIN || n == -EWOULDBLOCK) {
+    // Without a peek offset the peek starts at the queue's head: what is in
+    // flight goes to the scratch buffer first.
+    const size_t skip = f.peek_offset ? 0 : flight;
+    const ssize_t r = host_.peek(f.fd, scratch_.data(), skip, dst, want);
+    if (r == -EAGAIN || r == -EWOULDBLOCK) {
       tx.cancel();
       break;
     }
-    if (n < 0) {
+    if (r < 0) {
       tx.cancel();
-      return host_error(f, static_cast<int>(-n), tx);
+      return host_error(f, static_cast<int>(-r), tx);
     }
-    if (n == 0) {
+    if (r == 0) {
+      // End of stream: only a read of an empty queue says 0. (Without a
+      // peek offset, the queue still holds what is in flight at the end of
+      // the stream too; the FIN waits until the guest acknowledged it.)
       tx.cancel();
       f.host_eof = true;
       f.fin_seq = f.snd_nxt;
       continue;  // the FIN goes out at the top of the loop
     }
+    if (static_cast<size_t>(r) <= skip) {
+      // Nothing beyond what was sent (or the urgent mark stopped the read
+      // right there): would-block, never end of stream. The guest's ACK
+      // brings the next push.
+      tx.cancel();
+      break;
+    }
+    const ssize_t n = r - static_cast<ssize_t>(skip);
     FrameSpec s;
     s.seq = f.snd_nxt;
     s.ack = f.rcv_nxt;
@@ -881,7 +898,9 @@ void TcpFlows::push(Flow& f, MonoTime now, loop::FrameSink& tx) {
     f.snd_nxt += static_cast<uint32_t>(n);
     if (seq_gt(f.snd_nxt, f.snd_max)) f.snd_max = f.snd_nxt;
     if (!timers_.armed(slot)) arm(f, now + f.rto);
-    if (static_cast<size_t>(n) < want) break;  // drained for now; POLLIN brings more
+    // Drained for now; POLLIN brings more. (A read cut short at the urgent
+    // mark resumes when the guest acknowledges it.)
+    if (static_cast<size_t>(n) < want) break;
   }
 }
 

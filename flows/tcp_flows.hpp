@@ -19,6 +19,11 @@
 //   from SO_PEEK_OFF (the bytes already sent, unacknowledged), and discard
 //   it with MSG_TRUNC when the guest's ACK covers it. Retransmitting is
 //   rewinding: snd_nxt goes back to snd_una, the peek offset back to 0.
+//   Before Linux 6.9 a TCP socket has no SO_PEEK_OFF: every peek then
+//   starts at the queue's head and copies the bytes in flight into a
+//   scratch buffer first; a peek that returns only those means "nothing new"
+//   (would-block), never end of stream. Urgent data stays in the stream
+//   (SO_OOBINLINE); a read stops short at its mark, so consumes repeat.
 //   The guest's advertised window bounds what is in flight; the kernel's
 //   receive queue is the only buffer, so a slow guest slows the host peer
 //   down through TCP itself. A zero window is probed with an ACK below
@@ -38,7 +43,8 @@
 //   frames are MSS-sized with full checksums.
 //
 // * Closing. Guest FIN -> shutdown(SHUT_WR); host end of stream (a peek
-//   that returns 0) -> our FIN once every byte before it was sent; both
+//   of an empty queue that returns 0) -> our FIN once every byte before it
+//   was sent; both
 //   directions close independently (half-close). Guest RST -> the host
 //   socket is closed with SO_LINGER 0 (the peer sees a reset). Host error
 //   (reset, timeout) -> RST to the guest. A flow ends when both FINs are

@@ -21,6 +21,19 @@ void set_int(int fd, int level, int name, int value) {
 
 }  // namespace
 
+void make_urgent_data_inline(int fd) {
+  set_int(fd, SOL_SOCKET, SO_OOBINLINE, 1);
+}
+
+bool KernelTcpHost::tcp_peek_offset_supported() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd < 0) return false;
+  const int zero = 0;
+  const bool ok = ::setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) == 0;
+  ::close(fd);
+  return ok;
+}
+
 int KernelTcpHost::connect(const sockaddr_storage& to, socklen_t to_len, const OutboundAddrs& out,
                            bool& in_progress) {
   in_progress = false;
@@ -30,6 +43,7 @@ int KernelTcpHost::connect(const sockaddr_storage& to, socklen_t to_len, const O
   // segments a second time. Keepalive finds dead host peers of idle flows.
   set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
   set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+  make_urgent_data_inline(fd);
   int r = 0;
   if (to.ss_family == AF_INET && out.v4) {
     set_int(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
@@ -65,22 +79,17 @@ int KernelTcpHost::local_pair(int& ours, int& theirs) {
 }
 
 bool KernelTcpHost::set_peek_offset(int fd, size_t offset) {
+  if (!use_peek_offset_) return false;
   const int v = static_cast<int>(offset);
   return ::setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &v, sizeof v) == 0;
 }
 
-ssize_t KernelTcpHost::peek(int fd, void* buf, size_t len) {
-  return or_errno(::recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT));
-}
-
-ssize_t KernelTcpHost::peek_skipping(int fd, void* scratch, size_t skip, void* buf, size_t len) {
+ssize_t KernelTcpHost::peek(int fd, void* scratch, size_t skip, void* buf, size_t len) {
   iovec iov[2] = {{scratch, skip}, {buf, len}};
   msghdr msg{};
   msg.msg_iov = skip == 0 ? &iov[1] : iov;
   msg.msg_iovlen = skip == 0 ? 1 : 2;
-  const ssize_t n = ::recvmsg(fd, &msg, MSG_PEEK | MSG_DONTWAIT);
-  if (n < 0) return -errno;
-  return n <= static_cast<ssize_t>(skip) ? 0 : n - static_cast<ssize_t>(skip);
+  return or_errno(::recvmsg(fd, &msg, MSG_PEEK | MSG_DONTWAIT));
 }
 
 ssize_t KernelTcpHost::consume(int fd, size_t len) {

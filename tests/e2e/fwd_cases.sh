@@ -4,6 +4,7 @@
 # guest whose servers answer every datagram or connection with the address
 # they saw it come from ($SOCAT_PEERADDR); socat is the API client.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+TC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/tcpcheck
 
 WORK=$(mktemp -d /tmp/tapir-e2e-fwd.XXXXXX)
 API=$WORK/api.sock
@@ -36,6 +37,39 @@ udp_ask() {
     [[ -n $out ]] && { echo "$out"; return 0; }
   done
   return 1
+}
+
+# urgent_through_a_published_port: a host client of a published port (a
+# socket tapir accepted) sends 4 MiB of a checked stream with a byte sent as
+# MSG_OOB every 100 000 bytes; the guest's server must get every byte once,
+# in order (sha256), in the peek mode of this pass (TAPIR_NO_PEEK_OFF).
+urgent_through_a_published_port() {
+  if [[ ! -x $TC ]]; then
+    echo "skip - urgent data through a published port: no tcpcheck (ctest sets TAPIR_TCPCHECK)"
+    return
+  fi
+  timeout -k 5 120 "$TAPIR" run --debug -p 127.0.0.1:17098:7110 -- sh -c "
+    socat -u TCP4-LISTEN:7110,reuseaddr - | sha256sum >$WORK/urgent.recv &
+    for i in \$(seq 200); do ss -Hltn 'sport = :7110' | grep -q . && break; sleep 0.05; done
+    touch $WORK/urgent.ready; wait" >"$WORK/urgent.txt" 2>&1 &
+  local guest=$!
+  PIDS+=($guest)
+  # Until the guest's server listens and so does tapir's published port
+  # (tapir run may start the command first), or tapir ended: at most 120 s.
+  while ! [[ -e $WORK/urgent.ready && -n $(ss -Hltn 'sport = :17098') ]] && kill -0 "$guest" 2>/dev/null; do
+    sleep 0.05
+  done
+  timeout 120 "$TC" urgent send 127.0.0.1:17098 22 4M 100000 >"$WORK/urgent.log" 2>&1
+  wait "$guest"
+  check "tcp: urgent data to a published port: the client sent them ($(tail -1 "$WORK/urgent.log"))" \
+    grep -q '^sent 4194304 bytes, 41 urgent$' "$WORK/urgent.log" || tail -20 "$WORK/urgent.txt"
+  check "tcp: urgent data to a published port: the guest got every byte once, in order (sha256)" \
+    test "$("$TC" gen 22 4M | sha256sum)" = "$(cat "$WORK/urgent.recv" 2>/dev/null)" ||
+    tail -20 "$WORK/urgent.txt"
+  if [[ ${TAPIR_NO_PEEK_OFF:-} == 1 ]]; then
+    check "TAPIR_NO_PEEK_OFF=1: tapir peeks from the queue's head" \
+      grep -q "host data is peeked from the queue's head (no SO_PEEK_OFF: TAPIR_NO_PEEK_OFF=1)" "$WORK/urgent.txt"
+  fi
 }
 
 # --- command-line errors: one line, exit status 1 -------------------------
@@ -241,6 +275,7 @@ else
   done
   check "tcp: a guest that has not spoken yet is found by ARP" test "$out" = "quiet guest" || echo "#   got: $out"
   kill "$QUIET" 2>/dev/null
+  urgent_through_a_published_port
 fi
 
 kill "$TAPIR_PID"

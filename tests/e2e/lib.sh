@@ -77,7 +77,7 @@ e2e_as_user() {
     sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$E2E_RESOLV" \
     setpriv --reuid="$E2E_UID" --regid="$E2E_GID" --init-groups \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="/home/$E2E_USER" USER="$E2E_USER" \
-    TAPIR="$TAPIR" E2E_RUN_ID="$E2E_RUN_ID" "$@"
+    TAPIR="$TAPIR" E2E_RUN_ID="$E2E_RUN_ID" TAPIR_NO_PEEK_OFF="${TAPIR_NO_PEEK_OFF:-}" "$@"
 }
 
 # check DESCRIPTION COMMAND...: one test; prints ok / not ok like TAP.

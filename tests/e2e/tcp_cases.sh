@@ -7,6 +7,7 @@
 # to one file, shown when a check fails.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/tcpcheck
+TG=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/tcpgarbage
 
 WORK=$(mktemp -d /tmp/tapir-e2e-tcp.XXXXXX)
 chmod 755 "$WORK"
@@ -41,7 +42,7 @@ show() {
   grep -v '^\* ' "$WORK/$1.txt" | tail -40 | sed 's/^/    /'
 }
 # want SECTION: run this section? (All, unless tcp_test.sh was given
-# TAPIR_TCP_ONLY="integrity ipv6 semantics churn garbage" or a part of it.)
+# TAPIR_TCP_ONLY="stream integrity ipv6 semantics churn garbage" or a part of it.)
 want() { [[ ! -s $(dirname "${BASH_SOURCE[0]}")/tcp_only ]] || grep -qw "$1" "$(dirname "${BASH_SOURCE[0]}")/tcp_only"; }
 # said NAME PATTERN: the transcript has a line matching PATTERN (grep -E).
 said() { grep -Eq "$2" "$WORK/$1.txt"; }
@@ -62,6 +63,48 @@ if ! check "a first connection to the host's loopback (10.0.2.2)" said first '^t
   show first
   e2e_report "tcp (as $(id -un)), stopped after the first connection failed"
   exit 1
+fi
+# Which way tapir reads host data (it says so once at start): the pass with
+# TAPIR_NO_PEEK_OFF=1 must really run the fallback of kernels before 6.9.
+if [[ ${TAPIR_NO_PEEK_OFF:-} == 1 ]]; then
+  check "TAPIR_NO_PEEK_OFF=1: tapir peeks from the queue's head" \
+    said first "host data is peeked from the queue's head \(no SO_PEEK_OFF: TAPIR_NO_PEEK_OFF=1\)" || show first
+else
+  check "tapir says how it peeks host data ($(grep -o 'host data is peeked.*' "$WORK/first.txt"))" \
+    said first 'host data is peeked (with SO_PEEK_OFF|from the queue.s head)' || show first
+fi
+
+# --- the host's stream, as it arrives ------------------------------------------
+if want stream; then
+
+# A host sender that writes one line every few ms: between two lines the
+# socket's queue holds only bytes already sent, which is "nothing new", not
+# the end of the stream. Checked on content: all 100 lines, in order.
+# (The writer starts with the connection; a script, as socat's address
+# syntax would take the loop apart.)
+seq 100 | sed 's/^/line /' >"$WORK/slow.want"
+printf '#!/bin/sh\nfor i in $(seq 100); do echo "line $i"; sleep 0.005; done\n' >"$WORK/slow-writer"
+chmod 755 "$WORK/slow-writer"
+socat -T 60 TCP-LISTEN:7103,bind=127.0.0.1,reuseaddr EXEC:"$WORK/slow-writer" 2>"$WORK/slow.err" &
+PIDS+=($!)
+wait_for listening 7103
+guest slow -- "socat -u TCP:10.0.2.2:7103 - >$WORK/slow.recv"
+check "a host sender writing a line every 5 ms: the guest gets all 100 lines, in order ($(wc -l <"$WORK/slow.recv" 2>/dev/null) came)" \
+  cmp -s "$WORK/slow.want" "$WORK/slow.recv" || { cat "$WORK/slow.err"; show slow; }
+
+# Urgent data: a host server sends 4 MiB of a checked stream with a byte
+# sent as MSG_OOB every 100 000 bytes; the guest must get every byte once,
+# in order (the urgent ones inline, where they were sent).
+timeout 120 "$TC" urgent serve 127.0.0.1:7104 21 4M 100000 >"$WORK/urgent.log" 2>&1 &
+URGENT=$!; PIDS+=($!)
+wait_for grep -q listening "$WORK/urgent.log"
+guest urgent -- "socat -u TCP:10.0.2.2:7104 - | sha256sum >$WORK/urgent.recv"
+wait "$URGENT"
+check "urgent data from the host: it sent them ($(tail -1 "$WORK/urgent.log"))" \
+  grep -q '^sent 4194304 bytes, 41 urgent$' "$WORK/urgent.log" || show urgent
+check "urgent data from the host: sha256 of what the guest got is the stream's" \
+  test "$("$TC" gen 21 4M | sha256sum)" = "$(cat "$WORK/urgent.recv" 2>/dev/null)" || show urgent
+
 fi
 
 # --- integrity ---------------------------------------------------------------
@@ -231,7 +274,7 @@ if want garbage; then
 # must not open anything, resets outside the live connections' windows.
 guest garbage -- "$V6 '$TC' client --conns 100000 --parallel 4 --max-up 4M --max-down 4M --quiet \
                      --until-file $WORK/garbage.stop 10.0.2.2:7000 | sed 's/^/during: /' &
-  '$TC' garbage tap0 --gw4 10.0.2.2 --gw6 fd00::2 --port 7009 --live-port 7000 --rounds 1000
+  '$TG' tap0 --gw4 10.0.2.2 --gw6 fd00::2 --port 7009 --live-port 7000 --rounds 1000
   touch $WORK/garbage.stop; wait
   echo tap0 tx dropped: \$(ip -j -s link show tap0 | jq '.[0].stats64.tx.dropped')
   '$TC' client --up 1M --down 1M 10.0.2.2:7000 | sed 's/^/after: /'"

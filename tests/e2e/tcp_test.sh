@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # e2e for the TCP translation (issue 5 "Tests"), with tapir running
 # unprivileged in a private host namespace (TESTING.md):
-#   tcp_test.sh /path/to/tapir        (tcpcheck from $TAPIR_TCPCHECK, which
-#                                       ctest sets; see tests/e2e/tools)
+#   tcp_test.sh /path/to/tapir        (tcpcheck and tcpgarbage from
+#                                       $TAPIR_TCPCHECK, $TAPIR_TCPGARBAGE,
+#                                       which ctest sets; see tests/e2e/tools)
+# With TAPIR_NO_PEEK_OFF=1 (ctest's e2e.tcp_nopeekoff), tapir peeks as on
+# kernels before 6.9.
 # Here, as root: the world's side — IPv6 on the veth, the extra host
 # addresses the --outbound-addr cases bind to, and the servers in the world
 # namespace. The cases themselves run as the test user (tcp_cases.sh).
@@ -12,6 +15,9 @@ e2e_setup "${1:-}"
 TCPCHECK=${TAPIR_TCPCHECK:-}
 [[ -x $TCPCHECK ]] || e2e_skip "tcpcheck not found (TAPIR_TCPCHECK=$TCPCHECK; ctest sets it)"
 cp "$TCPCHECK" "$BIN/tcpcheck" && chmod 755 "$BIN/tcpcheck"
+TCPGARBAGE=${TAPIR_TCPGARBAGE:-}
+[[ -x $TCPGARBAGE ]] || e2e_skip "tcpgarbage not found (TAPIR_TCPGARBAGE=$TCPGARBAGE; ctest sets it)"
+cp "$TCPGARBAGE" "$BIN/tcpgarbage" && chmod 755 "$BIN/tcpgarbage"
 
 # IPv6 between host and world, and a default route, so tapir run gives the
 # guest IPv6 (it does when the host has an IPv6 default route).
@@ -46,7 +52,7 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 
-# TAPIR_TCP_ONLY="semantics garbage" runs only those sections (tcp_cases.sh).
+# TAPIR_TCP_ONLY="stream semantics garbage" runs only those sections (tcp_cases.sh).
 printf %s "${TAPIR_TCP_ONLY:-}" >"$BIN/tcp_only"
 e2e_run_cases tcp_cases.sh
 

@@ -14,13 +14,19 @@
 //                byte, payload length byte (a well-formed reply with the
 //                right sequence numbers, so deep states are reachable)
 //   6            a forwarded connection towards the guest
+//   7            the kernel: byte even -> no SO_PEEK_OFF, as before Linux
+//                6.9 (only while no socket exists: a kernel does not change
+//                under its sockets); odd -> urgent data on a socket (index,
+//                length byte), read inline from its mark on
 //
 // Invariants checked: every frame tapir sends parses, fits, and carries a
-// TCP checksum that verifies; the flow count never exceeds the cap.
+// TCP checksum that verifies; a FIN goes to the guest only once a host
+// peer finished; the flow count never exceeds the cap.
 #include <poll.h>
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "stack/dispatch.hpp"
@@ -55,6 +61,18 @@ struct Reader {
 
 // The last TCP frame sent to the guest, for op 5.
 std::vector<std::byte> g_last;
+testing::FakeTcpHost* g_host = nullptr;
+
+// A FIN towards the guest says a host peer ended its stream: one must have
+// (the fallback without SO_PEEK_OFF once took "nothing new" for the end).
+void check_fin(const wire::TcpView& tcp) {
+  if (!tcp.fin() || tcp.rst() || g_host == nullptr) return;
+  for (const auto& [fd, s] : g_host->sockets) {
+    (void)fd;
+    if (s.eof) return;
+  }
+  __builtin_trap();
+}
 
 void check_sent(wire::ConstBytes f, const wire::VirtioNetHdrRepr& m) {
   auto eth = wire::EthernetView::parse(f);
@@ -68,6 +86,7 @@ void check_sent(wire::ConstBytes f, const wire::VirtioNetHdrRepr& m) {
     if (ip->protocol() != wire::ipproto::kTcp) return;
     auto tcp = wire::TcpView::parse(ip->payload());
     if (!tcp || !tcp->checksum_ok(ip->source(), ip->destination())) __builtin_trap();
+    check_fin(*tcp);
     g_last.assign(f.begin(), f.end());
   } else if (e2->ethertype() == wire::ethertype::kIpv6) {
     auto ip = wire::Ipv6View::parse(e2->payload());
@@ -75,6 +94,7 @@ void check_sent(wire::ConstBytes f, const wire::VirtioNetHdrRepr& m) {
     if (ip->upper_protocol() != wire::ipproto::kTcp) return;
     auto tcp = wire::TcpView::parse(ip->upper_payload());
     if (!tcp || !tcp->checksum_ok(ip->source(), ip->destination())) __builtin_trap();
+    check_fin(*tcp);
     g_last.assign(f.begin(), f.end());
   }
 }
@@ -128,6 +148,7 @@ std::vector<std::byte> reply_to(const std::vector<std::byte>& last, uint8_t flag
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   testing::FakeTcpHost host;
+  g_host = &host;
   testing::FakeWatcher watcher;
   auto tx = tap::TxQueue::detached(8, check_sent);
   services::ServiceConfig cfg;
@@ -224,6 +245,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)tcp.forward_tcp(Fd(fd), t, now, *tx);
         break;
       }
+      case 7: {
+        const uint8_t what = in.u8();
+        if ((what & 1) == 0) {
+          if (host.sockets.empty()) host.peek_offset_works = false;
+          break;
+        }
+        const uint8_t idx = in.u8();
+        const uint8_t len = in.u8();
+        if (host.sockets.empty()) break;
+        auto it = host.sockets.begin();
+        std::advance(it, idx % host.sockets.size());
+        it->second.send_urgent(std::string(size_t{len} + 1, 'u'));
+        break;
+      }
       default: break;
     }
     if (tcp.size() > kMaxFlows) __builtin_trap();
@@ -237,5 +272,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
     }
   }
+  g_host = nullptr;
   return 0;
 }

@@ -1,7 +1,7 @@
-// tcpcheck garbage: bad TCP/IP frames written onto a link from the guest's
+// tcpgarbage: bad TCP/IP frames written onto a link from the guest's
 // side (an AF_PACKET socket on the guest's tap), for tcp_cases.sh.
 //
-//   tcpcheck garbage IFACE --gw4 A.B.C.D --port P [--gw6 ADDR6] [--live-port Q]
+//   tcpgarbage IFACE --gw4 A.B.C.D --port P [--gw6 ADDR6] [--live-port Q]
 //                    [--rounds N]
 //
 // Every round sends:
@@ -201,7 +201,7 @@ void send_frame(Link& l, const Bytes& f) {
   to.sll_halen = 6;
   std::memcpy(to.sll_addr, l.gw_mac.data(), 6);
   if (sendto(l.fd, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0) {
-    std::fprintf(stderr, "tcpcheck garbage: send (%zu bytes): %s\n", f.size(), std::strerror(errno));
+    std::fprintf(stderr, "tcpgarbage: send (%zu bytes): %s\n", f.size(), std::strerror(errno));
     std::exit(1);
   }
   ++l.sent;
@@ -271,12 +271,11 @@ bool read_ip6(Link& l, const std::string& ifname) {
   return false;
 }
 
-}  // namespace
-
 int garbage(int argc, char** argv) {
   if (argc < 1) {
-    std::fprintf(stderr, "usage: tcpcheck garbage IFACE --gw4 ADDR --port P [--gw6 ADDR6] "
-                         "[--live-port Q] [--rounds N]\n");
+    std::fprintf(stderr,
+                 "usage: tcpgarbage IFACE --gw4 ADDR --port P [--gw6 ADDR6] "
+                 "[--live-port Q] [--rounds N]\n");
     return 2;
   }
   const std::string ifname = argv[0];
@@ -291,24 +290,24 @@ int garbage(int argc, char** argv) {
     else if (a == "--live-port") live_port = static_cast<uint16_t>(std::atoi(argv[i + 1]));
     else if (a == "--rounds") rounds = std::atoi(argv[i + 1]);
     else {
-      std::fprintf(stderr, "tcpcheck garbage: unknown option %s\n", a.c_str());
+      std::fprintf(stderr, "tcpgarbage: unknown option %s\n", a.c_str());
       return 2;
     }
   }
   if (port == 0) {
-    std::fprintf(stderr, "tcpcheck garbage: --port is required\n");
+    std::fprintf(stderr, "tcpgarbage: --port is required\n");
     return 2;
   }
   Link l;
   l.fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
   if (l.fd < 0) {
-    std::fprintf(stderr, "tcpcheck garbage: AF_PACKET socket: %s\n", std::strerror(errno));
+    std::fprintf(stderr, "tcpgarbage: AF_PACKET socket: %s\n", std::strerror(errno));
     return 1;
   }
   ifreq ifr{};
   std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname.c_str());
   if (ioctl(l.fd, SIOCGIFINDEX, &ifr) != 0) {
-    std::fprintf(stderr, "tcpcheck garbage: no interface %s\n", ifname.c_str());
+    std::fprintf(stderr, "tcpgarbage: no interface %s\n", ifname.c_str());
     return 1;
   }
   l.ifindex = ifr.ifr_ifindex;
@@ -317,7 +316,7 @@ int garbage(int argc, char** argv) {
   const int s4 = socket(AF_INET, SOCK_DGRAM, 0);
   std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname.c_str());
   if (ioctl(s4, SIOCGIFADDR, &ifr) != 0) {
-    std::fprintf(stderr, "tcpcheck garbage: %s has no IPv4 address\n", ifname.c_str());
+    std::fprintf(stderr, "tcpgarbage: %s has no IPv4 address\n", ifname.c_str());
     return 1;
   }
   sockaddr_in sin{};
@@ -329,13 +328,13 @@ int garbage(int argc, char** argv) {
   bool have_mac = false;
   for (int i = 0; i < 100 && !(have_mac = read_gw_mac(l, gw4)); ++i) usleep(100000);
   if (!have_mac) {
-    std::fprintf(stderr, "tcpcheck garbage: no ARP entry for %s (talk to it first)\n", gw4.c_str());
+    std::fprintf(stderr, "tcpgarbage: no ARP entry for %s (talk to it first)\n", gw4.c_str());
     return 1;
   }
   if (!gw6.empty()) {
     l.have6 = inet_pton(AF_INET6, gw6.c_str(), &l.gw6) == 1 && read_ip6(l, ifname);
     if (!l.have6) {
-      std::fprintf(stderr, "tcpcheck garbage: no global IPv6 address on %s\n", ifname.c_str());
+      std::fprintf(stderr, "tcpgarbage: no global IPv6 address on %s\n", ifname.c_str());
       return 1;
     }
   }
@@ -344,7 +343,7 @@ int garbage(int argc, char** argv) {
   bind_to.sll_protocol = htons(ETH_P_ALL);
   bind_to.sll_ifindex = l.ifindex;
   if (bind(l.fd, reinterpret_cast<sockaddr*>(&bind_to), sizeof bind_to) != 0) {
-    std::fprintf(stderr, "tcpcheck garbage: bind: %s\n", std::strerror(errno));
+    std::fprintf(stderr, "tcpgarbage: bind: %s\n", std::strerror(errno));
     return 1;
   }
 
@@ -483,8 +482,7 @@ int garbage(int argc, char** argv) {
       send_frame(l, frame4(l, s));
       ++live_segs;
     } else if (live_port) {
-      std::fprintf(stderr, "tcpcheck garbage: saw no segment of the live flow to port %u\n",
-                   live_port);
+      std::fprintf(stderr, "tcpgarbage: saw no segment of the live flow to port %u\n", live_port);
       return 1;
     }
     // A breath between rounds: a tap's queue holds 1000 frames, and what
@@ -498,4 +496,10 @@ int garbage(int argc, char** argv) {
               static_cast<unsigned long long>(syns_to_port), port,
               static_cast<unsigned long long>(live_segs));
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return garbage(argc - 1, argv + 1);
 }

@@ -23,6 +23,7 @@ namespace tapir::flows {
 namespace {
 
 namespace tf = wire::tcp_flag;
+using testing::FakeSocket;
 using testing::FakeTcpHost;
 using testing::FakeWatcher;
 
@@ -171,7 +172,39 @@ struct Harness {
     return iss;
   }
   int fd() const { return host.next_fd - 1; }
+
+  // The byte stream the guest received (from our ISS + 1), put together
+  // from every data segment by sequence number; a retransmission must
+  // repeat the same bytes.
+  std::string stream_to_guest(uint32_t iss) const {
+    std::string stream;
+    for (const Out& o : out) {
+      if (o.is_icmp || o.payload.empty()) continue;
+      const size_t at = o.seq - (iss + 1);
+      if (stream.size() < at + o.payload.size()) stream.resize(at + o.payload.size(), '\0');
+      const std::string before = stream.substr(at, o.payload.size());
+      stream.replace(at, o.payload.size(), o.payload);
+      for (size_t i = 0; i < before.size(); ++i) {
+        EXPECT_TRUE(before[i] == '\0' || before[i] == o.payload[i])
+            << "byte " << at + i << " sent differently";
+      }
+    }
+    return stream;
+  }
+  size_t fins() const {
+    size_t n = 0;
+    for (const Out& o : out) n += (!o.is_icmp && (o.flags & tf::kFin) != 0) ? 1 : 0;
+    return n;
+  }
 };
+
+// The data path runs twice: with SO_PEEK_OFF, and as on kernels before 6.9
+// (peeks from the queue's head, FakeTcpHost::peek_offset_works false).
+class TcpFlowsBothPeekModes : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(PeekModes, TcpFlowsBothPeekModes, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return std::string(i.param ? "PeekOffset" : "FromTheHead");
+                         });
 
 TEST(TcpFlows, SynAckOnlyAfterTheHostConnected) {
   Harness h;
@@ -183,8 +216,9 @@ TEST(TcpFlows, SynAckOnlyAfterTheHostConnected) {
   (void)iss;
 }
 
-TEST(TcpFlows, HostDataIsPeekedAndConsumedOnlyWhenAcked) {
+TEST_P(TcpFlowsBothPeekModes, HostDataIsPeekedAndConsumedOnlyWhenAcked) {
   Harness h;
+  h.host.peek_offset_works = GetParam();
   const uint32_t iss = h.establish();
   h.host.sockets.at(h.fd()).rx = "hello world";
   h.ready(h.fd(), POLLIN);
@@ -200,8 +234,9 @@ TEST(TcpFlows, HostDataIsPeekedAndConsumedOnlyWhenAcked) {
   EXPECT_TRUE(h.host.sockets.at(h.fd()).rx.empty());
 }
 
-TEST(TcpFlows, RetransmitsByPeekingAgainAfterTheTimeout) {
+TEST_P(TcpFlowsBothPeekModes, RetransmitsByPeekingAgainAfterTheTimeout) {
   Harness h;
+  h.host.peek_offset_works = GetParam();
   const uint32_t iss = h.establish();
   h.host.sockets.at(h.fd()).rx = "abcdef";
   h.ready(h.fd(), POLLIN);
@@ -216,8 +251,9 @@ TEST(TcpFlows, RetransmitsByPeekingAgainAfterTheTimeout) {
   EXPECT_EQ(h.flows.stats().retransmits, 1u);
 }
 
-TEST(TcpFlows, ThreeDuplicateAcksRetransmitAtOnce) {
+TEST_P(TcpFlowsBothPeekModes, ThreeDuplicateAcksRetransmitAtOnce) {
   Harness h;
+  h.host.peek_offset_works = GetParam();
   const uint32_t iss = h.establish();
   h.host.sockets.at(h.fd()).rx = std::string(3000, 'x');
   h.ready(h.fd(), POLLIN);
@@ -257,8 +293,9 @@ TEST(TcpFlows, OverlapAndGapsAreHandledWithoutDuplicatingData) {
   EXPECT_EQ(h.flows.stats().out_of_order, 1u);
 }
 
-TEST(TcpFlows, HalfClosesBothWaysThenEnds) {
+TEST_P(TcpFlowsBothPeekModes, HalfClosesBothWaysThenEnds) {
   Harness h;
+  h.host.peek_offset_works = GetParam();
   const uint32_t iss = h.establish();
   // Guest FIN: the host socket is shut for writing; the host keeps sending.
   h.guest(tf::kAck | tf::kFin, kIrs + 1, iss + 1, "bye", 512);
@@ -280,8 +317,9 @@ TEST(TcpFlows, HalfClosesBothWaysThenEnds) {
   EXPECT_FALSE(h.host.sockets.at(h.fd()).reset);
 }
 
-TEST(TcpFlows, TheGuestsLastFinIsAckedBeforeTheFlowEnds) {
+TEST_P(TcpFlowsBothPeekModes, TheGuestsLastFinIsAckedBeforeTheFlowEnds) {
   Harness h;
+  h.host.peek_offset_works = GetParam();
   const uint32_t iss = h.establish();
   // The host finishes first; the guest acknowledges our FIN ...
   h.host.sockets.at(h.fd()).eof = true;
@@ -426,8 +464,9 @@ TEST(TcpFlows, ABareFinAfterTheFlowEndedIsAckedNotReset) {
   EXPECT_EQ(h.out.back().flags, tf::kRst);
 }
 
-TEST(TcpFlows, LargeHostDataGoesOutAsGsoFrames) {
+TEST_P(TcpFlowsBothPeekModes, LargeHostDataGoesOutAsGsoFrames) {
   Harness h;
+  h.host.peek_offset_works = GetParam();
   const uint32_t iss = h.establish();
   // A big guest window: 65535 << 7.
   h.guest(tf::kAck, kIrs + 1, iss + 1, "", 65535);
@@ -448,8 +487,9 @@ TEST(TcpFlows, LargeHostDataGoesOutAsGsoFrames) {
   EXPECT_EQ(total, 200'000u);
 }
 
-TEST(TcpFlows, ZeroWindowIsProbed) {
+TEST_P(TcpFlowsBothPeekModes, ZeroWindowIsProbed) {
   Harness h;
+  h.host.peek_offset_works = GetParam();
   const uint32_t iss = h.establish();
   h.guest(tf::kAck, kIrs + 1, iss + 1, "", 0);
   h.host.sockets.at(h.fd()).rx = "waiting";
@@ -537,8 +577,9 @@ TEST(TcpFlows, SilentGuestIsGivenUpWithResets) {
   EXPECT_TRUE(h.host.sockets.at(h.fd()).reset);
 }
 
-TEST(TcpFlows, ForwardedConnectionStartsWithOurSyn) {
+TEST_P(TcpFlowsBothPeekModes, ForwardedConnectionStartsWithOurSyn) {
   Harness h;
+  h.host.peek_offset_works = GetParam();
   h.flows.set_guest_mac(kGuestMac);
   ForwardTarget t;
   kWorld.store(wire::MutBytes(reinterpret_cast<std::byte*>(t.peer.data()), 16), 0);
@@ -562,8 +603,9 @@ TEST(TcpFlows, ForwardedConnectionStartsWithOurSyn) {
   EXPECT_EQ(h.flows.stats().forwarded, 1u);
 }
 
-TEST(TcpFlows, ChurnLeavesNothingBehind) {
+TEST_P(TcpFlowsBothPeekModes, ChurnLeavesNothingBehind) {
   Harness h(4);
+  h.host.peek_offset_works = GetParam();
   for (uint32_t i = 0; i < 200; ++i) {
     h.out.clear();
     const uint32_t irs = 100000 * i;
@@ -580,6 +622,97 @@ TEST(TcpFlows, ChurnLeavesNothingBehind) {
   EXPECT_EQ(h.flows.size(), 0u);
   EXPECT_EQ(h.flows.stats().closed, 200u);
   for (const auto& [fd, s] : h.host.sockets) EXPECT_TRUE(s.closed) << fd;
+}
+
+// Without SO_PEEK_OFF, a peek of a queue that holds only the bytes in
+// flight returns just those: nothing new, which is no end of stream (before
+// the fix, the fallback took it for one and closed the guest's stream: a
+// host sender writing a line every 20 ms got 12 of 100 lines through).
+TEST_P(TcpFlowsBothPeekModes, NothingNewIsNotTheEndOfTheStream) {
+  Harness h;
+  h.host.peek_offset_works = GetParam();
+  const uint32_t iss = h.establish();
+  FakeSocket& s = h.host.sockets.at(h.fd());
+  s.rx = "line 1\n";
+  h.ready(h.fd(), POLLIN);
+  ASSERT_EQ(h.out.back().payload, "line 1\n");
+  // A wakeup with nothing new (it came for the bytes just sent).
+  const size_t before = h.out.size();
+  h.ready(h.fd(), POLLIN);
+  EXPECT_EQ(h.out.size(), before);
+  EXPECT_EQ(h.fins(), 0u);
+  s.rx += "line 2\n";
+  h.ready(h.fd(), POLLIN);
+  EXPECT_EQ(h.out.back().payload, "line 2\n");
+  EXPECT_EQ(h.out.back().seq, iss + 1 + 7);
+  h.guest(tf::kAck, kIrs + 1, iss + 1 + 14, "", 512);
+  EXPECT_TRUE(s.rx.empty());
+  EXPECT_EQ(h.fins(), 0u) << "no FIN while the host peer is still sending";
+  s.eof = true;
+  h.ready(h.fd(), POLLIN | POLLRDHUP);
+  ASSERT_EQ(h.fins(), 1u);
+  EXPECT_EQ(h.out.back().seq, iss + 1 + 14);
+  EXPECT_EQ(h.stream_to_guest(iss), "line 1\nline 2\n");
+}
+
+// The peer finishes while data is in flight. Without SO_PEEK_OFF the queue
+// still holds those bytes, so the end shows only once the guest has
+// acknowledged them; the FIN then goes right after them, once.
+TEST_P(TcpFlowsBothPeekModes, EndOfStreamBehindDataInFlight) {
+  Harness h;
+  h.host.peek_offset_works = GetParam();
+  const uint32_t iss = h.establish();
+  FakeSocket& s = h.host.sockets.at(h.fd());
+  s.rx = "abc";
+  h.ready(h.fd(), POLLIN);
+  s.eof = true;
+  h.ready(h.fd(), POLLIN | POLLRDHUP);
+  EXPECT_EQ(h.fins(), GetParam() ? 1u : 0u);
+  h.guest(tf::kAck, kIrs + 1, iss + 4, "", 512);
+  ASSERT_EQ(h.fins(), 1u);
+  EXPECT_EQ(h.out.back().flags & tf::kFin, tf::kFin);
+  EXPECT_EQ(h.out.back().seq, iss + 4);
+  h.guest(tf::kAck | tf::kFin, kIrs + 1, iss + 5, "", 512);
+  EXPECT_EQ(h.flows.size(), 0u);
+  EXPECT_EQ(h.stream_to_guest(iss), "abc");
+}
+
+// Urgent data from the host peer is part of the stream (SO_OOBINLINE): a
+// read stops short at its mark, and a consume across the mark is repeated
+// until it took every acknowledged byte (before the fix, one short consume
+// left bytes in the queue that the guest had acknowledged).
+TEST_P(TcpFlowsBothPeekModes, UrgentDataIsDeliveredOnceAndInOrder) {
+  Harness h;
+  h.host.peek_offset_works = GetParam();
+  const uint32_t iss = h.establish();
+  FakeSocket& s = h.host.sockets.at(h.fd());
+  s.rx = "abc";
+  s.send_urgent("U");
+  s.rx += "def";
+  h.ready(h.fd(), POLLIN);
+  EXPECT_EQ(h.out.back().payload, "abc") << "the read stops at the urgent mark";
+  h.guest(tf::kAck, kIrs + 1, iss + 4, "", 512);
+  EXPECT_EQ(h.out.back().payload, "Udef");
+  // Data in flight when the next urgent byte comes: a peek with an offset
+  // reads on from the mark, and one ACK then covers bytes on both sides.
+  s.rx += "ghi";
+  h.ready(h.fd(), POLLIN);
+  s.send_urgent("V");
+  s.rx += "jk";
+  h.ready(h.fd(), POLLIN);
+  const size_t consumes = h.host.consumes;
+  const uint32_t sent_up_to = h.out.back().seq + static_cast<uint32_t>(h.out.back().payload.size());
+  h.guest(tf::kAck, kIrs + 1, sent_up_to, "", 512);
+  if (GetParam()) {
+    EXPECT_EQ(h.host.consumes, consumes + 2) << "a consume across the mark was repeated";
+  }
+  // Whatever is left goes out after that ACK; the guest acknowledges all.
+  const uint32_t end = iss + 1 + 13;
+  h.guest(tf::kAck, kIrs + 1, end, "", 512);
+  EXPECT_TRUE(s.rx.empty());
+  EXPECT_EQ(h.flows.stats().resets_to_guest, 0u);
+  EXPECT_EQ(h.stream_to_guest(iss), "abcUdefghiVjk");
+  EXPECT_EQ(h.flows.size(), 1u);
 }
 
 }  // namespace
