@@ -23,6 +23,9 @@ TAPIR_TEST_PACKAGES=(iproute2 util-linux procps passwd jq podman runc conmon roo
 TAPIR_TEST_PACKAGES+=(isc-dhcp-client ndisc6 socat xxd iputils-ping curl)
 # The DNS e2e: dig and a local upstream (tests/e2e/dns_cases.sh).
 TAPIR_TEST_PACKAGES+=(bind9-dnsutils dnsmasq-base)
+# scripts/test-kernel: qemu for the VM, kmod for the kernel package's
+# modules.dep (depmod) and their load order (modprobe --show-depends).
+TAPIR_KERNEL_PACKAGES=(qemu-system-x86 kmod)
 # The end-to-end benchmarks (scripts/bench e2e ...): the load generators, the
 # peers tapir is compared with, and the namespaces they run in.
 TAPIR_BENCH_PACKAGES=(iproute2 util-linux passwd jq bsdextrautils iperf3 slirp4netns passt dnsperf
