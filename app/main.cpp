@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/attach.hpp"
+#include "ns/attach.hpp"
 #include "app/cli.hpp"
 #include "app/outbound.hpp"
 #include "app/serve.hpp"
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   }
   const tapir::flows::OutboundAddrs outbound = *resolved;
 
-  tapir::app::AttachRequest req;
+  tapir::ns::AttachRequest req;
   req.tapname = opts.tapname;
   req.configure = opts.configure;
   req.mtu = opts.mtu;
@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto tap = tapir::app::attach_tap(*target, req);
+  auto tap = tapir::ns::attach_tap(*target, req);
   if (!tap) {
     std::fprintf(stderr, "tapir: %s\n", tap.error().c_str());
     if (spawned) spawned->abort();

@@ -226,7 +226,7 @@ nlohmann::json collect_stats(const tap::TapIo& tapio, const stack::ServiceDispat
 
 }  // namespace
 
-int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& services,
+int serve(ns::Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& services,
           ServeStats& out_stats) {
   sigset_t mask;
   sigemptyset(&mask);

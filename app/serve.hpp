@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "app/attach.hpp"
+#include "ns/attach.hpp"
 #include "dns/io/service.hpp"
 #include "flows/port_forward.hpp"
 #include "flows/tcp_host.hpp"
@@ -72,7 +72,7 @@ struct ServeStats {
 };
 
 // Runs until one of the ends above; returns the process exit status.
-int serve(Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& services,
+int serve(ns::Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& services,
           ServeStats& stats);
 
 }  // namespace tapir::app

@@ -19,7 +19,7 @@
 #include "ns/namespace.hpp"
 #include "tap/tap_device.hpp"
 
-namespace tapir::app {
+namespace tapir::ns {
 
 struct AttachRequest {
   std::string tapname = "tap0";
@@ -44,4 +44,4 @@ struct Attached {
 
 Expected<Attached, std::string> attach_tap(const ns::Target& target, const AttachRequest& req);
 
-}  // namespace tapir::app
+}  // namespace tapir::ns

@@ -1,4 +1,4 @@
-#include "app/attach.hpp"
+#include "ns/attach.hpp"
 
 #include <fcntl.h>
 
@@ -13,7 +13,7 @@
 
 #include "ns/netlink.hpp"
 
-namespace tapir::app {
+namespace tapir::ns {
 namespace {
 
 // Child -> parent message: "ok VNETLEN OFFLOADBITS IFINDEX NAME" with the
@@ -159,4 +159,4 @@ Expected<Attached, std::string> attach_tap(const ns::Target& target, const Attac
   return a;
 }
 
-}  // namespace tapir::app
+}  // namespace tapir::ns
