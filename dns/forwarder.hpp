@@ -21,7 +21,8 @@
 //      the loop nonce of one of the question's open attempts: then it is
 //      our own query come back (a forwarding loop, below) and is dropped;
 //   7. otherwise a new pending query: a fresh random ID (RFC 5452 9.2;
-//      the fresh source port is the kernel's, one socket per attempt) is
+//      the source port is that of a pooled connected socket, which dns/io
+//      retires after a few uses, so ports keep changing) is
 //      sent to UpstreamSet::pick(), plus a probe copy to an unhealthy
 //      upstream whose re-probe time has come.
 //

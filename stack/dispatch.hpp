@@ -48,7 +48,7 @@ struct DispatchStats {
   uint64_t frames = 0;
   uint64_t replies = 0;
   uint64_t no_reply = 0;      // a service looked at it and had nothing to say
-  uint64_t no_data_path = 0;  // traffic for the (not yet built) translation layer
+  uint64_t no_data_path = 0;  // nothing translates it: other protocols, fragments
   uint64_t gso_frames = 0;    // large segments: data-path traffic by definition
   uint64_t uso_frames = 0;    // of which UDP (UDP_SEGMENT), split into datagrams
   uint64_t tx_full = 0;       // a reply was dropped: every transmit buffer busy

@@ -26,9 +26,10 @@
 // Linux's own virtio_net_hdr_to_skb() rejects — an unknown GSO type, the
 // ECN bit without a GSO type, GSO with gso_size 0 — and
 // validate_against_frame() rejects a checksum position outside the frame.
-// To the guest (tap write): tapir emits DATA_VALID for frames whose
-// checksums it has verified or filled, or NEEDS_CSUM plus a GSO type for
-// large segments.
+// To the guest (tap write): tapir emits no flags for frames whose checksums
+// it filled (the services' replies, UDP, ICMP), and NEEDS_CSUM — with a
+// GSO type for large TCP segments — where only the pseudo-header sum is in
+// the field. DATA_VALID (data_valid()) is parsed but not emitted.
 //
 // num_buffers only means something with mergeable receive buffers
 // (VIRTIO_NET_F_MRG_RXBUF), which a tap does not do: on read the kernel
