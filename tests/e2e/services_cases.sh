@@ -18,7 +18,13 @@ wait_for() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 
 
 unshare --user --map-root-user --net sleep 300 &
 GUEST=$!; PIDS+=("$GUEST")
-wait_for test "$(readlink /proc/$GUEST/ns/net 2>/dev/null)" != "$(readlink /proc/self/ns/net)"
+# In its own network namespace once unshare is done: read on every try (a
+# "$(...)" in the arguments would be read once, before the loop).
+netns_differs() {
+  local n
+  n=$(readlink "/proc/$1/ns/net" 2>/dev/null) && [ -n "$n" ] && [ "$n" != "$(readlink /proc/self/ns/net)" ]
+}
+wait_for netns_differs "$GUEST"
 in_guest() { nsenter -t "$GUEST" -U -n --preserve-credentials "$@"; }
 
 "$TAPIR" --debug -6 --mtu 1400 --search example.test --search corp.test "$GUEST" tap0 \
