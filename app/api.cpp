@@ -186,8 +186,8 @@ std::string ApiHandler::add_hostfwd(const json& req) {
   }
   const std::string host = string_argument(req, "host_addr");
   if (host.empty()) {
-    rule.host_addr = flows::IpAddr{};  // 0.0.0.0
-  } else if (auto a = flows::IpAddr::parse(host)) {
+    rule.host_addr = wire::IpAddr{};  // 0.0.0.0
+  } else if (auto a = wire::IpAddr::parse(host)) {
     rule.host_addr = *a;
   } else {
     return api_error(kErrHostAddr);
@@ -198,7 +198,7 @@ std::string ApiHandler::add_hostfwd(const json& req) {
   if (guest.empty()) {
     // The guest's address, in the host address's family where the guest has IPv6.
     rule.guest_v6 = rule.host_addr.v6 && plan_.ipv6;
-  } else if (auto a = flows::IpAddr::parse(guest); a && (!a->v6 || plan_.ipv6)) {
+  } else if (auto a = wire::IpAddr::parse(guest); a && (!a->v6 || plan_.ipv6)) {
     rule.guest_addr = *a;
     rule.guest_v6 = a->v6;
   } else {

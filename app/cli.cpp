@@ -150,7 +150,7 @@ Expected<std::vector<flows::ForwardRule>, std::string> parse_publish(std::string
     }
     rest = rest.substr(0, slash);
   }
-  flows::IpAddr host;  // 0.0.0.0
+  wire::IpAddr host;  // 0.0.0.0
   if (!rest.empty() && rest[0] == '[') {
     const size_t close = rest.find(']');
     if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
@@ -158,13 +158,13 @@ Expected<std::vector<flows::ForwardRule>, std::string> parse_publish(std::string
     }
     auto a = wire::Ipv6Addr::parse(rest.substr(1, close - 1));
     if (!a) return fail("bad host address \"" + std::string(rest.substr(1, close - 1)) + "\"");
-    host = flows::IpAddr::from(*a);
+    host = wire::IpAddr::from(*a);
     rest = rest.substr(close + 2);
   } else if (std::count(rest.begin(), rest.end(), ':') == 2) {
     const size_t colon = rest.find(':');
     auto a = wire::Ipv4Addr::parse(rest.substr(0, colon));
     if (!a) return fail("bad host address \"" + std::string(rest.substr(0, colon)) + "\"");
-    host = flows::IpAddr::from(*a);
+    host = wire::IpAddr::from(*a);
     rest = rest.substr(colon + 1);
   }
   const size_t colon = rest.find(':');

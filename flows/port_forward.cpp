@@ -11,10 +11,10 @@
 
 #include "base/log.hpp"
 #include "flows/tcp_host.hpp"
+#include "services/frame.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/proto.hpp"
-#include "services/frame.hpp"
 
 namespace tapir::flows {
 namespace {
@@ -32,30 +32,6 @@ void reset_and_close(Fd conn) {
 }
 
 }  // namespace
-
-IpAddr IpAddr::from(wire::Ipv4Addr a) {
-  IpAddr r;
-  a.store(wire::as_writable_bytes(r.bytes), 0);
-  return r;
-}
-
-IpAddr IpAddr::from(const wire::Ipv6Addr& a) {
-  IpAddr r;
-  r.v6 = true;
-  r.bytes = a.octets;
-  return r;
-}
-
-std::optional<IpAddr> IpAddr::parse(std::string_view text) {
-  if (auto a = wire::Ipv4Addr::parse(text)) return from(*a);
-  if (auto a = wire::Ipv6Addr::parse(text)) return from(*a);
-  return std::nullopt;
-}
-
-std::string IpAddr::to_string() const {
-  if (v6) return wire::Ipv6Addr{bytes}.to_string();
-  return wire::Ipv4Addr::load(wire::as_bytes(bytes), 0).to_string();
-}
 
 std::string ForwardFailure::message() const {
   switch (error) {
@@ -195,7 +171,8 @@ std::vector<ForwardEntry> PortForwarder::list() const {
   return out;
 }
 
-void PortForwarder::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, loop::FrameSink& tx) {
+void PortForwarder::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now,
+                              loop::FrameSink& tx) {
   if (cookie == kTimerCookie) return on_timer(now, tx);
   auto it = rules_.find(static_cast<uint32_t>(cookie));
   if (it == rules_.end()) return;  // removed meanwhile

@@ -52,25 +52,14 @@
 #include "base/clock.hpp"
 #include "base/expected.hpp"
 #include "base/fd.hpp"
-#include "loop/socket_watcher.hpp"
 #include "flows/forward_sink.hpp"
 #include "flows/udp_flows.hpp"
+#include "loop/socket_watcher.hpp"
 #include "wire/address_plan.hpp"
 
 namespace tapir::flows {
 
-// An IPv4 or IPv6 address (IPv4 in the first 4 bytes).
-struct IpAddr {
-  bool v6 = false;
-  std::array<uint8_t, 16> bytes{};
-
-  static IpAddr from(wire::Ipv4Addr a);
-  static IpAddr from(const wire::Ipv6Addr& a);
-  // Dotted quad or IPv6 text (no brackets); nullopt otherwise.
-  static std::optional<IpAddr> parse(std::string_view text);
-  std::string to_string() const;
-  bool operator==(const IpAddr&) const = default;
-};
+using wire::IpAddr;
 
 enum class FwdProto : uint8_t { kTcp, kUdp };
 

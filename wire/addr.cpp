@@ -1,8 +1,11 @@
 #include "wire/addr.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cstdio>
+#include <cstring>
 
 namespace tapir::wire {
 namespace {
@@ -124,6 +127,68 @@ Ipv6Addr Ipv6Addr::solicited_node() const {
 
 MacAddr Ipv6Addr::multicast_mac() const {
   return {{0x33, 0x33, octets[12], octets[13], octets[14], octets[15]}};
+}
+
+IpAddr IpAddr::from(Ipv4Addr a) {
+  IpAddr r;
+  a.store(as_writable_bytes(r.bytes), 0);
+  return r;
+}
+
+IpAddr IpAddr::from(const Ipv6Addr& a) {
+  IpAddr r;
+  r.v6 = true;
+  r.bytes = a.octets;
+  return r;
+}
+
+std::optional<IpAddr> IpAddr::parse(std::string_view text) {
+  if (auto a = Ipv4Addr::parse(text)) return from(*a);
+  if (auto a = Ipv6Addr::parse(text)) return from(*a);
+  return std::nullopt;
+}
+
+std::string IpAddr::to_string() const {
+  return v6 ? as_v6().to_string() : as_v4().to_string();
+}
+
+Ipv4Addr IpAddr::as_v4() const {
+  return Ipv4Addr::load(as_bytes(bytes), 0);
+}
+
+unsigned to_sockaddr(const IpAddr& a, uint16_t port, sockaddr_storage& out) {
+  std::memset(&out, 0, sizeof out);
+  if (a.v6) {
+    auto* sin6 =
+        reinterpret_cast<sockaddr_in6*>(&out);  // NOLINT: sockaddr_storage is made for this
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    std::memcpy(&sin6->sin6_addr, a.bytes.data(), 16);
+    return sizeof(sockaddr_in6);
+  }
+  auto* sin = reinterpret_cast<sockaddr_in*>(&out);  // NOLINT
+  sin->sin_family = AF_INET;
+  sin->sin_port = htons(port);
+  std::memcpy(&sin->sin_addr, a.bytes.data(), 4);
+  return sizeof(sockaddr_in);
+}
+
+std::optional<IpEndpoint> from_sockaddr(const sockaddr_storage& ss) {
+  IpEndpoint e;
+  if (ss.ss_family == AF_INET) {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);  // NOLINT
+    std::memcpy(e.addr.bytes.data(), &sin->sin_addr, 4);
+    e.port = ntohs(sin->sin_port);
+    return e;
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);  // NOLINT
+    e.addr.v6 = true;
+    std::memcpy(e.addr.bytes.data(), &sin6->sin6_addr, 16);
+    e.port = ntohs(sin6->sin6_port);
+    return e;
+  }
+  return std::nullopt;
 }
 
 }  // namespace tapir::wire

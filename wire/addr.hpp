@@ -1,5 +1,5 @@
 #pragma once
-// Address value types: MacAddr, Ipv4Addr, Ipv6Addr.
+// Address value types: MacAddr, Ipv4Addr, Ipv6Addr, and IpAddr (either family).
 //
 // Small, trivially copyable, ordered and hashable. They hold addresses in a
 // byte-order-neutral form (bytes for MAC/IPv6, a host-order integer for
@@ -15,6 +15,8 @@
 #include <string_view>
 
 #include "wire/bytes.hpp"
+
+struct sockaddr_storage;
 
 namespace tapir::wire {
 
@@ -79,5 +81,34 @@ struct Ipv6Addr {
   MacAddr multicast_mac() const;
   constexpr auto operator<=>(const Ipv6Addr&) const = default;
 };
+
+// An IPv4 or IPv6 address: the one address type flow keys, forwarding rules
+// and sockaddr conversion share, so code that does not care about the family
+// is written once. IPv4 lives in the first 4 bytes (network order), the rest
+// zero, so two IpAddr compare and hash by their bytes alone.
+struct IpAddr {
+  bool v6 = false;
+  std::array<uint8_t, 16> bytes{};
+
+  static IpAddr from(Ipv4Addr a);
+  static IpAddr from(const Ipv6Addr& a);
+  // Dotted quad or IPv6 text (no brackets); nullopt otherwise.
+  static std::optional<IpAddr> parse(std::string_view text);
+  std::string to_string() const;
+
+  Ipv4Addr as_v4() const;                             // meaningful when !v6
+  Ipv6Addr as_v6() const { return Ipv6Addr{bytes}; }  // meaningful when v6
+  bool operator==(const IpAddr&) const = default;
+};
+
+// `a`:`port` as a sockaddr_in / sockaddr_in6 in `out`; returns its length.
+unsigned to_sockaddr(const IpAddr& a, uint16_t port, sockaddr_storage& out);
+// The address and port of an AF_INET / AF_INET6 sockaddr (an IPv4-mapped
+// IPv6 address stays IPv6); nullopt for any other family.
+struct IpEndpoint {
+  IpAddr addr;
+  uint16_t port = 0;
+};
+std::optional<IpEndpoint> from_sockaddr(const sockaddr_storage& ss);
 
 }  // namespace tapir::wire

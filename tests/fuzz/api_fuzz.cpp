@@ -26,7 +26,7 @@ class Table final : public tapir::flows::ForwardTable {
   std::vector<tapir::flows::ForwardEntry> list() const override {
     std::vector<tapir::flows::ForwardEntry> out;
     for (const auto& [id, r] : rules_)
-      out.push_back({id, r, r.guest_addr.value_or(tapir::flows::IpAddr{})});
+      out.push_back({id, r, r.guest_addr.value_or(tapir::wire::IpAddr{})});
     return out;
   }
 

@@ -29,8 +29,8 @@ class FakeTable : public flows::ForwardTable {
     for (const auto& [id, r] : rules) {
       out.push_back({id, r,
                      r.guest_addr ? *r.guest_addr
-                                  : (r.guest_v6 ? *flows::IpAddr::parse("fd00::100")
-                                                : *flows::IpAddr::parse("10.0.2.100"))});
+                                  : (r.guest_v6 ? *wire::IpAddr::parse("fd00::100")
+                                                : *wire::IpAddr::parse("10.0.2.100"))});
     }
     return out;
   }

@@ -1,6 +1,8 @@
 #include "wire/addr.hpp"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 namespace tapir::wire {
 namespace {
@@ -55,8 +57,50 @@ TEST(Ipv6Addr, ParsesAndPrintsCanonically) {
 
 TEST(Ipv6Addr, SolicitedNodeAndMulticastMac) {
   auto a = *Ipv6Addr::parse("fd00::5054:ff:fe12:3456");
-  EXPECT_EQ(a.solicited_node().to_string(), "ff02::1:ff12:3456");  // RFC 4291 2.7.1
+  EXPECT_EQ(a.solicited_node().to_string(), "ff02::1:ff12:3456");                  // RFC 4291 2.7.1
   EXPECT_EQ(a.solicited_node().multicast_mac().to_string(), "33:33:ff:12:34:56");  // RFC 2464 7
+}
+
+TEST(IpAddr, HoldsEitherFamilyAndComparesByBytes) {
+  const IpAddr a4 = *IpAddr::parse("10.0.2.2");
+  EXPECT_FALSE(a4.v6);
+  EXPECT_EQ(a4.as_v4(), Ipv4Addr::from_octets(10, 0, 2, 2));
+  EXPECT_EQ(a4.to_string(), "10.0.2.2");
+  EXPECT_EQ(a4, IpAddr::from(Ipv4Addr::from_octets(10, 0, 2, 2)));
+  const IpAddr a6 = *IpAddr::parse("fd00::2");
+  EXPECT_TRUE(a6.v6);
+  EXPECT_EQ(a6.to_string(), "fd00::2");
+  EXPECT_EQ(a6.as_v6(), *Ipv6Addr::parse("fd00::2"));
+  // The same 16 bytes in the other family are another address.
+  IpAddr other = a4;
+  other.v6 = true;
+  EXPECT_NE(other, a4);
+  EXPECT_FALSE(IpAddr::parse("[fd00::2]"));
+  EXPECT_FALSE(IpAddr::parse("10.0.2"));
+}
+
+TEST(IpAddr, RoundTripsThroughSockaddr) {
+  for (const char* text : {"10.0.2.2", "127.0.0.1", "fd00::3", "::ffff:10.0.2.2"}) {
+    const IpAddr a = *IpAddr::parse(text);
+    sockaddr_storage ss;
+    const unsigned len = to_sockaddr(a, 5353, ss);
+    EXPECT_EQ(len, a.v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in)) << text;
+    EXPECT_EQ(ss.ss_family, a.v6 ? AF_INET6 : AF_INET) << text;
+    const auto back = from_sockaddr(ss);
+    ASSERT_TRUE(back) << text;
+    EXPECT_EQ(back->addr, a) << text;  // a mapped address stays IPv6
+    EXPECT_EQ(back->port, 5353) << text;
+  }
+  const auto* sin = [] {
+    static sockaddr_storage ss;
+    to_sockaddr(*IpAddr::parse("192.0.2.1"), 80, ss);
+    return reinterpret_cast<const sockaddr_in*>(&ss);
+  }();
+  EXPECT_EQ(ntohl(sin->sin_addr.s_addr), 0xc0000201u);  // network order on the wire
+  EXPECT_EQ(ntohs(sin->sin_port), 80);
+  sockaddr_storage unix_ss{};
+  unix_ss.ss_family = AF_UNIX;
+  EXPECT_FALSE(from_sockaddr(unix_ss));
 }
 
 }  // namespace
