@@ -12,12 +12,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "ns/attach.hpp"
 #include "app/cli.hpp"
 #include "app/outbound.hpp"
 #include "app/serve.hpp"
 #include "base/log.hpp"
 #include "dns/resolv_conf.hpp"
+#include "ns/attach.hpp"
 #include "ns/host.hpp"
 #include "ns/namespace.hpp"
 #include "ns/spawn.hpp"
@@ -40,7 +40,9 @@ void print_version() {
   std::printf("libslirp: none (this build has no libslirp engine yet)\n");
   std::printf("SLIRP_CONFIG_VERSION_MAX: none\n");
   std::printf("libseccomp: none (this build has no seccomp sandbox yet)\n");
-  std::printf("engine: io_uring (TCP, UDP and ping translation with tap offloads, DNS forwarder, services)\n");
+  std::printf(
+      "engine: io_uring (TCP, UDP and ping translation with tap offloads, DNS forwarder, "
+      "services)\n");
 }
 
 // The startup banner, as slirp4netns prints it, for the parts that exist.
@@ -57,7 +59,9 @@ void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out)
     std::fprintf(out, "* IPv6 gateway:    %s\n", plan.gateway6.to_string().c_str());
   }
   std::fprintf(out, "* DHCP begin:      %s\n", plan.dhcp_start4.to_string().c_str());
-  std::fprintf(out, "* Services:        ARP, DHCPv4, NDP, DHCPv6, ping to the gateway and DNS, DNS forwarder (UDP, TCP)\n");
+  std::fprintf(out,
+               "* Services:        ARP, DHCPv4, NDP, DHCPv6, ping to the gateway and DNS, DNS "
+               "forwarder (UDP, TCP)\n");
   std::fprintf(out, "* Data path:       TCP, UDP and ping (NAT)\n");
   std::fflush(out);
 }
@@ -65,7 +69,7 @@ void print_banner(const tapir::wire::AddressPlan& plan, unsigned mtu, FILE* out)
 // The DNS forwarder's configuration: upstreams from --dns-upstream, else
 // from the resolv.conf file (read here, then watched by the DNS service).
 tapir::dns::DnsServiceConfig dns_config(const tapir::app::Options& opts,
-                                         const tapir::wire::AddressPlan& plan) {
+                                        const tapir::wire::AddressPlan& plan) {
   tapir::dns::DnsServiceConfig d;
   d.forwarder.cache.max_entries = opts.dns_cache_size;
   d.log_queries = opts.dns_log;
@@ -90,8 +94,9 @@ tapir::dns::DnsServiceConfig dns_config(const tapir::app::Options& opts,
       text << in.rdbuf();
       d.upstreams = tapir::dns::parse_resolv_conf(text.str()).nameservers;
       if (d.upstreams.empty()) {
-        LOG_WARN("%s names no nameserver; DNS queries will be answered SERVFAIL (see --dns-upstream)",
-                 opts.resolv_conf.c_str());
+        LOG_WARN(
+            "%s names no nameserver; DNS queries will be answered SERVFAIL (see --dns-upstream)",
+            opts.resolv_conf.c_str());
       }
     }
   }
@@ -131,16 +136,18 @@ int main(int argc, char** argv) {
   req.mtu = opts.mtu;
   req.vnet_hdr = !opts.no_offload;
   req.mac = opts.macaddress;
-  req.plan = tapir::wire::AddressPlan::nat(opts.cidr, *tapir::wire::Ipv6Prefix::parse("fd00::/64"),
-                                           opts.ipv6_wanted(tapir::ns::host_has_ipv6_default_route()));
+  req.plan =
+      tapir::wire::AddressPlan::nat(opts.cidr, *tapir::wire::Ipv6Prefix::parse("fd00::/64"),
+                                    opts.ipv6_wanted(tapir::ns::host_has_ipv6_default_route()));
   req.plan.mtu = opts.mtu;
+  req.plan.search = opts.search_domains;
 
   std::optional<tapir::ns::Spawned> spawned;
   tapir::Expected<tapir::ns::Target, std::string> target = tapir::unexpected(std::string());
   if (opts.mode == Mode::kRun) {
     req.fast_slaac = true;
-    auto s = tapir::ns::spawn_in_new_namespaces(opts.command, opts.hostname,
-                                                req.plan.ipv6 && !opts.no_ndp ? req.tapname : std::string());
+    auto s = tapir::ns::spawn_in_new_namespaces(
+        opts.command, opts.hostname, req.plan.ipv6 && !opts.no_ndp ? req.tapname : std::string());
     if (!s) {
       std::fprintf(stderr, "tapir: %s\n", s.error().c_str());
       return 1;
@@ -188,7 +195,6 @@ int main(int argc, char** argv) {
   }
   tapir::services::ServiceConfig services;
   services.plan = req.plan;
-  services.search_domains = opts.search_domains;
   services.hostname = opts.hostname;
   services.dhcp = !opts.no_dhcp;
   services.ndp = !opts.no_ndp;
@@ -208,31 +214,34 @@ int main(int argc, char** argv) {
   cfg.api_socket = opts.api_socket;
   tapir::app::ServeStats stats;
   const int code = tapir::app::serve(*tap, cfg, services, stats);
-  LOG_DEBUG("frames from the guest: %llu (%llu bytes); %llu answered by built-in services, "
-            "%llu with no translation, %llu malformed",
-            static_cast<unsigned long long>(stats.frames_in),
-            static_cast<unsigned long long>(stats.bytes_in),
-            static_cast<unsigned long long>(stats.replies),
-            static_cast<unsigned long long>(stats.no_data_path),
-            static_cast<unsigned long long>(stats.dropped));
-  LOG_DEBUG("tcp: %llu connections (%llu open at exit), %llu bytes to the host, %llu to the guest, "
-            "%llu resets to the guest, %llu retransmissions",
-            static_cast<unsigned long long>(stats.tcp_connections),
-            static_cast<unsigned long long>(stats.tcp_open_at_exit),
-            static_cast<unsigned long long>(stats.tcp_bytes_to_host),
-            static_cast<unsigned long long>(stats.tcp_bytes_to_guest),
-            static_cast<unsigned long long>(stats.tcp_resets_to_guest),
-            static_cast<unsigned long long>(stats.tcp_retransmits));
+  LOG_DEBUG(
+      "frames from the guest: %llu (%llu bytes); %llu answered by built-in services, "
+      "%llu with no translation, %llu malformed",
+      static_cast<unsigned long long>(stats.frames_in),
+      static_cast<unsigned long long>(stats.bytes_in),
+      static_cast<unsigned long long>(stats.replies),
+      static_cast<unsigned long long>(stats.no_data_path),
+      static_cast<unsigned long long>(stats.dropped));
+  LOG_DEBUG(
+      "tcp: %llu connections (%llu open at exit), %llu bytes to the host, %llu to the guest, "
+      "%llu resets to the guest, %llu retransmissions",
+      static_cast<unsigned long long>(stats.tcp_connections),
+      static_cast<unsigned long long>(stats.tcp_open_at_exit),
+      static_cast<unsigned long long>(stats.tcp_bytes_to_host),
+      static_cast<unsigned long long>(stats.tcp_bytes_to_guest),
+      static_cast<unsigned long long>(stats.tcp_resets_to_guest),
+      static_cast<unsigned long long>(stats.tcp_retransmits));
   LOG_DEBUG("udp: %llu flows, %llu datagrams to the host, %llu to the guest",
             static_cast<unsigned long long>(stats.udp_flows),
             static_cast<unsigned long long>(stats.udp_to_host),
             static_cast<unsigned long long>(stats.udp_to_guest));
-  LOG_DEBUG("dns: %llu queries, %llu cache hits, %llu upstream queries, %llu SERVFAIL, "
-            "%llu dropped (--disable-dns)",
-            static_cast<unsigned long long>(stats.dns_queries),
-            static_cast<unsigned long long>(stats.dns_cache_hits),
-            static_cast<unsigned long long>(stats.dns_upstream_queries),
-            static_cast<unsigned long long>(stats.dns_servfail),
-            static_cast<unsigned long long>(stats.dns_disabled));
+  LOG_DEBUG(
+      "dns: %llu queries, %llu cache hits, %llu upstream queries, %llu SERVFAIL, "
+      "%llu dropped (--disable-dns)",
+      static_cast<unsigned long long>(stats.dns_queries),
+      static_cast<unsigned long long>(stats.dns_cache_hits),
+      static_cast<unsigned long long>(stats.dns_upstream_queries),
+      static_cast<unsigned long long>(stats.dns_servfail),
+      static_cast<unsigned long long>(stats.dns_disabled));
   return code;
 }

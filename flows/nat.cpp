@@ -58,7 +58,7 @@ MapResult map_destination4(const NatConfig& cfg, wire::Ipv4Addr dst, uint16_t po
     why = *m;
     return MapResult::kMartian;
   }
-  if (p.net4.contains(dst)) {
+  if (p.maps_to_host_loopback(dst)) {
     if (cfg.disable_host_loopback) return MapResult::kUnreachable;
     fill(wire::IpAddr::from(wire::Ipv4Addr::from_octets(127, 0, 0, 1)), port, out, out_len);
     return MapResult::kHost;
@@ -75,7 +75,7 @@ MapResult map_destination6(const NatConfig& cfg, const wire::Ipv6Addr& dst, uint
     why = *m;
     return MapResult::kMartian;
   }
-  if (p.net6.contains(dst) || dst == p.gateway_link_local6()) {
+  if (p.maps_to_host_loopback(dst)) {
     if (cfg.disable_host_loopback) return MapResult::kUnreachable;
     fill(wire::IpAddr::from(wire::Ipv6Addr{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}}), port,
          out, out_len);

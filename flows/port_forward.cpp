@@ -69,7 +69,7 @@ IpAddr PortForwarder::guest_address(bool v6) const {
   const GuestInfo g = guest_ ? guest_() : GuestInfo{};
   if (!v6) return IpAddr::from(g.ip4.value_or(plan_.guest4));
   if (g.mac) return IpAddr::from(eui64_address(plan_.net6, *g.mac));
-  return IpAddr::from(plan_.net6.host(100));
+  return IpAddr::from(plan_.guest6);
 }
 
 bool PortForwarder::map_peer(const sockaddr_storage& client, bool guest_v6, IpAddr& addr,

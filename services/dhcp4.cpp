@@ -21,8 +21,8 @@ struct Decision {
   uint8_t type = 0;  // kOffer, kAck, kNak; 0: no reply
   Ipv4Addr yiaddr;
   Ipv4Addr ciaddr;
-  bool lease = false;  // options 51/58/59
-  bool rapid = false;  // option 80
+  bool lease = false;             // options 51/58/59
+  bool rapid = false;             // option 80
   const char* message = nullptr;  // option 56 (NAK)
   Ipv4Addr dst_ip = Ipv4Addr{0xffffffffu};
   MacAddr dst_mac = MacAddr::broadcast();
@@ -78,11 +78,10 @@ Decision on_discover(const Dhcp4View& m, const ServiceConfig& cfg, GuestState& s
                      MonoTime now) {
   const Dhcp4Options& o = m.options();
   const MacAddr mac = m.chaddr();
-  const std::optional<size_t> wanted = o.requested_ip ? slot_of(cfg.plan, *o.requested_ip)
-                                                      : std::nullopt;
-  const auto slot = state.leases4.choose(mac, wanted, now, [&](size_t i) {
-    return dhcp4_slot_address(cfg.plan, i).has_value();
-  });
+  const std::optional<size_t> wanted =
+      o.requested_ip ? slot_of(cfg.plan, *o.requested_ip) : std::nullopt;
+  const auto slot = state.leases4.choose(
+      mac, wanted, now, [&](size_t i) { return dhcp4_slot_address(cfg.plan, i).has_value(); });
   if (!slot) return {};  // pool exhausted: stay silent (RFC 2131 4.3.1 allows it)
   const Ipv4Addr addr = *dhcp4_slot_address(cfg.plan, *slot);
   Decision d;
@@ -93,8 +92,8 @@ Decision on_discover(const Dhcp4View& m, const ServiceConfig& cfg, GuestState& s
     d.rapid = true;
   } else {
     auto& lease = state.leases4.at(*slot);
-    const bool bound = lease.client == mac && lease.active(now) &&
-                       lease.state == LeaseState::kBound;
+    const bool bound =
+        lease.client == mac && lease.active(now) && lease.state == LeaseState::kBound;
     if (!bound) state.leases4.set(*slot, mac, LeaseState::kOffered, now + kOfferHold);
     d.type = dhcp4_msg::kOffer;
   }
@@ -103,8 +102,7 @@ Decision on_discover(const Dhcp4View& m, const ServiceConfig& cfg, GuestState& s
   return d;
 }
 
-Decision on_request(const Dhcp4View& m, const ServiceConfig& cfg, GuestState& state,
-                    MonoTime now) {
+Decision on_request(const Dhcp4View& m, const ServiceConfig& cfg, GuestState& state, MonoTime now) {
   const Dhcp4Options& o = m.options();
   if (o.server_id && *o.server_id != cfg.plan.gateway4) return nak("wrong server");
   Ipv4Addr req;
@@ -171,16 +169,16 @@ bool put_config(Dhcp4OptionWriter& w, uint8_t code, const ServiceConfig& cfg) {
       return w.put(code, as_bytes({reinterpret_cast<const uint8_t*>(cfg.hostname.data()),  // NOLINT
                                    cfg.hostname.size()}));
     case dhcp4_opt::kDomainName: {
-      if (cfg.search_domains.empty()) return false;
-      const std::string& d = cfg.search_domains.front();
+      if (cfg.plan.search.empty()) return false;
+      const std::string& d = cfg.plan.search.front();
       if (d.empty() || d.size() > 255) return false;
       return w.put(code,
                    as_bytes({reinterpret_cast<const uint8_t*>(d.data()), d.size()}));  // NOLINT
     }
     case dhcp4_opt::kDomainSearch: {
-      if (cfg.search_domains.empty()) return false;
+      if (cfg.plan.search.empty()) return false;
       std::array<std::byte, kSearchScratch> buf{};
-      const auto len = encode_domain_list(cfg.search_domains, buf, /*compress=*/true);
+      const auto len = encode_domain_list(cfg.plan.search, buf, /*compress=*/true);
       if (!len) return false;
       return w.put_long(code, ConstBytes(buf).first(*len));
     }
@@ -202,9 +200,9 @@ bool put_config(Dhcp4OptionWriter& w, uint8_t code, const ServiceConfig& cfg) {
 
 // The configuration options sent without being asked for, in this order.
 constexpr std::array<uint8_t, 9> kUnrequested = {
-    dhcp4_opt::kSubnetMask,   dhcp4_opt::kRouter,        dhcp4_opt::kDnsServer,
-    dhcp4_opt::kDomainName,   dhcp4_opt::kInterfaceMtu,  dhcp4_opt::kBroadcastAddr,
-    dhcp4_opt::kDomainSearch, dhcp4_opt::kHostname,      dhcp4_opt::kClasslessRoutes,
+    dhcp4_opt::kSubnetMask,   dhcp4_opt::kRouter,       dhcp4_opt::kDnsServer,
+    dhcp4_opt::kDomainName,   dhcp4_opt::kInterfaceMtu, dhcp4_opt::kBroadcastAddr,
+    dhcp4_opt::kDomainSearch, dhcp4_opt::kHostname,     dhcp4_opt::kClasslessRoutes,
 };
 
 size_t build(const Dhcp4View& m, const Decision& d, const ServiceConfig& cfg, MutBytes out) {
@@ -216,8 +214,8 @@ size_t build(const Dhcp4View& m, const Decision& d, const ServiceConfig& cfg, Mu
   }
   max_ip = std::min<size_t>(max_ip, cfg.plan.mtu);
   if (out.size() < kUdp4PayloadOffset) return 0;
-  const size_t max_msg = std::min(max_ip - std::min(max_ip, kIpUdpLen),
-                                  out.size() - kUdp4PayloadOffset);
+  const size_t max_msg =
+      std::min(max_ip - std::min(max_ip, kIpUdpLen), out.size() - kUdp4PayloadOffset);
   if (max_msg < kDhcp4MinMessageLen) return 0;
 
   MutBytes msg = out.subspan(kUdp4PayloadOffset, max_msg);
@@ -242,8 +240,8 @@ size_t build(const Dhcp4View& m, const Decision& d, const ServiceConfig& cfg, Mu
   if (d.type == dhcp4_msg::kNak) {
     if (d.message != nullptr) {
       const std::string_view text(d.message);
-      (void)w.put(dhcp4_opt::kMessage,
-                  as_bytes({reinterpret_cast<const uint8_t*>(text.data()), text.size()}));  // NOLINT
+      (void)w.put(dhcp4_opt::kMessage, as_bytes({reinterpret_cast<const uint8_t*>(text.data()),
+                                                 text.size()}));  // NOLINT
     }
   } else {
     if (d.lease) {
@@ -293,8 +291,7 @@ bool dhcp4_address_bound(Ipv4Addr a, const ServiceConfig& cfg, const GuestState&
 }
 
 ServiceResult dhcp4_reply(const EthernetView& eth, const Ipv4View& ip, const UdpView& udp,
-                          const ServiceConfig& cfg, GuestState& state, MonoTime now,
-                          MutBytes out) {
+                          const ServiceConfig& cfg, GuestState& state, MonoTime now, MutBytes out) {
   if (!cfg.dhcp || udp.destination_port() != kDhcp4ServerPort) return size_t{0};
   if (ip.is_fragment() || !udp.checksum_ok(ip.source(), ip.destination())) return size_t{0};
   auto parsed = Dhcp4View::parse(udp.payload());

@@ -31,7 +31,7 @@ struct Plan {
   bool ia = false;
   std::optional<Ipv6Addr> ia_addr;
   uint16_t ia_status = dhcp6_status::kSuccess;
-  bool zero_others = false;  // list the client's other addresses with lifetimes 0
+  bool zero_others = false;        // list the client's other addresses with lifetimes 0
   std::optional<uint16_t> status;  // top-level Status Code
 };
 
@@ -45,7 +45,8 @@ std::optional<Ipv6Addr> lease_for(const Duid& duid, LeaseState ls, const Service
   const auto& lease = gs.leases6.at(*slot);
   const bool bound = lease.client == duid && lease.state == LeaseState::kBound && lease.active(now);
   if (ls == LeaseState::kOffered && bound) ls = LeaseState::kBound;  // keep the binding
-  const Duration hold = ls == LeaseState::kBound ? Duration::seconds(cfg.lease_time) : kAdvertiseHold;
+  const Duration hold =
+      ls == LeaseState::kBound ? Duration::seconds(cfg.lease_time) : kAdvertiseHold;
   gs.leases6.set(*slot, duid, ls, now + hold);
   const Ipv6Addr a = *dhcp6_slot_address(cfg.plan, *slot);
   if (ls == LeaseState::kBound) gs.learn_ip6(a);
@@ -79,7 +80,8 @@ Plan decide(const Dhcp6Message& m, const Duid* duid, bool server_is_us, const Se
         p.type = dhcp6_msg::kAdvertise;
         p.preference = true;
       }
-      if (m.ia_na) assign(p, *duid, p.rapid ? LeaseState::kBound : LeaseState::kOffered, cfg, gs, now);
+      if (m.ia_na)
+        assign(p, *duid, p.rapid ? LeaseState::kBound : LeaseState::kOffered, cfg, gs, now);
       return p;
     case dhcp6_msg::kRequest:
       if (duid == nullptr || !server_is_us) return {};
@@ -193,9 +195,9 @@ size_t build(const EthernetView& eth, const Ipv6View& ip, const Dhcp6Message& m,
   std::array<std::byte, 16> dns{};
   cfg.plan.dns6.store(dns, 0);
   (void)w.put(dhcp6_opt::kDnsServers, dns);
-  if (!cfg.search_domains.empty()) {
+  if (!cfg.plan.search.empty()) {
     std::array<std::byte, 1024> buf{};
-    if (auto n = encode_domain_list(cfg.search_domains, buf, /*compress=*/false)) {
+    if (auto n = encode_domain_list(cfg.plan.search, buf, /*compress=*/false)) {
       (void)w.put(dhcp6_opt::kDomainList, ConstBytes(buf).first(*n));
     }
   }
@@ -203,8 +205,8 @@ size_t build(const EthernetView& eth, const Ipv6View& ip, const Dhcp6Message& m,
     (void)w.put_u32(dhcp6_opt::kInfoRefreshTime, cfg.lease_time);
   }
   return finish_udp6(out, {cfg.plan.gateway_mac, eth.source()}, cfg.plan.gateway_link_local6(),
-                     ip.source(), kDhcp6ServerPort, kDhcp6ClientPort,
-                     kDhcp6HeaderLen + w.len(), kIpv6DefaultHopLimit);
+                     ip.source(), kDhcp6ServerPort, kDhcp6ClientPort, kDhcp6HeaderLen + w.len(),
+                     kIpv6DefaultHopLimit);
 }
 
 }  // namespace
@@ -216,9 +218,10 @@ std::array<uint8_t, kServerDuidLen> dhcp6_server_duid(const AddressPlan& plan) {
 
 std::optional<Ipv6Addr> dhcp6_slot_address(const AddressPlan& plan, size_t slot) {
   if (slot >= kMaxLeases6) return std::nullopt;
-  const Ipv6Addr a = plan.net6.host(kDhcp6PoolStart + static_cast<uint32_t>(slot));
-  if (!plan.net6.contains(a) || a == plan.gateway6 || a == plan.dns6) return std::nullopt;
-  return a;
+  const auto a = wire::offset_low32(plan.dhcp_start6, static_cast<uint32_t>(slot));
+  if (!a) return std::nullopt;
+  if (!plan.net6.contains(*a) || *a == plan.gateway6 || *a == plan.dns6) return std::nullopt;
+  return *a;
 }
 
 bool dhcp6_address_bound(const Ipv6Addr& a, const ServiceConfig& cfg, const GuestState& state,
@@ -230,8 +233,7 @@ bool dhcp6_address_bound(const Ipv6Addr& a, const ServiceConfig& cfg, const Gues
 }
 
 ServiceResult dhcp6_reply(const EthernetView& eth, const Ipv6View& ip, const UdpView& udp,
-                          const ServiceConfig& cfg, GuestState& state, MonoTime now,
-                          MutBytes out) {
+                          const ServiceConfig& cfg, GuestState& state, MonoTime now, MutBytes out) {
   if (!cfg.plan.ipv6 || !cfg.dhcpv6) return size_t{0};
   if (udp.destination_port() != kDhcp6ServerPort || ip.is_fragment()) return size_t{0};
   const Ipv6Addr dst = ip.destination();

@@ -37,12 +37,12 @@
 
 #include <optional>
 
-#include "wire/ethernet.hpp"
-#include "wire/ipv6.hpp"
-#include "wire/udp.hpp"
 #include "services/dhcp6_options.hpp"
 #include "services/guest_state.hpp"
 #include "services/service_config.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/udp.hpp"
 
 namespace tapir::services {
 
@@ -50,7 +50,6 @@ namespace tapir::services {
 inline constexpr size_t kServerDuidLen = 10;
 // How long an advertised address is held for the client's REQUEST.
 inline constexpr Duration kAdvertiseHold = Duration::seconds(60);
-inline constexpr uint32_t kDhcp6PoolStart = 0x15;
 
 // Handles a UDP datagram the guest sent (udp parsed from ip.upper_payload()).
 // Returns 0 for datagrams not to port 547, when DHCPv6 or IPv6 is off, for
@@ -65,7 +64,7 @@ std::array<uint8_t, kServerDuidLen> dhcp6_server_duid(const wire::AddressPlan& p
 // The address of lease slot `slot`, or nullopt when the plan leaves none.
 std::optional<wire::Ipv6Addr> dhcp6_slot_address(const wire::AddressPlan& plan, size_t slot);
 // Whether `a` is bound (replied to, not expired) to some client.
-bool dhcp6_address_bound(const wire::Ipv6Addr& a, const ServiceConfig& cfg,
-                         const GuestState& state, MonoTime now);
+bool dhcp6_address_bound(const wire::Ipv6Addr& a, const ServiceConfig& cfg, const GuestState& state,
+                         MonoTime now);
 
 }  // namespace tapir::services

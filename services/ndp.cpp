@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <array>
 
-#include "wire/proto.hpp"
 #include "services/dhcp6.hpp"
 #include "services/frame.hpp"
 #include "services/ndp_options.hpp"
+#include "wire/proto.hpp"
 
 namespace tapir::services {
 
@@ -113,8 +113,7 @@ bool ndp_answers_for(const Ipv6Addr& target, const ServiceConfig& cfg, const Gue
 }
 
 ServiceResult ndp_reply(const EthernetView& eth, const Ipv6View& ip, const Icmp6View& icmp,
-                        const ServiceConfig& cfg, GuestState& state, MonoTime now,
-                        MutBytes out) {
+                        const ServiceConfig& cfg, GuestState& state, MonoTime now, MutBytes out) {
   if (!cfg.plan.ipv6) return size_t{0};
   const uint8_t type = icmp.type();
   if (type != icmp6_type::kRouterSolicitation && type != icmp6_type::kNeighborSolicitation &&
@@ -132,9 +131,7 @@ ServiceResult ndp_reply(const EthernetView& eth, const Ipv6View& ip, const Icmp6
       return on_router_solicitation(eth, ip, icmp, cfg, out);
     case icmp6_type::kNeighborSolicitation:
       return on_solicitation(eth, ip, icmp, cfg, state, now, out);
-    default:
-      on_advertisement(icmp, state);
-      return size_t{0};
+    default: on_advertisement(icmp, state); return size_t{0};
   }
 }
 
@@ -142,9 +139,9 @@ size_t build_router_advertisement(const ServiceConfig& cfg, const Ipv6Addr& dst,
                                   const MacAddr& dst_mac, MutBytes out) {
   if (!cfg.plan.ipv6 || !cfg.ndp || out.size() < kL4v6Offset + kRaLen) return 0;
   // The message is at most the link MTU minus the IPv6 header.
-  const size_t room = std::min(out.size() - kL4v6Offset,
-                               size_t{cfg.plan.mtu} > kIpv6HeaderLen ? cfg.plan.mtu - kIpv6HeaderLen
-                                                                     : size_t{0});
+  const size_t room =
+      std::min(out.size() - kL4v6Offset,
+               size_t{cfg.plan.mtu} > kIpv6HeaderLen ? cfg.plan.mtu - kIpv6HeaderLen : size_t{0});
   if (room < kRaLen) return 0;
   MutBytes msg = out.subspan(kL4v6Offset, room);
   store_u8(msg, 0, icmp6_type::kRouterAdvertisement);
@@ -164,7 +161,7 @@ size_t build_router_advertisement(const ServiceConfig& cfg, const Ipv6Addr& dst,
   (void)w.put_prefix_info(cfg.plan.net6, flags, kPrefixValidLifetime, kPrefixPreferredLifetime);
   const std::array<Ipv6Addr, 1> dns{cfg.plan.dns6};
   (void)w.put_rdnss(kDnsOptionLifetime, dns);
-  if (!cfg.search_domains.empty()) (void)w.put_dnssl(kDnsOptionLifetime, cfg.search_domains);
+  if (!cfg.plan.search.empty()) (void)w.put_dnssl(kDnsOptionLifetime, cfg.plan.search);
 
   return finish_icmp6(out, {cfg.plan.gateway_mac, dst_mac}, cfg.plan.gateway_link_local6(), dst,
                       kNdpHopLimit, kRaLen + w.len());
@@ -178,7 +175,8 @@ Duration unsolicited_ra_delay(uint32_t sent, uint32_t random) {
   if (sent == 0) return Duration{};
   const int64_t min_ms = kMinRtrAdvInterval.to_millis();
   const int64_t span_ms = kMaxRtrAdvInterval.to_millis() - min_ms + 1;
-  Duration d = Duration::millis(min_ms + static_cast<int64_t>(random % static_cast<uint32_t>(span_ms)));
+  Duration d =
+      Duration::millis(min_ms + static_cast<int64_t>(random % static_cast<uint32_t>(span_ms)));
   if (sent < kMaxInitialRtrAdvertisements && d > kMaxInitialRtrAdvertInterval) {
     d = kMaxInitialRtrAdvertInterval;
   }

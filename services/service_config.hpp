@@ -2,7 +2,7 @@
 // What the built-in services hand out, and the result type they share.
 //
 // ServiceConfig is read-only to the responders: the address plan every
-// module agrees on (wire/address_plan.hpp), the DNS search list, the
+// module agrees on (wire/address_plan.hpp, with the DNS search list), the
 // guest's hostname, the DHCP lease time and which services are on. The
 // engine builds it once from the command line (--search, --hostname,
 // --no-dhcp, --no-ndp, --no-dhcpv6, --enable-ipv6) and passes it to every
@@ -29,17 +29,14 @@ inline constexpr uint32_t kDefaultLeaseTime = 24 * 3600;  // seconds; libslirp's
 
 struct ServiceConfig {
   wire::AddressPlan plan;
-  // Domain search list, most preferred first (--search). The first entry is
-  // also the DHCPv4 domain name (option 15).
-  std::vector<std::string> search_domains;
-  std::string hostname;  // --hostname; empty: option 12 is not sent
+  std::string hostname;                     // --hostname; empty: option 12 is not sent
   uint32_t lease_time = kDefaultLeaseTime;  // seconds, DHCPv4 and DHCPv6 alike
-  bool dhcp = true;    // DHCPv4 responder (--no-dhcp turns it off)
+  bool dhcp = true;                         // DHCPv4 responder (--no-dhcp turns it off)
   bool ndp = true;     // router advertisements (--no-ndp); NS/NA is always answered
   bool dhcpv6 = true;  // DHCPv6 responder (--no-dhcpv6); also sets the RA's M/O flags
 
-  uint32_t renewal_time() const { return lease_time / 2; }             // T1
-  uint32_t rebinding_time() const { return lease_time / 8 * 7; }       // T2
+  uint32_t renewal_time() const { return lease_time / 2; }        // T1
+  uint32_t rebinding_time() const { return lease_time / 8 * 7; }  // T2
 };
 
 // What a responder did with a frame: the length of the reply frame it wrote

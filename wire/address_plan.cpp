@@ -27,7 +27,9 @@ std::optional<Ipv4Prefix> Ipv4Prefix::parse(std::string_view text) {
   return Ipv4Prefix{*addr, static_cast<uint8_t>(len)};
 }
 
-std::string Ipv4Prefix::to_string() const { return addr.to_string() + "/" + std::to_string(len); }
+std::string Ipv4Prefix::to_string() const {
+  return addr.to_string() + "/" + std::to_string(len);
+}
 
 std::optional<Ipv6Prefix> Ipv6Prefix::parse(std::string_view text) {
   std::string_view a;
@@ -38,7 +40,9 @@ std::optional<Ipv6Prefix> Ipv6Prefix::parse(std::string_view text) {
   return Ipv6Prefix{*addr, static_cast<uint8_t>(len)};
 }
 
-std::string Ipv6Prefix::to_string() const { return addr.to_string() + "/" + std::to_string(len); }
+std::string Ipv6Prefix::to_string() const {
+  return addr.to_string() + "/" + std::to_string(len);
+}
 
 Ipv6Addr Ipv6Prefix::network() const {
   Ipv6Addr n = addr;
@@ -74,6 +78,10 @@ AddressPlan AddressPlan::nat(Ipv4Prefix net4, Ipv6Prefix net6, bool ipv6) {
   p.net6 = Ipv6Prefix{net6.network(), net6.len};
   p.gateway6 = p.net6.host(2);
   p.dns6 = p.net6.host(3);
+  p.dhcp_start6 = p.net6.host(0x15);
+  p.guest6 = p.net6.host(100);
+  p.loopback4 = p.net4;
+  p.loopback6 = p.net6;
   const uint32_t g = p.gateway4.value;
   p.gateway_mac = MacAddr{{0x52, 0x55, static_cast<uint8_t>(g >> 24), static_cast<uint8_t>(g >> 16),
                            static_cast<uint8_t>(g >> 8), static_cast<uint8_t>(g)}};
@@ -82,8 +90,16 @@ AddressPlan AddressPlan::nat(Ipv4Prefix net4, Ipv6Prefix net6, bool ipv6) {
 
 Ipv6Addr AddressPlan::gateway_link_local6() const {
   const auto& m = gateway_mac.octets;
-  return Ipv6Addr{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, static_cast<uint8_t>(m[0] ^ 0x02), m[1], m[2], 0xff,
-                   0xfe, m[3], m[4], m[5]}};
+  return Ipv6Addr{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, static_cast<uint8_t>(m[0] ^ 0x02), m[1], m[2],
+                   0xff, 0xfe, m[3], m[4], m[5]}};
+}
+
+std::optional<Ipv6Addr> offset_low32(const Ipv6Addr& a, uint32_t n) {
+  const uint32_t low = load_be32(as_bytes(a.octets), 12);
+  if (low + n < low) return std::nullopt;
+  Ipv6Addr r = a;
+  store_be32(as_writable_bytes(r.octets), 12, low + n);
+  return r;
 }
 
 }  // namespace tapir::wire

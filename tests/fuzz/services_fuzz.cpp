@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static ServiceConfig cfg = [] {
     ServiceConfig c;
     c.plan.ipv6 = true;
-    c.search_domains = {"tapir.test", "example.com"};
+    c.plan.search = {"tapir.test", "example.com"};
     c.hostname = "guest";
     return c;
   }();

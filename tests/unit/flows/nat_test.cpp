@@ -13,13 +13,17 @@
 namespace tapir::flows {
 namespace {
 
-wire::Ipv4Addr v4(const char* s) { return *wire::Ipv4Addr::parse(s); }
-wire::Ipv6Addr v6(const char* s) { return *wire::Ipv6Addr::parse(s); }
+wire::Ipv4Addr v4(const char* s) {
+  return *wire::Ipv4Addr::parse(s);
+}
+wire::Ipv6Addr v6(const char* s) {
+  return *wire::Ipv6Addr::parse(s);
+}
 
 NatConfig config(bool disable_host_loopback) {
   NatConfig c;
-  c.plan = wire::AddressPlan::nat(*wire::Ipv4Prefix::parse("10.0.2.0/24"), *wire::Ipv6Prefix::parse("fd00::/64"),
-                                  true);
+  c.plan = wire::AddressPlan::nat(*wire::Ipv4Prefix::parse("10.0.2.0/24"),
+                                  *wire::Ipv6Prefix::parse("fd00::/64"), true);
   c.disable_host_loopback = disable_host_loopback;
   return c;
 }
@@ -40,11 +44,11 @@ TEST(Nat, Ipv4MartiansAreRefusedWhateverTheFlags) {
     const char* addr;
     Martian why;
   } cases[] = {
-      {"127.0.0.1", Martian::kLoopback},     {"127.255.0.9", Martian::kLoopback},
-      {"0.0.0.0", Martian::kUnspecified},    {"0.1.2.3", Martian::kUnspecified},
-      {"224.0.0.1", Martian::kMulticast},    {"239.255.255.250", Martian::kMulticast},
+      {"127.0.0.1", Martian::kLoopback},        {"127.255.0.9", Martian::kLoopback},
+      {"0.0.0.0", Martian::kUnspecified},       {"0.1.2.3", Martian::kUnspecified},
+      {"224.0.0.1", Martian::kMulticast},       {"239.255.255.250", Martian::kMulticast},
       {"255.255.255.255", Martian::kBroadcast}, {"10.0.2.255", Martian::kBroadcast},
-      {"240.0.0.1", Martian::kReserved},     {"254.1.1.1", Martian::kReserved},
+      {"240.0.0.1", Martian::kReserved},        {"254.1.1.1", Martian::kReserved},
   };
   for (bool dhl : {false, true}) {
     const NatConfig cfg = config(dhl);
@@ -52,7 +56,8 @@ TEST(Nat, Ipv4MartiansAreRefusedWhateverTheFlags) {
       sockaddr_storage out{};
       socklen_t len = 0;
       Martian why{};
-      EXPECT_EQ(map_destination4(cfg, v4(c.addr), 80, out, len, why), MapResult::kMartian) << c.addr;
+      EXPECT_EQ(map_destination4(cfg, v4(c.addr), 80, out, len, why), MapResult::kMartian)
+          << c.addr;
       EXPECT_EQ(why, c.why) << c.addr;
       EXPECT_EQ(len, 0u) << c.addr << ": no host address for a martian";
     }
@@ -83,7 +88,8 @@ TEST(Nat, Ipv6MartiansAreRefusedWhateverTheFlags) {
       sockaddr_storage out{};
       socklen_t len = 0;
       Martian why{};
-      EXPECT_EQ(map_destination6(cfg, v6(c.addr), 80, out, len, why), MapResult::kMartian) << c.addr;
+      EXPECT_EQ(map_destination6(cfg, v6(c.addr), 80, out, len, why), MapResult::kMartian)
+          << c.addr;
       EXPECT_EQ(why, c.why) << c.addr;
     }
   }
@@ -116,10 +122,38 @@ TEST(Nat, OnlyTheGatewayMappingReachesHostLoopback) {
   EXPECT_EQ(map_destination6(dhl, v6("fd00::2"), 80, out, len, why), MapResult::kUnreachable);
 }
 
+// The mapping reads the plan's data, not the NAT arithmetic: a plan that
+// maps only its gateway (as passthrough mode's will) sends the rest of the
+// link to itself, and one that maps nothing reaches no loopback at all.
+TEST(Nat, TheHostLoopbackMappingIsThePlans) {
+  NatConfig cfg = config(false);
+  sockaddr_storage out{};
+  socklen_t len = 0;
+  Martian why{};
+  cfg.plan.loopback4 = wire::Ipv4Prefix{cfg.plan.gateway4, 32};
+  cfg.plan.loopback6 = wire::Ipv6Prefix{cfg.plan.gateway6, 128};
+  ASSERT_EQ(map_destination4(cfg, v4("10.0.2.2"), 80, out, len, why), MapResult::kHost);
+  EXPECT_EQ(host4(out), "127.0.0.1");
+  ASSERT_EQ(map_destination4(cfg, v4("10.0.2.7"), 80, out, len, why), MapResult::kHost);
+  EXPECT_EQ(host4(out), "10.0.2.7");
+  ASSERT_EQ(map_destination6(cfg, v6("fd00::2"), 80, out, len, why), MapResult::kHost);
+  EXPECT_EQ(host6(out), "::1");
+  ASSERT_EQ(map_destination6(cfg, v6("fd00::7"), 80, out, len, why), MapResult::kHost);
+  EXPECT_EQ(host6(out), "fd00::7");
+  cfg.plan.loopback4.reset();
+  cfg.plan.loopback6.reset();
+  ASSERT_EQ(map_destination4(cfg, v4("10.0.2.2"), 80, out, len, why), MapResult::kHost);
+  EXPECT_EQ(host4(out), "10.0.2.2");
+  ASSERT_EQ(map_destination6(cfg, cfg.plan.gateway_link_local6(), 80, out, len, why),
+            MapResult::kHost);
+  EXPECT_EQ(host6(out), cfg.plan.gateway_link_local6().to_string());
+}
+
 TEST(Nat, MulticastAndBroadcastAreNotAnswered) {
   EXPECT_FALSE(martian_answered(Martian::kMulticast));
   EXPECT_FALSE(martian_answered(Martian::kBroadcast));
-  for (Martian m : {Martian::kLoopback, Martian::kUnspecified, Martian::kReserved, Martian::kV4Mapped}) {
+  for (Martian m :
+       {Martian::kLoopback, Martian::kUnspecified, Martian::kReserved, Martian::kV4Mapped}) {
     EXPECT_TRUE(martian_answered(m)) << martian_name(m);
   }
   MartianCounters c;

@@ -435,9 +435,9 @@ TEST(Dhcp4Server, DeclinedAddressIsNotOfferedAgain) {
 
 TEST(Dhcp4Server, UnrequestedOptionsThatDoNotFitAreLeftOut) {
   auto cfg = default_config();
-  cfg.search_domains.clear();
+  cfg.plan.search.clear();
   for (int i = 0; i < 12; ++i) {
-    cfg.search_domains.push_back("a-rather-long-search-domain-" + std::to_string(i) + ".example");
+    cfg.plan.search.push_back("a-rather-long-search-domain-" + std::to_string(i) + ".example");
   }
   GuestState state;
   // udhcpc (MSZ 576) did not ask for 119: it would not fit, so it is absent.

@@ -202,7 +202,7 @@ TEST(NdpResponder, FlagsFollowDhcpv6AndPrefixLength) {
   auto cfg = default_config();
   cfg.dhcpv6 = false;
   cfg.plan.net6 = *Ipv6Prefix::parse("fd00::/56");
-  cfg.search_domains.clear();
+  cfg.plan.search.clear();
   std::array<std::byte, kReplyBufferLen> out{};
   const size_t n = build_unsolicited_ra(cfg, out);
   ASSERT_GT(n, 0u);

@@ -31,7 +31,7 @@ inline Frame capture_frame(const std::string& pcap, size_t index) {
 inline ServiceConfig default_config(bool ipv6 = true) {
   ServiceConfig cfg;
   cfg.plan.ipv6 = ipv6;
-  cfg.search_domains = {"tapir.test", "example.com"};
+  cfg.plan.search = {"tapir.test", "example.com"};
   return cfg;
 }
 
