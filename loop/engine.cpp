@@ -30,7 +30,7 @@ SysResult<std::unique_ptr<Engine>> Engine::create(const EngineConfig& cfg, LoopH
 void Engine::route(Op op, CompletionHandler& h) {
   const auto i = static_cast<size_t>(op);
   TAPIR_CHECK(i < routes_.size() && op != Op::kWatch && op != Op::kTick && op != Op::kSocket &&
-              op != Op::kCancel && op != Op::kNone);
+              op != Op::kCancel && op != Op::kUpdate && op != Op::kNone);
   routes_[i] = &h;
 }
 
@@ -82,9 +82,15 @@ void Engine::unwatch(WatchHandle h) {
   s.active = false;
   s.client = nullptr;
   if (s.armed) {
-    // The slot comes free when the poll's last completion (no F_MORE) arrives.
+    // The slot comes free when the poll's last completion (no F_MORE)
+    // arrives. An ASYNC_CANCEL, not a POLL_REMOVE: while the kernel is
+    // still delivering a wakeup to the poll (its task work not yet run —
+    // with DEFER_TASKRUN, until this thread next waits), POLL_REMOVE fails
+    // with -EALREADY and leaves a multishot poll armed for good, holding the
+    // socket's file open after close(). A cancel marks the poll and its
+    // owner ends it.
     io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_poll_remove(sqe, Tag{Op::kSocket, h.slot, s.generation}.pack());
+    io_uring_prep_cancel64(sqe, Tag{Op::kSocket, h.slot, s.generation}.pack(), 0);
     track(sqe, Tag{Op::kCancel, 0, 0});
   } else if (!s.in_callback) {
     free_socket_slot(h.slot);
@@ -99,11 +105,29 @@ void Engine::set_events(WatchHandle h, unsigned events) {
   if (s.generation != h.generation || !s.active || s.events == events) return;
   s.events = events;
   if (!s.armed) return;  // re-armed with the new events when its end arrives
+  post_update(h.slot);
+}
+
+void Engine::post_update(uint32_t slot) {
+  SocketSlot& s = sockets_[slot];
   io_uring_sqe* sqe = ring_.sqe();
-  const uint64_t data = Tag{Op::kSocket, h.slot, s.generation}.pack();
+  const uint64_t data = Tag{Op::kSocket, slot, s.generation}.pack();
   // new_user_data must be 0 unless IORING_POLL_UPDATE_USER_DATA (else EINVAL).
-  io_uring_prep_poll_update(sqe, data, 0, events, IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI);
-  track(sqe, Tag{Op::kCancel, 0, 0});
+  io_uring_prep_poll_update(sqe, data, 0, s.events,
+                            IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI);
+  track(sqe, Tag{Op::kUpdate, slot, s.generation});
+}
+
+void Engine::on_update(const Tag& tag, const io_uring_cqe& cqe) {
+  // -EALREADY: the kernel was delivering a wakeup to the poll and kept it
+  // as it was; ask again (the wakeup's task work runs before the next
+  // submission is issued, as this thread waits in between). -ENOENT: the
+  // poll ended meanwhile, and its last completion re-arms it with s.events.
+  if (cqe.res != -EALREADY || tag.slot >= sockets_.size()) return;
+  SocketSlot& s = sockets_[tag.slot];
+  if (s.generation != tag.generation || !s.active || !s.armed) return;
+  ++stats_.update_retries;
+  post_update(tag.slot);
 }
 
 void Engine::on_socket(const Tag& tag, const io_uring_cqe& cqe, MonoTime now) {
@@ -182,6 +206,7 @@ SysResult<size_t> Engine::run_until_watch() {
           post_tick();
           break;
         case Op::kSocket: on_socket(tag, *cqe, now); break;
+        case Op::kUpdate: on_update(tag, *cqe); break;
         case Op::kCancel:
         case Op::kNone: break;
         default:

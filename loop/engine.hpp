@@ -67,6 +67,7 @@ struct EngineConfig {
 
 struct EngineStats {
   uint64_t stale_completions = 0;
+  uint64_t update_retries = 0;  // event changes asked again after -EALREADY
 };
 
 class Engine final : public SocketWatcher {
@@ -118,6 +119,8 @@ class Engine final : public SocketWatcher {
   Engine(Ring ring, const EngineConfig& cfg, LoopHandler& handler);
   void post_tick();
   void post_socket_poll(uint32_t slot);
+  void post_update(uint32_t slot);
+  void on_update(const Tag& tag, const io_uring_cqe& cqe);
   void on_socket(const Tag& tag, const io_uring_cqe& cqe, MonoTime now);
   void free_socket_slot(uint32_t slot);  // exactly once per watch()
 
@@ -132,8 +135,8 @@ class Engine final : public SocketWatcher {
     int fd = -1;
     unsigned events = 0;
     uint32_t generation = 0;
-    bool active = false;  // registered and wanted
-    bool armed = false;   // a multishot poll is in the kernel
+    bool active = false;       // registered and wanted
+    bool armed = false;        // a multishot poll is in the kernel
     bool in_callback = false;  // on_socket() is calling its client: it frees the slot
     bool taken = false;        // between watch() and the slot's one free
   };

@@ -26,7 +26,8 @@ enum class Op : uint8_t {
   kWatch = 3,   // poll on a lifecycle fd (exit-fd, signals, pidfd)
   kTick = 4,    // the one timeout that drives timers
   kSocket = 5,  // multishot poll on a host socket (Engine::watch)
-  kCancel = 6,  // a poll removal or cancel; its completion carries nothing
+  kCancel = 6,  // a cancel; its completion carries nothing
+  kUpdate = 7,  // a change of a socket poll's events (Engine::set_events)
 };
 
 struct Tag {
@@ -36,7 +37,8 @@ struct Tag {
 
   static constexpr uint32_t kMaxSlot = (1u << 24) - 1;
   constexpr uint64_t pack() const {
-    return (uint64_t{static_cast<uint8_t>(op)} << 56) | (uint64_t{slot & kMaxSlot} << 32) | generation;
+    return (uint64_t{static_cast<uint8_t>(op)} << 56) | (uint64_t{slot & kMaxSlot} << 32) |
+           generation;
   }
   static constexpr Tag unpack(uint64_t v) {
     return {static_cast<Op>(v >> 56), static_cast<uint32_t>((v >> 32) & kMaxSlot),
