@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/api.hpp"
+#include "app/stats_reply.hpp"
 #include "base/log.hpp"
 #include "stack/dispatch.hpp"
 #include "loop/engine.hpp"
@@ -87,141 +88,6 @@ class ForwardToTcp final : public flows::ForwardSink {
 
 const char* proto_name(flows::FwdProto p) {
   return p == flows::FwdProto::kUdp ? "udp" : "tcp";
-}
-
-// The control API's "stats": every counter the data path keeps, grouped
-// as flows (by type), frames and bytes each way, and drops by reason.
-nlohmann::json collect_stats(const tap::TapIo& tapio, const stack::ServiceDispatcher& dispatcher,
-                             const flows::TcpFlows& tcp, const flows::UdpFlows& udp,
-                             const flows::IcmpEchoFlows& echo, const dns::DnsService* dns,
-                             const flows::PortForwarder& fwd, const ApiServer* api) {
-  using nlohmann::json;
-  const auto& es = tapio.stats();
-  const auto& ds = dispatcher.stats();
-  const auto& us = udp.stats();
-  const auto& is = echo.stats();
-  const auto& fs = fwd.stats();
-  json j;
-  j["frames"] = {{"from_guest", es.frames_in},
-                 {"to_guest", tapio.tx().sent()},
-                 {"service_replies", ds.replies},
-                 {"gso_from_guest", ds.gso_frames}};
-  j["bytes"] = {{"from_guest", es.bytes_in}, {"to_guest", tapio.tx().bytes_sent()}};
-  const auto& ts = tcp.stats();
-  j["flows"] = {
-      {"tcp",
-       {{"active", tcp.size()},
-        {"created", ts.created},
-        {"forwarded", ts.forwarded},
-        {"closed", ts.closed},
-        {"bytes_to_host", ts.bytes_to_host},
-        {"bytes_to_guest", ts.bytes_to_guest},
-        {"retransmits", ts.retransmits},
-        {"fast_retransmits", ts.fast_retransmits}}},
-      {"udp",
-       {{"active", udp.size()},
-        {"created", us.created},
-        {"reverse_created", us.reverse_created},
-        {"expired", us.expired},
-        {"to_host", us.to_host},
-        {"to_guest", us.to_guest},
-        {"from_forwarded_ports", us.from_listener}}},
-      {"icmp_echo",
-       {{"active", echo.size()},
-        {"max", echo.max_flows()},
-        {"created", is.created},
-        {"expired", is.expired},
-        {"to_host", is.to_host},
-        {"to_guest", is.to_guest}}},
-      {"port_forward",
-       {{"rules", fwd.size()},
-        {"tcp_accepted", fs.tcp_accepted},
-        {"udp_datagrams", fs.udp_datagrams}}},
-  };
-  json malformed = json::object();
-  for (size_t i = 0; i < wire::kParseErrorCount; ++i) {
-    const auto e = static_cast<wire::ParseError>(i);
-    const uint64_t n = ds.drops[e] + es.drops[e];
-    if (n != 0) malformed[wire::parse_error_name(e)] = n;
-  }
-  // Martian destinations (flows/nat.hpp), by reason, whichever protocol.
-  json martian = json::object();
-  for (size_t i = 0; i < flows::kMartianCount; ++i) {
-    const auto m = static_cast<flows::Martian>(i);
-    martian[flows::martian_name(m)] = ts.martians[m] + us.martians[m] + is.martians[m];
-  }
-  j["drops"] = {
-      {"malformed", malformed},
-      {"martian", martian},
-      {"no_data_path", ds.no_data_path},
-      {"tx_full", ds.tx_full + tapio.tx().no_buffer()},
-      {"tap_read_errors", es.read_errors},
-      {"dns_disabled", ds.dns_disabled},
-      {"udp_send_errors", us.send_errors},
-      {"udp_refused", us.refused},
-      {"udp_socket_errors", us.socket_errors},
-      {"udp_table_full", us.table_full},
-      {"udp_unreachable", us.unreachable},
-      {"udp_too_big", us.too_big},
-      {"icmp_prohibited", is.prohibited},
-      {"icmp_unreachable", is.unreachable},
-      {"icmp_socket_errors", is.socket_errors},
-      {"icmp_table_full", is.table_full},
-      {"tcp_refused", ts.refused},
-      {"tcp_unreachable", ts.unreachable},
-      {"tcp_table_full", ts.table_full},
-      {"tcp_socket_errors", ts.socket_errors},
-      {"tcp_out_of_order", ts.out_of_order},
-      {"tcp_no_flow", ts.no_flow},
-      {"tcp_bad_checksum", ts.bad_checksum},
-      {"tcp_bad_segment", ts.bad_segment},
-      {"tcp_timeouts", ts.timeouts},
-      {"tcp_window_timeouts", ts.window_timeouts},
-      {"tcp_resets_to_guest", ts.resets_to_guest},
-      {"tcp_resets_from_guest", ts.resets_from_guest},
-      {"forward_tcp_refused", fs.tcp_refused},
-      {"forward_accept_errors", fs.accept_errors},
-      {"forward_udp_dropped", fs.udp_dropped},
-      {"forward_recv_errors", fs.recv_errors},
-  };
-  if (dns != nullptr) {
-    const dns::DnsStatsSnapshot d = dns->snapshot();
-    json ups = json::array();
-    for (const auto& u : d.upstreams) {
-      ups.push_back({{"address", u.address},
-                     {"queries", u.queries},
-                     {"replies", u.replies},
-                     {"timeouts", u.timeouts},
-                     {"loops", u.loops},
-                     {"latency_us", u.latency_us},
-                     {"healthy", u.healthy},
-                     {"looping", u.looping}});
-    }
-    j["dns"] = {{"queries", d.queries},
-                {"cache_hits", d.cache_hits},
-                {"cache_misses", d.cache_misses},
-                {"cache_entries", d.cache_entries},
-                {"builtin", d.builtin},
-                {"upstream_queries", d.upstream_queries},
-                {"coalesced", d.coalesced},
-                {"timeouts", d.timeouts},
-                {"servfail", d.servfail},
-                {"formerr", d.formerr},
-                {"dropped", d.dropped},
-                {"loops", d.loops},
-                {"tcp_retries", d.tcp_retries},
-                {"tcp_streams", d.tcp_streams},
-                {"tcp_streams_total", d.tcp_streams_total},
-                {"upstreams", ups}};
-  }
-  if (api != nullptr) {
-    const auto& a = api->stats();
-    j["api"] = {{"clients", api->clients()}, {"accepted", a.accepted},
-                {"requests", a.requests},    {"busy", a.busy},
-                {"timeouts", a.timeouts},    {"too_large", a.too_large},
-                {"refused", a.refused}};
-  }
-  return j;
 }
 
 }  // namespace
@@ -347,8 +213,23 @@ int serve(ns::Attached& tap, const ServeConfig& cfg, const services::ServiceConf
   }
   if (!cfg.api_socket.empty()) {
     api_handler.emplace(forwarder, services.plan, [&] {
-      return collect_stats(tapio, dispatcher, tcp, udp, echo, dns ? &*dns : nullptr, forwarder,
-                           api.get());
+      stack::StackCounters c;
+      c.tap = tapio.stats();
+      c.tx_sent = tapio.tx().sent();
+      c.tx_bytes = tapio.tx().bytes_sent();
+      c.tx_no_buffer = tapio.tx().no_buffer();
+      c.dispatch = dispatcher.stats();
+      c.tcp = tcp.stats();
+      c.tcp_active = tcp.size();
+      c.udp = udp.stats();
+      c.udp_active = udp.size();
+      c.echo = echo.stats();
+      c.echo_active = echo.size();
+      c.echo_max = echo.max_flows();
+      c.forward = forwarder.stats();
+      c.forward_rules = forwarder.size();
+      if (dns) c.dns = dns->snapshot();
+      return stats_reply(c, api ? &api->stats() : nullptr, api ? api->clients() : 0);
     });
     auto s = ApiServer::open(cfg.api_socket, *api_handler);
     if (!s) {
