@@ -14,6 +14,7 @@
 
 #include "app/api.hpp"
 #include "app/stats_reply.hpp"
+#include "stack/counters.hpp"
 #include "base/log.hpp"
 #include "stack/dispatch.hpp"
 #include "loop/engine.hpp"
@@ -229,7 +230,9 @@ int serve(ns::Attached& tap, const ServeConfig& cfg, const services::ServiceConf
       c.forward = forwarder.stats();
       c.forward_rules = forwarder.size();
       if (dns) c.dns = dns->snapshot();
-      return stats_reply(c, api ? &api->stats() : nullptr, api ? api->clients() : 0);
+      stack::StatGroup t = stack::stats_table(c);
+      if (api) add_api_stats(t, api->stats(), api->clients());
+      return stats_json(t);
     });
     auto s = ApiServer::open(cfg.api_socket, *api_handler);
     if (!s) {

@@ -1,8 +1,8 @@
 #pragma once
 // Every counter one engine keeps, copied out at one moment: the stats
 // structs of the tap, the dispatcher, the flows, the port forwarder and
-// the DNS service, and the sizes of their tables. The stats reply is built
-// from this (app/stats_reply).
+// the DNS service, and the sizes of their tables; and the stats table
+// (stack/stats) they make, the one place that names each counter.
 
 #include <cstdint>
 #include <optional>
@@ -13,6 +13,7 @@
 #include "flows/tcp_flows.hpp"
 #include "flows/udp_flows.hpp"
 #include "stack/dispatch.hpp"
+#include "stack/stats.hpp"
 #include "tap/tap_io.hpp"
 
 namespace tapir::stack {
@@ -34,5 +35,9 @@ struct StackCounters {
   uint64_t forward_rules = 0;
   std::optional<dns::DnsStatsSnapshot> dns;  // nullopt: --disable-dns
 };
+
+// The table: the groups and names of the API's stats reply, plus the
+// counters that reply never had as Shown::kDetail values.
+StatGroup stats_table(const StackCounters& counters);
 
 }  // namespace tapir::stack
