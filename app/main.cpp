@@ -2,7 +2,8 @@
 //
 // main() only wires the pieces: command line (app/cli), the target's
 // namespaces (ns/namespace, ns/spawn for `tapir run`), the tap fetched from
-// inside them (app/attach), and the lifecycle loop (app/serve).
+// inside them (ns/attach), and the process lifecycle (app/serve), which
+// runs the engine (stack/).
 
 #include <unistd.h>
 
@@ -212,36 +213,5 @@ int main(int argc, char** argv) {
     if (rules) cfg.publish.insert(cfg.publish.end(), rules->begin(), rules->end());
   }
   cfg.api_socket = opts.api_socket;
-  tapir::app::ServeStats stats;
-  const int code = tapir::app::serve(*tap, cfg, services, stats);
-  LOG_DEBUG(
-      "frames from the guest: %llu (%llu bytes); %llu answered by built-in services, "
-      "%llu with no translation, %llu malformed",
-      static_cast<unsigned long long>(stats.frames_in),
-      static_cast<unsigned long long>(stats.bytes_in),
-      static_cast<unsigned long long>(stats.replies),
-      static_cast<unsigned long long>(stats.no_data_path),
-      static_cast<unsigned long long>(stats.dropped));
-  LOG_DEBUG(
-      "tcp: %llu connections (%llu open at exit), %llu bytes to the host, %llu to the guest, "
-      "%llu resets to the guest, %llu retransmissions",
-      static_cast<unsigned long long>(stats.tcp_connections),
-      static_cast<unsigned long long>(stats.tcp_open_at_exit),
-      static_cast<unsigned long long>(stats.tcp_bytes_to_host),
-      static_cast<unsigned long long>(stats.tcp_bytes_to_guest),
-      static_cast<unsigned long long>(stats.tcp_resets_to_guest),
-      static_cast<unsigned long long>(stats.tcp_retransmits));
-  LOG_DEBUG("udp: %llu flows, %llu datagrams to the host, %llu to the guest",
-            static_cast<unsigned long long>(stats.udp_flows),
-            static_cast<unsigned long long>(stats.udp_to_host),
-            static_cast<unsigned long long>(stats.udp_to_guest));
-  LOG_DEBUG(
-      "dns: %llu queries, %llu cache hits, %llu upstream queries, %llu SERVFAIL, "
-      "%llu dropped (--disable-dns)",
-      static_cast<unsigned long long>(stats.dns_queries),
-      static_cast<unsigned long long>(stats.dns_cache_hits),
-      static_cast<unsigned long long>(stats.dns_upstream_queries),
-      static_cast<unsigned long long>(stats.dns_servfail),
-      static_cast<unsigned long long>(stats.dns_disabled));
-  return code;
+  return tapir::app::serve(*tap, cfg, services);
 }

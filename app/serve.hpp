@@ -9,9 +9,11 @@
 // * PID mode: when the target process is gone (pidfd readable), tapir ends;
 // * run mode: when the command exits, tapir exits with its status.
 //
-// The frames themselves go through the io_uring engine (loop/engine) to the
-// dispatcher (stack/dispatch): the built-in services, the DNS forwarder and
-// the TCP, UDP and ping translation.
+// serve() is the process's lifecycle only: the signals, the watched
+// process, -r and -e, the control API's socket, the exit code and the
+// exit log. The frames are the engine's (stack::Backend, stack/backend):
+// today the io_uring one, stack::Stack (stack/stack), which owns the loop,
+// the tap's I/O, the dispatcher, the flows, DNS and port forwarding.
 
 #include <sys/types.h>
 
@@ -20,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include "ns/attach.hpp"
 #include "dns/io/service.hpp"
 #include "flows/port_forward.hpp"
 #include "flows/tcp_host.hpp"
+#include "ns/attach.hpp"
 #include "services/service_config.hpp"
 
 namespace tapir::app {
@@ -31,9 +33,9 @@ namespace tapir::app {
 struct ServeConfig {
   int exit_fd = -1;
   int ready_fd = -1;
-  pid_t watch_pid = 0;     // PID mode: the target ...
-  int watch_pidfd = -1;    // ... and its pidfd, opened when it was resolved (borrowed)
-  pid_t command_pid = 0;   // run mode: the command (our child)
+  pid_t watch_pid = 0;    // PID mode: the target ...
+  int watch_pidfd = -1;   // ... and its pidfd, opened when it was resolved (borrowed)
+  pid_t command_pid = 0;  // run mode: the command (our child)
   // The DNS forwarder; nullopt with --disable-dns.
   std::optional<dns::DnsServiceConfig> dns;
   bool disable_host_loopback = false;
@@ -41,7 +43,7 @@ struct ServeConfig {
   size_t max_icmp_flows = 1024;
   size_t max_tcp_flows = 65536;
   flows::OutboundAddrs outbound;  // --outbound-addr[6]
-  std::string pcap_path;         // --pcap
+  std::string pcap_path;          // --pcap
   // -p/--publish rules, added before the loop starts; a port that cannot
   // be bound ends tapir with a one-line error.
   std::vector<flows::ForwardRule> publish;
@@ -49,30 +51,9 @@ struct ServeConfig {
   std::string api_socket;
 };
 
-struct ServeStats {
-  uint64_t tcp_connections = 0;    // opened by the guest
-  uint64_t tcp_open_at_exit = 0;
-  uint64_t tcp_bytes_to_host = 0;
-  uint64_t tcp_bytes_to_guest = 0;
-  uint64_t tcp_resets_to_guest = 0;
-  uint64_t tcp_retransmits = 0;
-  uint64_t udp_flows = 0;          // created
-  uint64_t udp_to_host = 0;
-  uint64_t udp_to_guest = 0;
-  uint64_t frames_in = 0;
-  uint64_t bytes_in = 0;
-  uint64_t replies = 0;
-  uint64_t no_data_path = 0;
-  uint64_t dropped = 0;
-  uint64_t dns_queries = 0;
-  uint64_t dns_cache_hits = 0;
-  uint64_t dns_upstream_queries = 0;
-  uint64_t dns_servfail = 0;
-  uint64_t dns_disabled = 0;  // dropped because of --disable-dns
-};
-
 // Runs until one of the ends above; returns the process exit status.
-int serve(ns::Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& services,
-          ServeStats& stats);
+// At the end, the engine's totals go to the debug log (its stats table:
+// stack/stats), read from the engine once it stopped.
+int serve(ns::Attached& tap, const ServeConfig& cfg, const services::ServiceConfig& services);
 
 }  // namespace tapir::app

@@ -58,7 +58,10 @@ struct DispatchStats {
 
 class ServiceDispatcher final : public tap::FrameHandler, public loop::LoopHandler {
  public:
-  explicit ServiceDispatcher(services::ServiceConfig cfg) : cfg_(std::move(cfg)) {}
+  // `guest`: what the services learn about the guest (its owner's, the
+  // stack's: stack/stack), outliving the dispatcher.
+  ServiceDispatcher(services::ServiceConfig cfg, services::GuestState& guest)
+      : cfg_(std::move(cfg)), state_(guest) {}
 
   void on_frame(wire::MutBytes frame, tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx) override;
   void on_tick(MonoTime now, loop::FrameSink& tx) override;
@@ -96,7 +99,7 @@ class ServiceDispatcher final : public tap::FrameHandler, public loop::LoopHandl
   flows::TcpFlows* tcp_ = nullptr;
   std::vector<std::byte> uso_scratch_;  // one datagram of a UDP GSO frame
   MonoTime next_second_{};
-  services::GuestState state_;
+  services::GuestState& state_;
   DispatchStats stats_;
   uint32_t ra_sent_ = 0;
   MonoTime next_ra_{};

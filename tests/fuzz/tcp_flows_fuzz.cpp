@@ -156,7 +156,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   TcpConfig tc{NatConfig{cfg.plan, false}, kMaxFlows, {}, 0x5eed};
   TcpFlows tcp(tc, host);
   tcp.set_watcher(&watcher);
-  stack::ServiceDispatcher dispatcher(cfg);
+  services::GuestState guest;
+  stack::ServiceDispatcher dispatcher(cfg, guest);
   dispatcher.set_tcp(&tcp);
   MonoTime now{Duration::seconds(1000).ns};
   g_last.clear();
