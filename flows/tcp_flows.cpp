@@ -14,6 +14,7 @@
 #include "wire/icmp6.hpp"
 #include "wire/proto.hpp"
 #include "wire/tcp_options.hpp"
+#include "wire/tcp_frame.hpp"
 #include "wire/virtio_net_hdr.hpp"
 
 namespace tapir::flows {
@@ -113,83 +114,28 @@ bool seq_le(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) <= 0; }
 bool seq_gt(uint32_t a, uint32_t b) { return seq_lt(b, a); }
 bool seq_ge(uint32_t a, uint32_t b) { return seq_le(b, a); }
 
-size_t l4_offset(bool v6) { return wire::kEthernetHeaderLen + (v6 ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen); }
-size_t payload_offset(bool v6) { return l4_offset(v6) + wire::kTcpHeaderLen; }
-// The largest TCP payload one IP packet (a GSO frame) can carry.
-size_t max_gso_payload(bool v6) { return v6 ? 65535 - wire::kTcpHeaderLen : 65535 - 40; }
+// A frame from the destination the guest used to the guest, with the
+// flow's ports; the caller sets the rest of the TCP header.
+wire::TcpFrameRepr frame_to_guest(const TcpFlowKey& key, const wire::MacAddr& guest_mac,
+                                  const wire::MacAddr& gw_mac) {
+  wire::TcpFrameRepr fr;
+  fr.src_mac = gw_mac;
+  fr.dst_mac = guest_mac;
+  fr.src = wire::IpAddr{key.v6, key.dst};
+  fr.dst = wire::IpAddr{key.v6, key.guest};
+  fr.tcp.src_port = key.dst_port;
+  fr.tcp.dst_port = key.guest_port;
+  return fr;
+}
 
-struct FrameSpec {
-  uint32_t seq = 0;
-  uint32_t ack = 0;
-  uint8_t flags = 0;
-  uint16_t window = 0;
-  wire::ConstBytes options;
-  size_t payload_len = 0;  // already at payload_offset() (no options then)
-  uint16_t mss = 0;        // GSO segment size when the payload is larger
-};
-
-// Writes Ethernet, IP and TCP headers around a payload already in place,
-// from the destination the guest used to the guest. With a vnet header the
-// checksum is left partial (the pseudo-header sum) and a payload larger
-// than the MSS becomes one GSO frame; without, it is complete.
-size_t build_frame(wire::MutBytes out, const TcpFlowKey& key, const wire::MacAddr& guest_mac,
-                   const wire::MacAddr& gw_mac, const FrameSpec& s, bool vnet, wire::VirtioNetHdrRepr& meta) {
-  const bool v6 = key.v6;
-  const size_t l4 = l4_offset(v6);
-  const size_t tcp_len = wire::kTcpHeaderLen + s.options.size();
-  const size_t l4_len = tcp_len + s.payload_len;
-  wire::EthernetRepr{guest_mac, gw_mac, v6 ? wire::ethertype::kIpv6 : wire::ethertype::kIpv4}.emit(out);
-  wire::Ipv4Addr src4, dst4;
-  wire::Ipv6Addr src6, dst6;
-  if (v6) {
-    src6 = wire::Ipv6Addr{key.dst};
-    dst6 = wire::Ipv6Addr{key.guest};
-    wire::Ipv6Repr ip{src6, dst6, wire::ipproto::kTcp, 64, 0, 0, l4_len};
-    ip.emit(out.subspan(wire::kEthernetHeaderLen));
-  } else {
-    src4 = wire::Ipv4Addr::load(wire::as_bytes(key.dst), 0);
-    dst4 = wire::Ipv4Addr::load(wire::as_bytes(key.guest), 0);
-    wire::Ipv4Repr ip;
-    ip.src = src4;
-    ip.dst = dst4;
-    ip.protocol = wire::ipproto::kTcp;
-    ip.ttl = 64;
-    ip.payload_len = l4_len;
-    ip.emit(out.subspan(wire::kEthernetHeaderLen));
-  }
-  wire::MutBytes t = out.subspan(l4);
-  wire::store_be16(t, 0, key.dst_port);
-  wire::store_be16(t, 2, key.guest_port);
-  wire::store_be32(t, 4, s.seq);
-  wire::store_be32(t, 8, (s.flags & tf::kAck) != 0 ? s.ack : 0);
-  t[12] = std::byte{static_cast<uint8_t>((tcp_len / 4) << 4)};
-  t[13] = std::byte{s.flags};
-  wire::store_be16(t, 14, s.window);
-  wire::store_be16(t, 16, 0);
-  wire::store_be16(t, 18, 0);
-  if (!s.options.empty()) std::memcpy(t.data() + wire::kTcpHeaderLen, s.options.data(), s.options.size());
-  meta = wire::VirtioNetHdrRepr::none();
-  if (vnet) {
-    wire::Checksum c;
-    if (v6) {
-      c.add_ipv6_pseudo(src6, dst6, wire::ipproto::kTcp, static_cast<uint32_t>(l4_len));
-    } else {
-      c.add_ipv4_pseudo(src4, dst4, wire::ipproto::kTcp, static_cast<uint16_t>(l4_len));
-    }
-    wire::store_be16(t, 16, c.sum());
-    if (s.mss != 0 && s.payload_len > s.mss) {
-      meta = wire::VirtioNetHdrRepr::tcp_gso(v6 ? wire::vnet_gso::kTcpv6 : wire::vnet_gso::kTcpv4,
-                                             static_cast<uint16_t>(l4 + tcp_len), s.mss,
-                                             static_cast<uint16_t>(l4));
-    } else {
-      meta = wire::VirtioNetHdrRepr::partial_checksum(static_cast<uint16_t>(l4), wire::TcpView::kChecksumOffset);
-    }
-  } else if (v6) {
-    wire::fill_tcp_checksum(t.first(l4_len), src6, dst6);
-  } else {
-    wire::fill_tcp_checksum(t.first(l4_len), src4, dst4);
-  }
-  return l4 + l4_len;
+// Sends a frame built in the buffer from the last acquire(): with a vnet
+// header the checksum is left partial and a payload larger than the MSS
+// becomes one GSO frame; without, it is complete.
+void send_frame(const wire::TcpFrameRepr& fr, wire::MutBytes out, loop::FrameSink& tx) {
+  wire::VirtioNetHdrRepr vnet;
+  const size_t len = fr.emit(out, wire::ChecksumCaps::for_tap(tx.has_vnet_hdr()), vnet);
+  TAPIR_CHECK(len != 0);  // tapir's own options always fit
+  tx.send(len, vnet);
 }
 
 // Guest-facing segment size: what the guest asked for, within our MTU.
@@ -334,33 +280,26 @@ bool TcpFlows::send_control(Flow& f, uint8_t flags, uint32_t seq, loop::FrameSin
     ++stats_.tx_full;
     return false;
   }
-  std::array<std::byte, 8> opts{};
-  wire::ConstBytes options;
-  FrameSpec s;
-  s.seq = seq;
-  s.ack = f.rcv_nxt;
-  s.flags = flags;
+  wire::TcpFrameRepr fr = frame_to_guest(f.key, f.mac, cfg_.nat.plan.gateway_mac);
+  wire::TcpRepr& t = fr.tcp;
+  t.seq = seq;
+  t.ack = (flags & tf::kAck) != 0 ? f.rcv_nxt : 0;
+  t.flags = flags;
   if ((flags & tf::kSyn) != 0) {
     // Window fields in SYNs are never scaled.
-    s.window = static_cast<uint16_t>(std::min<size_t>(f.room, 0xffff));
+    t.window = static_cast<uint16_t>(std::min<size_t>(f.room, 0xffff));
     if (syn_options) {
-      wire::TcpOptions o;
-      o.mss = static_cast<uint16_t>(cfg_.nat.plan.mtu - (f.key.v6 ? 60 : 40));
-      if (f.rcv_wscale != 0) o.window_scale = f.rcv_wscale;
-      (void)o.emit(wire::MutBytes(opts));
-      options = wire::ConstBytes(opts.data(), o.buffer_len());
+      t.options.mss = static_cast<uint16_t>(cfg_.nat.plan.mtu - (f.key.v6 ? 60 : 40));
+      if (f.rcv_wscale != 0) t.options.window_scale = f.rcv_wscale;
     }
   } else {
-    s.window = static_cast<uint16_t>(advertised_window(f));
+    t.window = static_cast<uint16_t>(advertised_window(f));
   }
-  s.options = options;
-  wire::VirtioNetHdrRepr meta;
-  const size_t len = build_frame(out, f.key, f.mac, cfg_.nat.plan.gateway_mac, s, tx.has_vnet_hdr(), meta);
-  tx.send(len, meta);
+  send_frame(fr, out, tx);
   if ((flags & tf::kAck) != 0) {
     f.ack_due = false;
     f.acked = f.rcv_nxt;
-    f.adv_room = (flags & tf::kSyn) != 0 ? s.window : size_t{s.window} << f.rcv_wscale;
+    f.adv_room = (flags & tf::kSyn) != 0 ? t.window : size_t{t.window} << f.rcv_wscale;
   }
   if ((flags & tf::kRst) != 0) ++stats_.resets_to_guest;
   return true;
@@ -370,48 +309,47 @@ void TcpFlows::send_reset_for(const Seg& seg, loop::FrameSink& tx) {
   if (seg.has(tf::kRst)) return;
   wire::MutBytes out = tx.acquire();
   if (out.empty()) return;
-  FrameSpec s;
+  wire::TcpFrameRepr fr = frame_to_guest(seg.key, seg.mac, cfg_.nat.plan.gateway_mac);
   if (seg.has(tf::kAck)) {
-    s.seq = seg.ack;
-    s.flags = tf::kRst;
+    fr.tcp.seq = seg.ack;
+    fr.tcp.flags = tf::kRst;
   } else {
-    s.seq = 0;
-    s.ack = seg.seq + static_cast<uint32_t>(seg.payload.size()) + (seg.has(tf::kSyn) ? 1 : 0) +
-            (seg.has(tf::kFin) ? 1 : 0);
-    s.flags = tf::kRst | tf::kAck;
+    fr.tcp.seq = 0;
+    fr.tcp.ack = seg.seq + static_cast<uint32_t>(seg.payload.size()) + (seg.has(tf::kSyn) ? 1 : 0) +
+                 (seg.has(tf::kFin) ? 1 : 0);
+    fr.tcp.flags = tf::kRst | tf::kAck;
   }
-  wire::VirtioNetHdrRepr meta;
-  tx.send(build_frame(out, seg.key, seg.mac, cfg_.nat.plan.gateway_mac, s, tx.has_vnet_hdr(), meta), meta);
+  send_frame(fr, out, tx);
   ++stats_.resets_to_guest;
 }
 
 void TcpFlows::send_late_fin_ack(const Seg& seg, loop::FrameSink& tx) {
   wire::MutBytes out = tx.acquire();
   if (out.empty()) return;
-  FrameSpec s;
-  s.seq = seg.ack;
-  s.ack = seg.seq + 1;
-  s.flags = tf::kAck;
-  wire::VirtioNetHdrRepr meta;
-  tx.send(build_frame(out, seg.key, seg.mac, cfg_.nat.plan.gateway_mac, s, tx.has_vnet_hdr(), meta), meta);
+  wire::TcpFrameRepr fr = frame_to_guest(seg.key, seg.mac, cfg_.nat.plan.gateway_mac);
+  fr.tcp.seq = seg.ack;
+  fr.tcp.ack = seg.seq + 1;
+  fr.tcp.flags = tf::kAck;
+  send_frame(fr, out, tx);
 }
 
 // ICMP unreachable for a connection attempt, quoting a SYN like the guest's.
 void TcpFlows::send_icmp_unreachable(const Flow& f, bool host, loop::FrameSink& tx) {
+  wire::TcpRepr quoted;
+  quoted.src_port = f.key.guest_port;
+  quoted.dst_port = f.key.dst_port;
+  quoted.seq = f.irs;
+  quoted.flags = tf::kSyn;
   std::array<std::byte, wire::kTcpHeaderLen> syn{};
-  wire::MutBytes t(syn);
-  wire::store_be16(t, 0, f.key.guest_port);
-  wire::store_be16(t, 2, f.key.dst_port);
-  wire::store_be32(t, 4, f.irs);
-  t[12] = std::byte{0x50};
-  t[13] = std::byte{tf::kSyn};
+  const bool wrote = quoted.emit(wire::MutBytes(syn));
+  TAPIR_CHECK(wrote);
   wire::MutBytes out = tx.acquire();
   if (out.empty()) return;
   const uint8_t type = f.key.v6 ? wire::icmp6_type::kDestUnreachable : wire::icmp4_type::kDestUnreachable;
   const uint8_t code = f.key.v6 ? (host ? wire::icmp6_unreach::kAddress : wire::icmp6_unreach::kNoRoute)
                                 : (host ? wire::icmp4_unreach::kHost : wire::icmp4_unreach::kNet);
   const size_t len = build_icmp_error_for_flow(out, cfg_.nat.plan, f.mac, f.key.v6, f.key.guest, f.key.dst,
-                                               wire::ipproto::kTcp, t, type, code);
+                                               wire::ipproto::kTcp, syn, type, code);
   if (len == 0) return tx.cancel();
   tx.send(len);
   ++stats_.unreachable;
@@ -818,7 +756,7 @@ void TcpFlows::push(Flow& f, MonoTime now, loop::FrameSink& tx) {
   if (f.state != State::kEstablished || f.fin_sent) return;
   const bool v6 = f.key.v6;
   const bool vnet = tx.has_vnet_hdr();
-  const size_t max_payload = vnet ? max_gso_payload(v6) : f.mss;
+  const size_t max_payload = vnet ? wire::TcpFrameRepr::max_payload(v6) : f.mss;
   const uint32_t slot = static_cast<uint32_t>(&f - flows_.data());
   while (!f.fin_sent) {
     if (f.host_eof && f.snd_nxt == f.fin_seq) {
@@ -851,7 +789,8 @@ void TcpFlows::push(Flow& f, MonoTime now, loop::FrameSink& tx) {
       }
       break;
     }
-    std::byte* dst = out.data() + payload_offset(v6);
+    wire::TcpFrameRepr fr = frame_to_guest(f.key, f.mac, cfg_.nat.plan.gateway_mac);
+    std::byte* dst = out.data() + fr.payload_offset();
     // Without a peek offset the peek starts at the queue's head: what is in
     // flight goes to the scratch buffer first.
     const size_t skip = f.peek_offset ? 0 : flight;
@@ -881,18 +820,16 @@ void TcpFlows::push(Flow& f, MonoTime now, loop::FrameSink& tx) {
       break;
     }
     const ssize_t n = r - static_cast<ssize_t>(skip);
-    FrameSpec s;
-    s.seq = f.snd_nxt;
-    s.ack = f.rcv_nxt;
-    s.flags = tf::kAck | (static_cast<size_t>(n) < want ? tf::kPsh : 0);
-    s.window = static_cast<uint16_t>(advertised_window(f));
-    s.payload_len = static_cast<size_t>(n);
-    s.mss = f.mss;
-    wire::VirtioNetHdrRepr meta;
-    tx.send(build_frame(out, f.key, f.mac, cfg_.nat.plan.gateway_mac, s, vnet, meta), meta);
+    fr.tcp.seq = f.snd_nxt;
+    fr.tcp.ack = f.rcv_nxt;
+    fr.tcp.flags = tf::kAck | (static_cast<size_t>(n) < want ? tf::kPsh : 0);
+    fr.tcp.window = static_cast<uint16_t>(advertised_window(f));
+    fr.payload_len = static_cast<size_t>(n);
+    fr.gso_size = f.mss;
+    send_frame(fr, out, tx);
     f.ack_due = false;
     f.acked = f.rcv_nxt;
-    f.adv_room = size_t{s.window} << f.rcv_wscale;
+    f.adv_room = size_t{fr.tcp.window} << f.rcv_wscale;
     ++stats_.segments_out;
     stats_.bytes_to_guest += static_cast<uint64_t>(n);
     f.snd_nxt += static_cast<uint32_t>(n);
