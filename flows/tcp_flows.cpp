@@ -121,8 +121,8 @@ wire::TcpFrameRepr frame_to_guest(const TcpFlowKey& key, const wire::MacAddr& gu
   wire::TcpFrameRepr fr;
   fr.src_mac = gw_mac;
   fr.dst_mac = guest_mac;
-  fr.src = wire::IpAddr{key.v6, key.dst};
-  fr.dst = wire::IpAddr{key.v6, key.guest};
+  fr.src = key.dst;
+  fr.dst = key.guest;
   fr.tcp.src_port = key.dst_port;
   fr.tcp.dst_port = key.guest_port;
   return fr;
@@ -143,6 +143,17 @@ uint16_t clamp_mss(std::optional<uint16_t> asked, bool v6, uint32_t mtu) {
   const uint32_t ours = mtu - (v6 ? 60 : 40);
   const uint32_t m = std::min<uint32_t>(asked.value_or(v6 ? 1220 : 536), ours);
   return static_cast<uint16_t>(std::max<uint32_t>(m, 64));
+}
+
+// The NAT decisions for either family (flows/nat.hpp).
+std::optional<Martian> martian_dst(const wire::AddressPlan& plan, const wire::IpAddr& dst) {
+  return dst.v6 ? martian6(dst.as_v6()) : martian4(plan, dst.as_v4());
+}
+
+MapResult map_dst(const NatConfig& nat, const wire::IpAddr& dst, uint16_t port, sockaddr_storage& to,
+                  socklen_t& to_len, Martian& why) {
+  return dst.v6 ? map_destination6(nat, dst.as_v6(), port, to, to_len, why)
+                : map_destination4(nat, dst.as_v4(), port, to, to_len, why);
 }
 
 }  // namespace
@@ -179,15 +190,15 @@ void TcpFlows::close_all() {
 }
 
 size_t TcpFlows::hash(const TcpFlowKey& k) const {
-  return hasher_({FlowHasher::word(k.guest, 0), FlowHasher::word(k.guest, 1), FlowHasher::word(k.dst, 0),
-                  FlowHasher::word(k.dst, 1),
-                  (uint64_t{k.guest_port} << 32) | (uint64_t{k.dst_port} << 16) | (k.v6 ? 1u : 0u)});
+  return hasher_({FlowHasher::word(k.guest.bytes, 0), FlowHasher::word(k.guest.bytes, 1),
+                  FlowHasher::word(k.dst.bytes, 0), FlowHasher::word(k.dst.bytes, 1),
+                  (uint64_t{k.guest_port} << 32) | (uint64_t{k.dst_port} << 16) | (k.v6() ? 1u : 0u)});
 }
 
 // RFC 6528: a 4 µs clock plus a keyed hash of the connection's 4-tuple.
 uint32_t TcpFlows::initial_sequence(const TcpFlowKey& k, MonoTime now) const {
-  const uint64_t f = isn_hasher_({FlowHasher::word(k.guest, 0), FlowHasher::word(k.guest, 1),
-                                  FlowHasher::word(k.dst, 0), FlowHasher::word(k.dst, 1),
+  const uint64_t f = isn_hasher_({FlowHasher::word(k.guest.bytes, 0), FlowHasher::word(k.guest.bytes, 1),
+                                  FlowHasher::word(k.dst.bytes, 0), FlowHasher::word(k.dst.bytes, 1),
                                   (uint64_t{k.guest_port} << 16) | k.dst_port});
   return static_cast<uint32_t>(now.ns / 4000) + static_cast<uint32_t>(f);
 }
@@ -289,7 +300,7 @@ bool TcpFlows::send_control(Flow& f, uint8_t flags, uint32_t seq, loop::FrameSin
     // Window fields in SYNs are never scaled.
     t.window = static_cast<uint16_t>(std::min<size_t>(f.room, 0xffff));
     if (syn_options) {
-      t.options.mss = static_cast<uint16_t>(cfg_.nat.plan.mtu - (f.key.v6 ? 60 : 40));
+      t.options.mss = static_cast<uint16_t>(cfg_.nat.plan.mtu - (f.key.v6() ? 60 : 40));
       if (f.rcv_wscale != 0) t.options.window_scale = f.rcv_wscale;
     }
   } else {
@@ -345,10 +356,10 @@ void TcpFlows::send_icmp_unreachable(const Flow& f, bool host, loop::FrameSink& 
   TAPIR_CHECK(wrote);
   wire::MutBytes out = tx.acquire();
   if (out.empty()) return;
-  const uint8_t type = f.key.v6 ? wire::icmp6_type::kDestUnreachable : wire::icmp4_type::kDestUnreachable;
-  const uint8_t code = f.key.v6 ? (host ? wire::icmp6_unreach::kAddress : wire::icmp6_unreach::kNoRoute)
+  const uint8_t type = f.key.v6() ? wire::icmp6_type::kDestUnreachable : wire::icmp4_type::kDestUnreachable;
+  const uint8_t code = f.key.v6() ? (host ? wire::icmp6_unreach::kAddress : wire::icmp6_unreach::kNoRoute)
                                 : (host ? wire::icmp4_unreach::kHost : wire::icmp4_unreach::kNet);
-  const size_t len = build_icmp_error_for_flow(out, cfg_.nat.plan, f.mac, f.key.v6, f.key.guest, f.key.dst,
+  const size_t len = build_icmp_error_for_flow(out, cfg_.nat.plan, f.mac, f.key.v6(), f.key.guest.bytes, f.key.dst.bytes,
                                                wire::ipproto::kTcp, syn, type, code);
   if (len == 0) return tx.cancel();
   tx.send(len);
@@ -393,27 +404,27 @@ void fill_segment(Seg& s, const wire::EthernetView& eth, const wire::TcpView& tc
 
 void TcpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::TcpView& tcp,
                          const tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx) {
-  if (!meta.needs_csum && !tcp.checksum_ok(ip.source(), ip.destination())) {
-    ++stats_.bad_checksum;
-    return;
-  }
-  Seg s;
-  ip.source().store(wire::as_writable_bytes(s.key.guest), 0);
-  ip.destination().store(wire::as_writable_bytes(s.key.dst), 0);
-  fill_segment(s, eth, tcp);
-  on_segment(s, now, tx);
+  const bool csum_ok = meta.needs_csum || tcp.checksum_ok(ip.source(), ip.destination());
+  on_guest(eth, wire::IpAddr::from(ip.source()), wire::IpAddr::from(ip.destination()), tcp, csum_ok, now, tx);
 }
 
 void TcpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::TcpView& tcp,
                          const tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx) {
-  if (!meta.needs_csum && !tcp.checksum_ok(ip.source(), ip.destination())) {
+  const bool csum_ok = meta.needs_csum || tcp.checksum_ok(ip.source(), ip.destination());
+  on_guest(eth, wire::IpAddr::from(ip.source()), wire::IpAddr::from(ip.destination()), tcp, csum_ok, now, tx);
+}
+
+// Either family, once the checksum is known: `csum_ok` is true when it was
+// verified, or left to us by the guest's kernel (which vouches for the data).
+void TcpFlows::on_guest(const wire::EthernetView& eth, const wire::IpAddr& src, const wire::IpAddr& dst,
+                        const wire::TcpView& tcp, bool csum_ok, MonoTime now, loop::FrameSink& tx) {
+  if (!csum_ok) {
     ++stats_.bad_checksum;
     return;
   }
   Seg s;
-  s.key.v6 = true;
-  s.key.guest = ip.source().octets;
-  s.key.dst = ip.destination().octets;
+  s.key.guest = src;
+  s.key.dst = dst;
   fill_segment(s, eth, tcp);
   on_segment(s, now, tx);
 }
@@ -429,10 +440,7 @@ void TcpFlows::on_segment(const Seg& s, MonoTime now, loop::FrameSink& tx) {
     }
     // No reply from a multicast or broadcast source (RFC 1122 4.2.3.10);
     // other martians get the closed port's reset below, like any stranger.
-    const auto martian =
-        s.key.v6 ? martian6(wire::Ipv6Addr{s.key.dst})
-                 : martian4(cfg_.nat.plan, wire::Ipv4Addr::load(wire::as_bytes(s.key.dst), 0));
-    if (martian) {
+    if (const auto martian = martian_dst(cfg_.nat.plan, s.key.dst)) {
       stats_.martians.count(*martian);
       if (!martian_answered(*martian)) return;
     }
@@ -506,14 +514,8 @@ void TcpFlows::on_segment(const Seg& s, MonoTime now, loop::FrameSink& tx) {
 void TcpFlows::on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx) {
   sockaddr_storage to{};
   socklen_t to_len = 0;
-  MapResult m;
   Martian why{};
-  if (s.key.v6) {
-    m = map_destination6(cfg_.nat, wire::Ipv6Addr{s.key.dst}, s.key.dst_port, to, to_len, why);
-  } else {
-    m = map_destination4(cfg_.nat, wire::Ipv4Addr::load(wire::as_bytes(s.key.dst), 0),
-                         s.key.dst_port, to, to_len, why);
-  }
+  const MapResult m = map_dst(cfg_.nat, s.key.dst, s.key.dst_port, to, to_len, why);
   if (m == MapResult::kMartian) {
     // No host socket, ever: answered as a closed port (RFC 9293 3.10.7.1),
     // except for multicast and broadcast (RFC 1122 4.2.3.10: discarded).
@@ -540,7 +542,7 @@ void TcpFlows::on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx) {
   f.rcv_nxt = s.seq + 1;
   wire::TcpOptions opts;
   if (auto o = wire::TcpOptions::parse(s.options)) opts = *o;
-  f.mss = clamp_mss(opts.mss, s.key.v6, cfg_.nat.plan.mtu);
+  f.mss = clamp_mss(opts.mss, s.key.v6(), cfg_.nat.plan.mtu);
   if (opts.window_scale) {
     f.snd_wscale = std::min<uint8_t>(*opts.window_scale, wire::kTcpMaxWindowScale);
     f.rcv_wscale = kOurWindowScale;
@@ -620,7 +622,7 @@ void TcpFlows::on_syn_sent(Flow& f, const Seg& s, MonoTime now, loop::FrameSink&
   f.rcv_nxt = s.seq + 1;
   wire::TcpOptions opts;
   if (auto o = wire::TcpOptions::parse(s.options)) opts = *o;
-  f.mss = clamp_mss(opts.mss, f.key.v6, cfg_.nat.plan.mtu);
+  f.mss = clamp_mss(opts.mss, f.key.v6(), cfg_.nat.plan.mtu);
   if (opts.window_scale) {
     f.snd_wscale = std::min<uint8_t>(*opts.window_scale, wire::kTcpMaxWindowScale);
   } else {
@@ -754,7 +756,7 @@ void TcpFlows::rewind(Flow& f) {
 
 void TcpFlows::push(Flow& f, MonoTime now, loop::FrameSink& tx) {
   if (f.state != State::kEstablished || f.fin_sent) return;
-  const bool v6 = f.key.v6;
+  const bool v6 = f.key.v6();
   const bool vnet = tx.has_vnet_hdr();
   const size_t max_payload = vnet ? wire::TcpFrameRepr::max_payload(v6) : f.mss;
   const uint32_t slot = static_cast<uint32_t>(&f - flows_.data());
@@ -972,9 +974,8 @@ void TcpFlows::on_timer(uint32_t slot, MonoTime now, loop::FrameSink& tx) {
 
 bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, loop::FrameSink& tx) {
   TcpFlowKey key;
-  key.v6 = t.v6;
-  key.guest = t.guest;
-  key.dst = t.peer;
+  key.guest = wire::IpAddr{t.v6, t.guest};
+  key.dst = wire::IpAddr{t.v6, t.peer};
   key.guest_port = t.guest_port;
   key.dst_port = t.peer_port;
   const size_t h = hash(key);
@@ -992,7 +993,7 @@ bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, loop::
   f.mac = guest_mac_;
   f.fd = conn.release();
   f.state = State::kSynSent;
-  f.mss = clamp_mss(std::nullopt, key.v6, cfg_.nat.plan.mtu);
+  f.mss = clamp_mss(std::nullopt, key.v6(), cfg_.nat.plan.mtu);
   f.rcv_wscale = kOurWindowScale;
   f.iss = initial_sequence(key, now);
   f.snd_una = f.iss;

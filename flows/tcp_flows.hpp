@@ -81,12 +81,13 @@
 
 namespace tapir::flows {
 
+// A connection as the guest sees it; both addresses are of one family.
 struct TcpFlowKey {
-  bool v6 = false;
-  std::array<uint8_t, 16> guest{};  // IPv4 in the first 4 bytes
-  std::array<uint8_t, 16> dst{};    // the address the guest used
+  wire::IpAddr guest;
+  wire::IpAddr dst;  // the address the guest used
   uint16_t guest_port = 0;
   uint16_t dst_port = 0;
+  bool v6() const { return guest.v6; }
   bool operator==(const TcpFlowKey&) const = default;
 };
 
@@ -185,6 +186,8 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   struct Flow;
   struct Seg;
 
+  void on_guest(const wire::EthernetView& eth, const wire::IpAddr& src, const wire::IpAddr& dst,
+                const wire::TcpView& tcp, bool csum_ok, MonoTime now, loop::FrameSink& tx);
   void on_segment(const Seg& s, MonoTime now, loop::FrameSink& tx);
   void on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx);
   void on_syn_sent(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
