@@ -523,7 +523,7 @@ void TcpFlows::on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx) {
     if (martian_answered(why)) send_reset_for(s, tx);
     return;
   }
-  const bool dns = m == MapResult::kLocal && s.key.dst_port == 53;
+  const bool dns = is_dns_stream(m, s.key.dst_port);
   if (m == MapResult::kLocal && !dns) return send_reset_for(s, tx);  // nothing listens there
   if (dns && dns_ == nullptr) return;  // --disable-dns: nothing answers at all
   if (used_ >= cfg_.max_flows) {
@@ -560,14 +560,7 @@ void TcpFlows::on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx) {
   bool in_progress = false;
   int fd;
   if (dns) {
-    int theirs = -1;
-    fd = -1;
-    if (int r = host_.local_pair(fd, theirs); r < 0) {
-      fd = r;
-    } else if (!dns_->adopt_stream(Fd(theirs), now)) {
-      host_.close(fd, true);
-      fd = -ECONNREFUSED;
-    }
+    fd = open_dns_stream(now);
   } else {
     fd = host_.connect(to, to_len, cfg_.outbound, in_progress);
   }
@@ -591,6 +584,28 @@ void TcpFlows::on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx) {
     return release(f, true);
   }
   if (!in_progress) on_connected(f, now, tx);
+}
+
+// --- DNS over TCP ----------------------------------------------------------
+//
+// The one TCP destination tapir answers itself: a guest connection to the
+// DNS address on port 53 (DNS over TCP, RFC 7766) is a flow like any other,
+// but its host socket is our end of a local socket pair whose other end the
+// DNS service (dns/io) adopts. Everything TCP knows of this case is here.
+
+bool TcpFlows::is_dns_stream(MapResult m, uint16_t dst_port) { return m == MapResult::kLocal && dst_port == 53; }
+
+// Our end of a new stream to the DNS service, or -errno (-ECONNREFUSED: the
+// service would not take it, at its cap).
+int TcpFlows::open_dns_stream(MonoTime now) {
+  int ours = -1;
+  int theirs = -1;
+  if (int r = host_.local_pair(ours, theirs); r < 0) return r;
+  if (!dns_->adopt_stream(Fd(theirs), now)) {
+    host_.close(ours, true);
+    return -ECONNREFUSED;
+  }
+  return ours;
 }
 
 void TcpFlows::on_connected(Flow& f, MonoTime now, loop::FrameSink& tx) {

@@ -193,6 +193,8 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   void on_syn_sent(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
   void on_ack(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
   void on_data(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
+  static bool is_dns_stream(MapResult m, uint16_t dst_port);
+  int open_dns_stream(MonoTime now);
   void on_connected(Flow& f, MonoTime now, loop::FrameSink& tx);
   void on_connect_error(Flow& f, int err, loop::FrameSink& tx);
   void push(Flow& f, MonoTime now, loop::FrameSink& tx);
