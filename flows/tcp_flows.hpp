@@ -59,6 +59,9 @@
 // The flow table is preallocated (--max-flows), indexed by a keyed hash of
 // the 4-tuple; at the cap a new SYN gets a RST, a counter and a
 // rate-limited log line.
+//
+// The code is split by concern; flows/tcp_conn.hpp holds the connection
+// (its state table) and says which file does what.
 
 #include <array>
 #include <cstdint>
@@ -66,13 +69,13 @@
 
 #include "base/clock.hpp"
 #include "base/fd.hpp"
-#include "loop/socket_watcher.hpp"
-#include "tap/tap_io.hpp"
 #include "flows/flow_hash.hpp"
 #include "flows/forward_sink.hpp"
 #include "flows/nat.hpp"
 #include "flows/tcp_host.hpp"
+#include "loop/socket_watcher.hpp"
 #include "loop/timer_wheel.hpp"
+#include "tap/tap_io.hpp"
 #include "wire/addr.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
@@ -81,12 +84,13 @@
 
 namespace tapir::flows {
 
+// A connection as the guest sees it; both addresses are of one family.
 struct TcpFlowKey {
-  bool v6 = false;
-  std::array<uint8_t, 16> guest{};  // IPv4 in the first 4 bytes
-  std::array<uint8_t, 16> dst{};    // the address the guest used
+  wire::IpAddr guest;
+  wire::IpAddr dst;  // the address the guest used
   uint16_t guest_port = 0;
   uint16_t dst_port = 0;
+  bool v6() const { return guest.v6; }
   bool operator==(const TcpFlowKey&) const = default;
 };
 
@@ -108,32 +112,32 @@ struct TcpConfig {
 };
 
 struct TcpStats {
-  uint64_t created = 0;         // connections the guest opened
-  uint64_t forwarded = 0;       // connections opened towards the guest
+  uint64_t created = 0;    // connections the guest opened
+  uint64_t forwarded = 0;  // connections opened towards the guest
   uint64_t closed = 0;
-  uint64_t refused = 0;         // host said ECONNREFUSED: RST to the guest
-  uint64_t unreachable = 0;     // ICMP unreachable to the guest
-  MartianCounters martians;     // segments to refused destinations (flows/nat.hpp): RST
-  uint64_t table_full = 0;      // SYN refused at --max-flows
-  uint64_t socket_errors = 0;   // socket()/connect() failed locally (e.g. out of fds)
+  uint64_t refused = 0;        // host said ECONNREFUSED: RST to the guest
+  uint64_t unreachable = 0;    // ICMP unreachable to the guest
+  MartianCounters martians;    // segments to refused destinations (flows/nat.hpp): RST
+  uint64_t table_full = 0;     // SYN refused at --max-flows
+  uint64_t socket_errors = 0;  // socket()/connect() failed locally (e.g. out of fds)
   uint64_t segments_in = 0;
   uint64_t bytes_to_host = 0;
-  uint64_t segments_out = 0;    // data segments to the guest (a GSO frame counts once)
+  uint64_t segments_out = 0;  // data segments to the guest (a GSO frame counts once)
   uint64_t bytes_to_guest = 0;
-  uint64_t retransmits = 0;     // rewinds after a timeout
+  uint64_t retransmits = 0;       // rewinds after a timeout
   uint64_t fast_retransmits = 0;  // rewinds after three duplicate ACKs
-  uint64_t partial_sends = 0;   // the host socket took less than the segment
-  uint64_t out_of_order = 0;    // guest segments beyond rcv_nxt, dropped
+  uint64_t partial_sends = 0;     // the host socket took less than the segment
+  uint64_t out_of_order = 0;      // guest segments beyond rcv_nxt, dropped
   uint64_t resets_to_guest = 0;
   uint64_t resets_from_guest = 0;
-  uint64_t no_flow = 0;         // segments for no known connection: RST
-  uint64_t late_fins = 0;       // a bare FIN repeated after its flow ended: ACKed
+  uint64_t no_flow = 0;    // segments for no known connection: RST
+  uint64_t late_fins = 0;  // a bare FIN repeated after its flow ended: ACKed
   uint64_t bad_checksum = 0;
-  uint64_t bad_segment = 0;     // invalid in the flow's state: dropped
-  uint64_t timeouts = 0;        // flows given up (retransmissions, idle)
+  uint64_t bad_segment = 0;  // invalid in the flow's state: dropped
+  uint64_t timeouts = 0;     // flows given up (retransmissions, idle)
   uint64_t window_probes = 0;
   uint64_t window_timeouts = 0;  // of timeouts: a window that stayed shut past kMaxWindowProbes
-  uint64_t tx_full = 0;         // a segment waited: every transmit buffer busy
+  uint64_t tx_full = 0;          // a segment waited: every transmit buffer busy
 };
 
 class TcpFlows final : public loop::SocketClient, public ForwardSink {
@@ -156,10 +160,14 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   void on_tick(MonoTime now, loop::FrameSink& tx);
   void on_batch_end(MonoTime now, loop::FrameSink& tx);
 
-  // Port forwarding: a connection towards the guest (our SYN). The guest
-  // MAC is the last one seen on a frame, or set_guest_mac().
-  bool forward_tcp(Fd conn, const ForwardTarget& target, MonoTime now, loop::FrameSink& tx) override;
-  void set_guest_mac(const wire::MacAddr& mac) { guest_mac_ = mac; have_guest_mac_ = true; }
+  // Port forwarding (tcp_forward.cpp): a connection towards the guest (our
+  // SYN). The guest MAC is the last one seen on a frame, or set_guest_mac().
+  bool forward_tcp(Fd conn, const ForwardTarget& target, MonoTime now,
+                   loop::FrameSink& tx) override;
+  void set_guest_mac(const wire::MacAddr& mac) {
+    guest_mac_ = mac;
+    have_guest_mac_ = true;
+  }
 
   // Closes every host socket (at exit; the engine's polls are cancelled).
   void close_all();
@@ -167,10 +175,10 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   size_t size() const { return used_; }
   const TcpStats& stats() const { return stats_; }
 
-  // Limits (see the state table in tcp_flows.cpp).
+  // Limits (see the state table in flows/tcp_conn.hpp).
   static constexpr Duration kMinRto = Duration::millis(200);
   static constexpr Duration kMaxRto = Duration::seconds(30);
-  static constexpr int kMaxRetries = 12;      // ~2 minutes of backoff, then RST
+  static constexpr int kMaxRetries = 12;  // ~2 minutes of backoff, then RST
   static constexpr int kMaxSynRetries = 5;
   // Zero-window probes before the flow is reset. RFC 9293 3.8.6.1 lets a
   // receiver keep its window shut as long as it answers the probes, but
@@ -181,34 +189,44 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   static constexpr Duration kClosingIdle = Duration::seconds(120);
 
  private:
+  // Defined in flows/tcp_conn.hpp, with the state table.
   enum class State : uint8_t;
   struct Flow;
   struct Seg;
 
+  // Guest -> host (tcp_input.cpp).
+  void on_guest(const wire::EthernetView& eth, const wire::IpAddr& src, const wire::IpAddr& dst,
+                const wire::TcpView& tcp, bool csum_ok, MonoTime now, loop::FrameSink& tx);
   void on_segment(const Seg& s, MonoTime now, loop::FrameSink& tx);
-  void on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx);
   void on_syn_sent(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
   void on_ack(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
   void on_data(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
+  void maybe_finish(Flow& f, loop::FrameSink& tx);
+
+  // A guest SYN becomes a host connection (tcp_open.cpp). DNS over TCP to
+  // the DNS address is the one special case: is_dns_stream() decides it,
+  // open_dns_stream() opens the stream to the DNS service.
+  void on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx);
+  static bool is_dns_stream(MapResult m, uint16_t dst_port);
+  int open_dns_stream(MonoTime now);
   void on_connected(Flow& f, MonoTime now, loop::FrameSink& tx);
   void on_connect_error(Flow& f, int err, loop::FrameSink& tx);
+
+  // Host -> guest and every frame we send (tcp_output.cpp).
   void push(Flow& f, MonoTime now, loop::FrameSink& tx);
   void rewind(Flow& f);
   void host_error(Flow& f, int err, loop::FrameSink& tx);
-  void on_timer(uint32_t slot, MonoTime now, loop::FrameSink& tx);
-  void maybe_finish(Flow& f, loop::FrameSink& tx);
-
-  // Frames.
-  bool send_control(Flow& f, uint8_t flags, uint32_t seq, loop::FrameSink& tx, bool syn_options = false);
+  bool send_control(Flow& f, uint8_t flags, uint32_t seq, loop::FrameSink& tx,
+                    bool syn_options = false);
   void send_reset_for(const Seg& s, loop::FrameSink& tx);
   void send_late_fin_ack(const Seg& s, loop::FrameSink& tx);
   void send_icmp_unreachable(const Flow& f, bool host, loop::FrameSink& tx);
   uint32_t advertised_window(const Flow& f) const;
-  void refresh_window(Flow& f);
-  void want_ack(Flow& f);
-  void watch_room(Flow& f);
 
-  // Table.
+  // Timers (tcp_timers.cpp).
+  void on_timer(uint32_t slot, MonoTime now, loop::FrameSink& tx);
+
+  // Table, host socket state, batch bookkeeping (tcp_flows.cpp).
   Flow* find(const TcpFlowKey& key, size_t hash);
   Flow* allocate(const TcpFlowKey& key, size_t hash, MonoTime now);
   void release(Flow& f, bool reset_host);
@@ -217,6 +235,9 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   uint32_t initial_sequence(const TcpFlowKey& key, MonoTime now) const;
   void set_events(Flow& f, unsigned events);
   void arm(Flow& f, MonoTime at);
+  void refresh_window(Flow& f);
+  void want_ack(Flow& f);
+  void watch_room(Flow& f);
 
   TcpConfig cfg_;
   TcpHost& host_;
@@ -230,8 +251,8 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   size_t index_mask_ = 0;
   size_t used_ = 0;
   loop::TimerWheel timers_;
-  std::vector<uint32_t> dirty_;    // flows owing an ACK at batch end
-  std::vector<uint32_t> tx_wait_;  // flows that ran out of transmit buffers
+  std::vector<uint32_t> dirty_;     // flows owing an ACK at batch end
+  std::vector<uint32_t> tx_wait_;   // flows that ran out of transmit buffers
   std::vector<std::byte> scratch_;  // peek fallback without SO_PEEK_OFF
   wire::MacAddr guest_mac_{};
   bool have_guest_mac_ = false;
