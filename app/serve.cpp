@@ -285,9 +285,11 @@ int serve(ns::Attached& tap, const ServeConfig& cfg, const services::ServiceConf
   // Declared before the engine: its sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
   std::optional<dns::DnsService> dns;
-  flows::UdpFlows udp(flows::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows);
+  flows::KernelDatagramHost datagram_host;
+  flows::UdpFlows udp(flows::NatConfig{services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows,
+                      datagram_host);
   flows::IcmpEchoFlows echo(flows::NatConfig{services.plan, cfg.disable_host_loopback},
-                            cfg.max_icmp_flows);
+                            cfg.max_icmp_flows, datagram_host);
   // SO_PEEK_OFF on TCP sockets (Linux 6.9): asked once; TAPIR_NO_PEEK_OFF=1
   // forces the fallback of older kernels (the test suites run both).
   const char* no_peek_off = std::getenv("TAPIR_NO_PEEK_OFF");
