@@ -9,6 +9,7 @@
 #include "base/log.hpp"
 #include "flows/icmp_errors.hpp"
 #include "services/frame.hpp"
+#include "tap/tap_io.hpp"
 #include "wire/icmp4.hpp"
 #include "wire/icmp6.hpp"
 #include "wire/proto.hpp"
@@ -143,6 +144,41 @@ void UdpFlows::on_guest(const wire::EthernetView& eth, const IpView& ip, const w
     case MapResult::kLocal: return;
   }
   if (Flow* f = open_flow(key, to, to_len, eth.source(), now)) send_to_host(*f, udp.payload(), now);
+}
+
+std::optional<wire::ParseError> UdpFlows::on_guest_segmented(wire::ConstBytes frame, size_t l4,
+                                                             wire::ConstBytes payload,
+                                                             uint16_t gso_size, MonoTime now,
+                                                             loop::FrameSink& tx) {
+  if (segment_.empty()) segment_.resize(tap::kFrameBufLen);
+  const bool v6 = wire::load_be16(frame, 12) == wire::ethertype::kIpv6;
+  for (size_t off = 0; off < payload.size(); off += gso_size) {
+    const size_t n = std::min<size_t>(gso_size, payload.size() - off);
+    wire::MutBytes b(segment_.data(), l4 + wire::kUdpHeaderLen + n);
+    std::memcpy(b.data(), frame.data(), l4 + 4);  // headers and the ports
+    wire::store_be16(b, l4 + 4, static_cast<uint16_t>(wire::kUdpHeaderLen + n));
+    wire::store_be16(b, l4 + 6, 0);
+    std::memcpy(b.data() + l4 + wire::kUdpHeaderLen, payload.data() + off, n);
+    if (v6) {
+      wire::store_be16(b, wire::kEthernetHeaderLen + 4,
+                       static_cast<uint16_t>(wire::kUdpHeaderLen + n));
+      auto eth = wire::EthernetView::parse(b);
+      auto ip = eth ? wire::Ipv6View::parse(eth->payload()) : unexpected(eth.error());
+      auto udp = ip ? wire::UdpView::parse(ip->upper_payload()) : unexpected(ip.error());
+      if (!udp) return udp.error();
+      on_guest(*eth, *ip, *udp, now, tx);
+    } else {
+      wire::store_be16(
+          b, wire::kEthernetHeaderLen + 2,
+          static_cast<uint16_t>(l4 - wire::kEthernetHeaderLen + wire::kUdpHeaderLen + n));
+      auto eth = wire::EthernetView::parse(b);
+      auto ip = eth ? wire::Ipv4View::parse(eth->payload()) : unexpected(eth.error());
+      auto udp = ip ? wire::UdpView::parse(ip->payload()) : unexpected(ip.error());
+      if (!udp) return udp.error();
+      on_guest(*eth, *ip, *udp, now, tx);
+    }
+  }
+  return std::nullopt;
 }
 
 // ICMP errors the host's kernel received for a flow (IP_RECVERR), passed

@@ -22,6 +22,8 @@
 // (flows/datagram_host.hpp), the kernel's or a test's fake.
 
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "base/clock.hpp"
 #include "flows/datagram_host.hpp"
@@ -79,6 +81,16 @@ class UdpFlows final : public loop::SocketClient {
                  MonoTime now, loop::FrameSink& tx);
   void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,
                  MonoTime now, loop::FrameSink& tx);
+  // A guest frame with UDP segmentation offload (UDP_SEGMENT, the vnet
+  // header's gso_size): several datagrams of `gso_size` bytes (the last may
+  // be shorter) behind one Ethernet/IP/UDP header whose transport header
+  // starts at `l4`, `payload` the UDP payload in `frame`. Each becomes a
+  // datagram of its own, headers copied and lengths set, and goes on as
+  // one from on_guest4/6 would. Returns the parse error of a rebuilt
+  // datagram (the rest are not sent), for the caller to count.
+  std::optional<wire::ParseError> on_guest_segmented(wire::ConstBytes frame, size_t l4,
+                                                     wire::ConstBytes payload, uint16_t gso_size,
+                                                     MonoTime now, loop::FrameSink& tx);
   void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
 
   // A datagram of `len` bytes that the caller read into `out` (from
@@ -126,6 +138,7 @@ class UdpFlows final : public loop::SocketClient {
   DatagramHost& host_;
   loop::SocketWatcher* engine_ = nullptr;
   FlowTable<UdpFlowKey, Flow> table_;
+  std::vector<std::byte> segment_;  // one datagram of a UDP GSO frame
   UdpFlowStats stats_;
 };
 

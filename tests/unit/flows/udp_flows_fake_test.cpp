@@ -1,6 +1,7 @@
 // UDP flows through the fake host (tests/support/fake_datagram_host.hpp):
 // no kernel socket. What goes to the host, what comes back to the guest,
-// ICMP errors, the table's cap and expiry, and reverse flows.
+// ICMP errors, the table's cap and expiry, reverse flows, and the split of
+// UDP segmentation offload frames.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -362,6 +363,25 @@ TEST(UdpFake, ReverseFlowsCarryRepliesToTheClientThroughTheListener) {
   r.flows.close_listener(3);
   EXPECT_EQ(r.flows.size(), 0u);
   EXPECT_FALSE(r.host.sockets[listener].closed);  // the rule's, not ours to close
+}
+
+TEST(UdpFake, AGsoFrameIsSplitIntoItsDatagrams) {
+  for (const bool v6 : {false, true}) {
+    Rig r;
+    const std::string payload =
+        std::string(1000, 'a') + std::string(1000, 'b') + std::string(500, 'c');
+    const Frame f = testing::udp_frame(v6 ? kG6 : kG4, v6 ? kFar6 : kFar4, 40000, 7000, payload);
+    const size_t l4 = v6 ? 54 : 34;
+    auto err =
+        r.flows.on_guest_segmented(f, l4, wire::ConstBytes(f).subspan(l4 + 8), 1000, r.now, *r.tx);
+    EXPECT_FALSE(err);
+    ASSERT_EQ(r.host.sockets.size(), 1u);
+    const auto& sent = r.host.last().sent;
+    ASSERT_EQ(sent.size(), 3u);
+    EXPECT_EQ(text(sent[0]), std::string(1000, 'a'));
+    EXPECT_EQ(text(sent[1]), std::string(1000, 'b'));
+    EXPECT_EQ(text(sent[2]), std::string(500, 'c'));
+  }
 }
 
 TEST(UdpFake, ClosingTheFlowsClosesEverySocketOnce) {
