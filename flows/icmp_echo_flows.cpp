@@ -1,17 +1,14 @@
 #include "flows/icmp_echo_flows.hpp"
 
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstring>
-#include <vector>
 
 #include "base/log.hpp"
 #include "flows/icmp_errors.hpp"
-#include "wire/proto.hpp"
 #include "services/frame.hpp"
+#include "wire/proto.hpp"
 
 namespace tapir::flows {
 namespace {
@@ -20,28 +17,35 @@ constexpr int kMaxReadsPerWake = 64;
 
 }  // namespace
 
-size_t IcmpEchoFlows::KeyHash::operator()(const Key& k) const noexcept {
-  return hasher({FlowHasher::word(k.guest, 0), FlowHasher::word(k.guest, 1), FlowHasher::word(k.dst, 0),
-                 FlowHasher::word(k.dst, 1), (uint64_t{k.id} << 1) | (k.v6 ? 1u : 0u)});
+IcmpEchoFlows::IcmpEchoFlows(NatConfig nat, size_t max_flows, DatagramHost& host,
+                             uint64_t fixed_secret)
+    : nat_(std::move(nat)),
+      host_(host),
+      table_(max_flows, fixed_secret != 0 ? FlowHasher(fixed_secret) : FlowHasher(),
+             Duration::seconds(1)) {}
+
+IcmpEchoFlows::~IcmpEchoFlows() {
+  // The engine may already be gone at exit; its shutdown() cancelled the polls.
+  table_.for_each([&](Flow& f) { host_.close(f.fd); });
 }
 
-IcmpEchoFlows::Flow* IcmpEchoFlows::flow_for(const Key& key, const sockaddr_storage& to,
+IcmpEchoFlows::Flow* IcmpEchoFlows::flow_for(const FlowKey& key, const sockaddr_storage& to,
                                              socklen_t to_len, const wire::MacAddr& mac,
                                              MonoTime now, bool& prohibited) {
   prohibited = false;
-  if (auto it = index_.find(key); it != index_.end()) return &flows_.at(it->second);
-  if (flows_.size() >= max_flows_) {
+  const size_t h = table_.hash(key);
+  if (Flow* f = table_.find(key, h)) return f;
+  if (table_.full()) {
     ++stats_.table_full;
     static RateLimit rl(1, Duration::seconds(10));
     TAPIR_LOG_RL(LogLevel::kWarn, rl, now,
                  "ping flow table full (%zu flows, --max-icmp-flows): new pings dropped",
-                 flows_.size());
+                 table_.size());
     return nullptr;
   }
-  Fd fd(::socket(key.v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                 key.v6 ? int{IPPROTO_ICMPV6} : int{IPPROTO_ICMP}));
-  if (!fd) {
-    if (errno == EACCES || errno == EPERM) {
+  const int fd = host_.open(key.v6() ? AF_INET6 : AF_INET, DatagramHost::Kind::kPing);
+  if (fd < 0) {
+    if (fd == -EACCES || fd == -EPERM) {
       prohibited = true;
       if (!told_prohibited_) {
         told_prohibited_ = true;
@@ -53,118 +57,92 @@ IcmpEchoFlows::Flow* IcmpEchoFlows::flow_for(const Key& key, const sockaddr_stor
     }
     return nullptr;
   }
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), to_len) < 0) {  // NOLINT
+  if (host_.connect(fd, to, to_len) < 0) {
+    host_.close(fd);
     ++stats_.socket_errors;
     return nullptr;
   }
-  const uint64_t id = next_id_++;
-  Flow f;
-  f.key = key;
-  f.fd = std::move(fd);
-  f.guest_mac = mac;
-  f.last = now;
-  f.watch = engine_->watch(f.fd.get(), POLLIN, *this, id);
-  if (!f.watch.valid()) {
+  Flow* f = table_.insert(key, h);
+  f->fd = fd;
+  f->guest_mac = mac;
+  f->last = now;
+  f->watch = engine_->watch(fd, POLLIN, *this, table_.cookie(*f));
+  if (!f->watch.valid()) {
+    host_.close(fd);
+    table_.erase(*f);
     ++stats_.socket_errors;
     return nullptr;
   }
+  table_.arm(*f, now + kIdleTimeout);
   ++stats_.created;
-  index_.emplace(key, id);
-  return &flows_.emplace(id, std::move(f)).first->second;
+  return f;
 }
 
 void IcmpEchoFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
                               const wire::Icmp4View& icmp, MonoTime now, loop::FrameSink& tx) {
   if (icmp.type() != wire::icmp4_type::kEchoRequest) return;
-  Key key;
-  ip.source().store(wire::as_writable_bytes(key.guest), 0);
-  ip.destination().store(wire::as_writable_bytes(key.dst), 0);
-  key.id = icmp.identifier();
-  sockaddr_storage to;
-  socklen_t to_len = 0;
-  Martian why{};
-  const MapResult m = map_destination4(nat_, ip.destination(), 0, to, to_len, why);
-  if (m == MapResult::kLocal) return;
-  auto answer = [&](uint8_t code) {
-    wire::MutBytes out = tx.acquire();
-    if (out.empty()) return;
-    tx.send(build_icmp4_error(out, nat_.plan, eth.source(), ip, wire::icmp4_type::kDestUnreachable, code));
-  };
-  if (m == MapResult::kMartian) {
-    stats_.martians.count(why);
-    if (martian_answered(why)) answer(wire::icmp4_unreach::kAdminProhibited);
-    return;
-  }
-  if (m == MapResult::kUnreachable) {
-    ++stats_.unreachable;
-    return answer(wire::icmp4_unreach::kNet);
-  }
-  bool prohibited = false;
-  Flow* f = flow_for(key, to, to_len, eth.source(), now, prohibited);
-  if (f == nullptr) {
-    if (prohibited) {
-      ++stats_.prohibited;
-      answer(wire::icmp4_unreach::kAdminProhibited);
-    }
-    return;
-  }
-  f->last = now;
-  const wire::ConstBytes msg = ip.payload();
-  if (::send(f->fd.get(), msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) ++stats_.to_host;
+  on_guest(eth, ip, icmp.identifier(), ip.payload(), now, tx);
 }
 
 void IcmpEchoFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
                               const wire::Icmp6View& icmp, MonoTime now, loop::FrameSink& tx) {
   if (icmp.type() != wire::icmp6_type::kEchoRequest) return;
-  Key key;
-  key.v6 = true;
-  key.guest = ip.source().octets;
-  key.dst = ip.destination().octets;
-  key.id = icmp.identifier();
+  on_guest(eth, ip, icmp.identifier(), ip.upper_payload(), now, tx);
+}
+
+// `message` is the whole echo request, ICMP header first.
+template <class IpView>
+void IcmpEchoFlows::on_guest(const wire::EthernetView& eth, const IpView& ip, uint16_t id,
+                             wire::ConstBytes message, MonoTime now, loop::FrameSink& tx) {
+  FlowKey key;
+  key.guest = wire::IpAddr::from(ip.source());
+  key.dst = wire::IpAddr::from(ip.destination());
+  key.guest_port = id;
   sockaddr_storage to;
   socklen_t to_len = 0;
   Martian why{};
-  const MapResult m = map_destination6(nat_, ip.destination(), 0, to, to_len, why);
+  const MapResult m = map_destination(nat_, key.dst, 0, to, to_len, why);
   if (m == MapResult::kLocal) return;
-  auto answer = [&](uint8_t code) {
+  auto refuse = [&](Refusal r) {
     wire::MutBytes out = tx.acquire();
     if (out.empty()) return;
-    tx.send(build_icmp6_error(out, nat_.plan, eth.source(), ip, wire::icmp6_type::kDestUnreachable, code));
+    tx.send(build_refusal(out, nat_.plan, eth.source(), ip, r));
   };
   if (m == MapResult::kMartian) {
     stats_.martians.count(why);
-    if (martian_answered(why)) answer(wire::icmp6_unreach::kAdminProhibited);
+    if (martian_answered(why)) refuse(Refusal::kProhibited);
     return;
   }
   if (m == MapResult::kUnreachable) {
     ++stats_.unreachable;
-    return answer(wire::icmp6_unreach::kNoRoute);
+    return refuse(Refusal::kUnreachable);
   }
   bool prohibited = false;
   Flow* f = flow_for(key, to, to_len, eth.source(), now, prohibited);
   if (f == nullptr) {
     if (prohibited) {
       ++stats_.prohibited;
-      answer(wire::icmp6_unreach::kAdminProhibited);
+      refuse(Refusal::kProhibited);
     }
     return;
   }
   f->last = now;
-  const wire::ConstBytes msg = ip.upper_payload();
-  if (::send(f->fd.get(), msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) ++stats_.to_host;
+  if (host_.send(f->fd, message) >= 0) ++stats_.to_host;
 }
 
 void IcmpEchoFlows::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, loop::FrameSink& tx) {
-  auto it = flows_.find(cookie);
-  if (it == flows_.end()) return;
-  Flow& f = it->second;
-  const size_t offset = f.key.v6 ? services::kL4v6Offset : services::kL4v4Offset;
-  const size_t room_mtu = nat_.plan.mtu - (f.key.v6 ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen);
+  Flow* fp = table_.by_cookie(cookie);
+  if (fp == nullptr) return;
+  Flow& f = *fp;
+  const FlowKey& key = table_.key(f);
+  const bool v6 = key.v6();
+  const size_t offset = v6 ? services::kL4v6Offset : services::kL4v4Offset;
+  const size_t room_mtu = nat_.plan.mtu - (v6 ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen);
   for (int i = 0; i < kMaxReadsPerWake; ++i) {
     wire::MutBytes out = tx.acquire();
     if (out.empty()) return;
     const size_t room = std::min(out.size() - offset, room_mtu);
-    const ssize_t n = ::recv(f.fd.get(), out.data() + offset, room, MSG_DONTWAIT | MSG_TRUNC);
+    const ssize_t n = host_.recv(f.fd, out.subspan(offset, room));
     if (n < static_cast<ssize_t>(wire::kIcmp4HeaderLen) || static_cast<size_t>(n) > room) {
       tx.cancel();
       if (n < 0) return;  // drained
@@ -172,17 +150,16 @@ void IcmpEchoFlows::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime no
     }
     f.last = now;
     wire::MutBytes msg = out.subspan(offset, static_cast<size_t>(n));
-    wire::store_be16(msg, 4, f.key.id);  // the guest's identifier, not the socket's
+    wire::store_be16(msg, 4, key.guest_port);  // the guest's identifier, not the socket's
     const services::L2Addrs l2{nat_.plan.gateway_mac, f.guest_mac};
     size_t len;
-    if (f.key.v6) {
-      len = services::finish_icmp6(out, l2, wire::Ipv6Addr{f.key.dst}, wire::Ipv6Addr{f.key.guest}, 64,
+    if (v6) {
+      len = services::finish_icmp6(out, l2, key.dst.as_v6(), key.guest.as_v6(), 64,
                                    static_cast<size_t>(n));
     } else {
       wire::icmp4_fill_checksum(msg);
-      len = services::finish_ipv4(out, l2, wire::Ipv4Addr::load(wire::as_bytes(f.key.dst), 0),
-                                  wire::Ipv4Addr::load(wire::as_bytes(f.key.guest), 0),
-                                  wire::ipproto::kIcmp, static_cast<size_t>(n));
+      len = services::finish_ipv4(out, l2, key.dst.as_v4(), key.guest.as_v4(), wire::ipproto::kIcmp,
+                                  static_cast<size_t>(n));
     }
     tx.send(len);
     ++stats_.to_guest;
@@ -190,17 +167,14 @@ void IcmpEchoFlows::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime no
 }
 
 void IcmpEchoFlows::expire(MonoTime now) {
-  std::vector<uint64_t> idle;
-  for (const auto& [id, f] : flows_) {
-    if (now - f.last >= kIdleTimeout) idle.push_back(id);
-  }
-  for (uint64_t id : idle) {
-    auto it = flows_.find(id);
-    if (engine_ != nullptr) engine_->unwatch(it->second.watch);
-    index_.erase(it->second.key);
-    flows_.erase(it);
+  table_.expire(now, [&](Flow& f) {
+    const MonoTime due = f.last + kIdleTimeout;
+    if (due > now) return table_.arm(f, due);
+    if (engine_ != nullptr) engine_->unwatch(f.watch);
+    host_.close(f.fd);
+    table_.erase(f);
     ++stats_.expired;
-  }
+  });
 }
 
 }  // namespace tapir::flows

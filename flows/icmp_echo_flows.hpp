@@ -14,16 +14,19 @@
 // with --disable-host-loopback gets "network unreachable", as slirp4netns;
 // echo to a martian destination (flows/nat.hpp) "administratively
 // prohibited", or nothing if it was multicast or broadcast.
+//
+// The flows live in a FlowTable (flows/flow_table.hpp, which documents
+// their lifecycle), keyed by FlowKey with the echo identifier as the
+// guest's port; the ping sockets are reached through a DatagramHost
+// (flows/datagram_host.hpp), the kernel's or a test's fake.
 
-#include <array>
 #include <cstdint>
-#include <unordered_map>
 
 #include "base/clock.hpp"
-#include "base/fd.hpp"
-#include "loop/socket_watcher.hpp"
-#include "flows/flow_hash.hpp"
+#include "flows/datagram_host.hpp"
+#include "flows/flow_table.hpp"
 #include "flows/nat.hpp"
+#include "loop/socket_watcher.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/icmp4.hpp"
 #include "wire/icmp6.hpp"
@@ -46,7 +49,9 @@ struct EchoFlowStats {
 
 class IcmpEchoFlows final : public loop::SocketClient {
  public:
-  IcmpEchoFlows(NatConfig nat, size_t max_flows) : nat_(std::move(nat)), max_flows_(max_flows) {}
+  // `fixed_secret` != 0: a fixed hash secret (tests and fuzzing reproduce runs).
+  IcmpEchoFlows(NatConfig nat, size_t max_flows, DatagramHost& host, uint64_t fixed_secret = 0);
+  ~IcmpEchoFlows() override;
   void set_engine(loop::SocketWatcher* e) { engine_ = e; }
 
   // An echo request from the guest to a destination that is not tapir's.
@@ -55,42 +60,33 @@ class IcmpEchoFlows final : public loop::SocketClient {
   void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::Icmp6View& icmp,
                  MonoTime now, loop::FrameSink& tx);
   void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
+  // Expires idle flows; call from the tick (once a second is enough).
   void expire(MonoTime now);
 
-  size_t size() const { return flows_.size(); }
-  size_t max_flows() const { return max_flows_; }
+  size_t size() const { return table_.size(); }
+  size_t max_flows() const { return table_.capacity(); }
   const EchoFlowStats& stats() const { return stats_; }
   static constexpr Duration kIdleTimeout = Duration::seconds(30);
 
  private:
-  struct Key {
-    bool v6 = false;
-    std::array<uint8_t, 16> guest{};
-    std::array<uint8_t, 16> dst{};
-    uint16_t id = 0;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    FlowHasher hasher;
-    size_t operator()(const Key& k) const noexcept;
-  };
   struct Flow {
-    Key key;
-    Fd fd;
+    int fd = -1;
     loop::WatchHandle watch;
     wire::MacAddr guest_mac;
     MonoTime last{};
   };
-  // Finds or opens the flow; on failure answers the guest and returns null.
-  Flow* flow_for(const Key& key, const sockaddr_storage& to, socklen_t to_len,
+  template <class IpView>
+  void on_guest(const wire::EthernetView& eth, const IpView& ip, uint16_t id,
+                wire::ConstBytes message, MonoTime now, loop::FrameSink& tx);
+  // Finds or opens the flow; null when there is none (`prohibited`: ping
+  // sockets are not allowed).
+  Flow* flow_for(const FlowKey& key, const sockaddr_storage& to, socklen_t to_len,
                  const wire::MacAddr& mac, MonoTime now, bool& prohibited);
 
   NatConfig nat_;
-  size_t max_flows_;
+  DatagramHost& host_;
   loop::SocketWatcher* engine_ = nullptr;
-  std::unordered_map<Key, uint64_t, KeyHash> index_;
-  std::unordered_map<uint64_t, Flow> flows_;
-  uint64_t next_id_ = 1;
+  FlowTable<FlowKey, Flow> table_;
   bool told_prohibited_ = false;
   EchoFlowStats stats_;
 };

@@ -67,4 +67,27 @@ size_t build_icmp_error_for_flow(wire::MutBytes out, const wire::AddressPlan& pl
   return v ? build_icmp4_error(out, plan, guest_mac, *v, type, code, info) : 0;
 }
 
+size_t build_icmp_error_for_flow(wire::MutBytes out, const wire::AddressPlan& plan,
+                                 const wire::MacAddr& guest_mac, const wire::IpAddr& guest,
+                                 const wire::IpAddr& dst, uint8_t protocol,
+                                 wire::ConstBytes l4_head, uint8_t type, uint8_t code,
+                                 uint32_t info) {
+  return build_icmp_error_for_flow(out, plan, guest_mac, guest.v6, guest.bytes, dst.bytes, protocol,
+                                   l4_head, type, code, info);
+}
+
+size_t build_refusal(wire::MutBytes out, const wire::AddressPlan& plan,
+                     const wire::MacAddr& guest_mac, const wire::Ipv4View& offending, Refusal why) {
+  return build_icmp4_error(out, plan, guest_mac, offending, wire::icmp4_type::kDestUnreachable,
+                           why == Refusal::kUnreachable ? wire::icmp4_unreach::kNet
+                                                        : wire::icmp4_unreach::kAdminProhibited);
+}
+
+size_t build_refusal(wire::MutBytes out, const wire::AddressPlan& plan,
+                     const wire::MacAddr& guest_mac, const wire::Ipv6View& offending, Refusal why) {
+  return build_icmp6_error(out, plan, guest_mac, offending, wire::icmp6_type::kDestUnreachable,
+                           why == Refusal::kUnreachable ? wire::icmp6_unreach::kNoRoute
+                                                        : wire::icmp6_unreach::kAdminProhibited);
+}
+
 }  // namespace tapir::flows

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "wire/addr.hpp"
 #include "wire/address_plan.hpp"
 #include "wire/bytes.hpp"
 #include "wire/ipv4.hpp"
@@ -28,6 +29,15 @@ size_t build_icmp6_error(wire::MutBytes out, const wire::AddressPlan& plan,
                          const wire::MacAddr& guest_mac, const wire::Ipv6View& offending,
                          uint8_t type, uint8_t code, uint32_t info = 0);
 
+// Why tapir refuses a guest packet itself, as the ICMP error of the
+// packet's family says it: "network unreachable" (ICMPv6 "no route"), or
+// "administratively prohibited".
+enum class Refusal : uint8_t { kUnreachable, kProhibited };
+size_t build_refusal(wire::MutBytes out, const wire::AddressPlan& plan,
+                     const wire::MacAddr& guest_mac, const wire::Ipv4View& offending, Refusal why);
+size_t build_refusal(wire::MutBytes out, const wire::AddressPlan& plan,
+                     const wire::MacAddr& guest_mac, const wire::Ipv6View& offending, Refusal why);
+
 // The same, for a packet tapir did not keep (a flow's connection attempt or
 // datagram): the offending IP header is rebuilt from the flow's addresses
 // (`guest` -> `dst`, IPv4 in the first 4 bytes), followed by `l4_head`, the
@@ -37,6 +47,12 @@ size_t build_icmp_error_for_flow(wire::MutBytes out, const wire::AddressPlan& pl
                                  const wire::MacAddr& guest_mac, bool v6,
                                  const std::array<uint8_t, 16>& guest, const std::array<uint8_t, 16>& dst,
                                  uint8_t protocol, wire::ConstBytes l4_head, uint8_t type, uint8_t code,
+                                 uint32_t info = 0);
+// The same with the flow's addresses as IpAddr (the family is guest's).
+size_t build_icmp_error_for_flow(wire::MutBytes out, const wire::AddressPlan& plan,
+                                 const wire::MacAddr& guest_mac, const wire::IpAddr& guest,
+                                 const wire::IpAddr& dst, uint8_t protocol,
+                                 wire::ConstBytes l4_head, uint8_t type, uint8_t code,
                                  uint32_t info = 0);
 
 }  // namespace tapir::flows

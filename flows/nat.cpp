@@ -85,4 +85,10 @@ MapResult map_destination6(const NatConfig& cfg, const wire::Ipv6Addr& dst, uint
   return MapResult::kHost;
 }
 
+MapResult map_destination(const NatConfig& cfg, const wire::IpAddr& dst, uint16_t port,
+                          sockaddr_storage& out, socklen_t& out_len, Martian& why) {
+  return dst.v6 ? map_destination6(cfg, dst.as_v6(), port, out, out_len, why)
+                : map_destination4(cfg, dst.as_v4(), port, out, out_len, why);
+}
+
 }  // namespace tapir::flows

@@ -91,5 +91,8 @@ MapResult map_destination4(const NatConfig& cfg, wire::Ipv4Addr dst, uint16_t po
                            sockaddr_storage& out, socklen_t& out_len, Martian& why);
 MapResult map_destination6(const NatConfig& cfg, const wire::Ipv6Addr& dst, uint16_t port,
                            sockaddr_storage& out, socklen_t& out_len, Martian& why);
+// Either of the two, by dst's family.
+MapResult map_destination(const NatConfig& cfg, const wire::IpAddr& dst, uint16_t port,
+                          sockaddr_storage& out, socklen_t& out_len, Martian& why);
 
 }  // namespace tapir::flows

@@ -327,14 +327,13 @@ void PortForwarder::on_udp(uint32_t id, Rule& r, MonoTime now, loop::FrameSink& 
     }
     IpAddr peer;
     UdpFlowKey key;
-    key.v6 = v6;
     if (udp_ == nullptr || !map_peer(client, v6, peer, key.dst_port)) {
       tx.cancel();
       ++stats_.udp_dropped;
       continue;
     }
-    key.dst = peer.bytes;
-    key.guest = (r.rule.guest_addr ? *r.rule.guest_addr : guest_address(v6)).bytes;
+    key.dst = peer;
+    key.guest = r.rule.guest_addr ? *r.rule.guest_addr : guest_address(v6);
     key.guest_port = r.rule.guest_port;
     const GuestInfo g = guest_ ? guest_() : GuestInfo{};
     // A guest that has not spoken yet has no known MAC: broadcast reaches

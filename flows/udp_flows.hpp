@@ -16,16 +16,20 @@
 // receives for a flow (port unreachable, fragmentation needed, packet too
 // big, ...) come from the socket's error queue (IP_RECVERR) and go to the
 // guest as ICMP from the gateway.
+//
+// The flows live in a FlowTable (flows/flow_table.hpp, which documents
+// their lifecycle); the host sockets are reached through a DatagramHost
+// (flows/datagram_host.hpp), the kernel's or a test's fake.
 
-#include <array>
 #include <cstdint>
-#include <unordered_map>
+#include <optional>
+#include <vector>
 
 #include "base/clock.hpp"
-#include "base/fd.hpp"
-#include "loop/socket_watcher.hpp"
-#include "flows/flow_hash.hpp"
+#include "flows/datagram_host.hpp"
+#include "flows/flow_table.hpp"
 #include "flows/nat.hpp"
+#include "loop/socket_watcher.hpp"
 #include "wire/addr.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
@@ -34,14 +38,7 @@
 
 namespace tapir::flows {
 
-struct UdpFlowKey {
-  bool v6 = false;
-  std::array<uint8_t, 16> guest{};  // IPv4 in the first 4 bytes
-  std::array<uint8_t, 16> dst{};
-  uint16_t guest_port = 0;
-  uint16_t dst_port = 0;
-  bool operator==(const UdpFlowKey&) const = default;
-};
+using UdpFlowKey = FlowKey;
 
 struct UdpFlowStats {
   uint64_t created = 0;
@@ -71,7 +68,8 @@ struct UdpListenerRef {
 
 class UdpFlows final : public loop::SocketClient {
  public:
-  UdpFlows(NatConfig nat, size_t max_flows);
+  // `fixed_secret` != 0: a fixed hash secret (tests and fuzzing reproduce runs).
+  UdpFlows(NatConfig nat, size_t max_flows, DatagramHost& host, uint64_t fixed_secret = 0);
   ~UdpFlows() override;
   void set_engine(loop::SocketWatcher* e) { engine_ = e; }
 
@@ -83,11 +81,21 @@ class UdpFlows final : public loop::SocketClient {
                  MonoTime now, loop::FrameSink& tx);
   void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,
                  MonoTime now, loop::FrameSink& tx);
+  // A guest frame with UDP segmentation offload (UDP_SEGMENT, the vnet
+  // header's gso_size): several datagrams of `gso_size` bytes (the last may
+  // be shorter) behind one Ethernet/IP/UDP header whose transport header
+  // starts at `l4`, `payload` the UDP payload in `frame`. Each becomes a
+  // datagram of its own, headers copied and lengths set, and goes on as
+  // one from on_guest4/6 would. Returns the parse error of a rebuilt
+  // datagram (the rest are not sent), for the caller to count.
+  std::optional<wire::ParseError> on_guest_segmented(wire::ConstBytes frame, size_t l4,
+                                                     wire::ConstBytes payload, uint16_t gso_size,
+                                                     MonoTime now, loop::FrameSink& tx);
   void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
 
   // A datagram of `len` bytes that the caller read into `out` (from
   // tx.acquire()) at the UDP payload offset (services/frame.hpp) for
-  // key.v6. `key` is the guest's view: guest = the forwarding target,
+  // key.v6(). `key` is the guest's view: guest = the forwarding target,
   // dst = the client's mapped address and port. Sends the frame (or
   // cancels the buffer when the reverse flow cannot be kept).
   void from_listener(const UdpFlowKey& key, const wire::MacAddr& guest_mac,
@@ -95,24 +103,19 @@ class UdpFlows final : public loop::SocketClient {
                      loop::FrameSink& tx);
   // Ends the reverse flows of forwarding rule `rule` (its socket closes).
   void close_listener(uint32_t rule);
-  // Expires idle flows; call from the tick.
+  // Expires idle flows; call from the tick (once a second is enough).
   void expire(MonoTime now);
 
-  size_t size() const { return flows_.size(); }
-  size_t max_flows() const { return max_flows_; }
+  size_t size() const { return table_.size(); }
+  size_t max_flows() const { return table_.capacity(); }
   const UdpFlowStats& stats() const { return stats_; }
 
   static constexpr Duration kIdleTimeout = Duration::seconds(30);
   static constexpr Duration kStreamTimeout = Duration::seconds(180);
 
  private:
-  struct KeyHash {
-    FlowHasher hasher;
-    size_t operator()(const UdpFlowKey& k) const noexcept;
-  };
   struct Flow {
-    UdpFlowKey key;
-    Fd fd;
+    int fd = -1;  // -1 for a reverse flow
     loop::WatchHandle watch;
     wire::MacAddr guest_mac;
     MonoTime last{};
@@ -121,18 +124,21 @@ class UdpFlows final : public loop::SocketClient {
     UdpListenerRef listener;
     bool reverse() const { return listener.fd >= 0; }
   };
+  template <class IpView>
+  void on_guest(const wire::EthernetView& eth, const IpView& ip, const wire::UdpView& udp,
+                MonoTime now, loop::FrameSink& tx);
   Flow* open_flow(const UdpFlowKey& key, const sockaddr_storage& to, socklen_t to_len,
-                  const wire::MacAddr& guest_mac, MonoTime now, uint64_t& id);
+                  const wire::MacAddr& guest_mac, MonoTime now);
   void send_to_host(Flow& f, wire::ConstBytes payload, MonoTime now);
   void drain_errors(Flow& f, loop::FrameSink& tx);
-  void close_flow(uint64_t id);
+  void close_flow(Flow& f);
+  void log_full(MonoTime now, const char* what);
 
   NatConfig nat_;
-  size_t max_flows_;
+  DatagramHost& host_;
   loop::SocketWatcher* engine_ = nullptr;
-  std::unordered_map<UdpFlowKey, uint64_t, KeyHash> index_;
-  std::unordered_map<uint64_t, Flow> flows_;  // by id; ids are never reused
-  uint64_t next_id_ = 1;
+  FlowTable<UdpFlowKey, Flow> table_;
+  std::vector<std::byte> segment_;  // one datagram of a UDP GSO frame
   UdpFlowStats stats_;
 };
 

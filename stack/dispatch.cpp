@@ -1,7 +1,5 @@
 #include "stack/dispatch.hpp"
 
-#include <cstring>
-
 #include "base/log.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
@@ -191,39 +189,13 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
   ++stats_.no_data_path;
 }
 
-// UDP segmentation offload from the guest (UDP_SEGMENT): one frame holds
-// several datagrams of gso_size bytes (the last may be shorter) behind one
-// header. Each becomes a frame of its own, headers copied and lengths set,
-// and goes to the flows like any datagram.
+// UDP segmentation offload from the guest (UDP_SEGMENT): the UDP flows
+// split the frame into its datagrams (flows/udp_flows).
 void ServiceDispatcher::udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now,
                                      loop::FrameSink& tx) {
   ++stats_.uso_frames;
-  if (uso_scratch_.empty()) uso_scratch_.resize(tap::kFrameBufLen);
-  const bool v6 = wire::load_be16(frame_, 12) == wire::ethertype::kIpv6;
-  for (size_t off = 0; off < payload.size(); off += gso_size) {
-    const size_t n = std::min<size_t>(gso_size, payload.size() - off);
-    wire::MutBytes b(uso_scratch_.data(), l4 + wire::kUdpHeaderLen + n);
-    std::memcpy(b.data(), frame_.data(), l4 + 4);  // headers and the ports
-    wire::store_be16(b, l4 + 4, static_cast<uint16_t>(wire::kUdpHeaderLen + n));
-    wire::store_be16(b, l4 + 6, 0);
-    std::memcpy(b.data() + l4 + wire::kUdpHeaderLen, payload.data() + off, n);
-    if (v6) {
-      wire::store_be16(b, wire::kEthernetHeaderLen + 4, static_cast<uint16_t>(wire::kUdpHeaderLen + n));
-      auto eth = wire::EthernetView::parse(b);
-      auto ip = eth ? wire::Ipv6View::parse(eth->payload()) : unexpected(eth.error());
-      auto udp = ip ? wire::UdpView::parse(ip->upper_payload()) : unexpected(ip.error());
-      if (!udp) return stats_.drops.count(udp.error());
-      udp_->on_guest6(*eth, *ip, *udp, now, tx);
-    } else {
-      wire::store_be16(b, wire::kEthernetHeaderLen + 2,
-                       static_cast<uint16_t>(l4 - wire::kEthernetHeaderLen + wire::kUdpHeaderLen + n));
-      auto eth = wire::EthernetView::parse(b);
-      auto ip = eth ? wire::Ipv4View::parse(eth->payload()) : unexpected(eth.error());
-      auto udp = ip ? wire::UdpView::parse(ip->payload()) : unexpected(ip.error());
-      if (!udp) return stats_.drops.count(udp.error());
-      udp_->on_guest4(*eth, *ip, *udp, now, tx);
-    }
-  }
+  if (auto err = udp_->on_guest_segmented(frame_, l4, payload, gso_size, now, tx))
+    stats_.drops.count(*err);
 }
 
 void ServiceDispatcher::on_batch_end(MonoTime now, loop::FrameSink& tx) {

@@ -30,7 +30,6 @@
 
 #include <cstdint>
 #include <random>
-#include <vector>
 
 #include "dns/io/service.hpp"
 #include "flows/icmp_echo_flows.hpp"
@@ -97,7 +96,6 @@ class ServiceDispatcher final : public tap::FrameHandler, public loop::LoopHandl
   flows::UdpFlows* udp_ = nullptr;
   flows::IcmpEchoFlows* echo_ = nullptr;
   flows::TcpFlows* tcp_ = nullptr;
-  std::vector<std::byte> uso_scratch_;  // one datagram of a UDP GSO frame
   MonoTime next_second_{};
   services::GuestState& state_;
   DispatchStats stats_;

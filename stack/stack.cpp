@@ -62,8 +62,10 @@ bool use_peek_offset() {
 
 Stack::Stack(const StackConfig& cfg, std::unique_ptr<tap::FrameTap> pcap, bool peek_offset)
     : pcap_(std::move(pcap)),
-      udp_(flows::NatConfig{cfg.services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows),
-      echo_(flows::NatConfig{cfg.services.plan, cfg.disable_host_loopback}, cfg.max_icmp_flows),
+      udp_(flows::NatConfig{cfg.services.plan, cfg.disable_host_loopback}, cfg.max_udp_flows,
+           datagram_host_),
+      echo_(flows::NatConfig{cfg.services.plan, cfg.disable_host_loopback}, cfg.max_icmp_flows,
+            datagram_host_),
       tcp_host_(peek_offset),
       tcp_(flows::TcpConfig{flows::NatConfig{cfg.services.plan, cfg.disable_host_loopback},
                             cfg.max_tcp_flows, cfg.outbound},

@@ -84,6 +84,7 @@ class Stack final : public Backend {
   // Declared before the engine: their sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
   std::optional<dns::DnsService> dns_;
+  flows::KernelDatagramHost datagram_host_;  // UDP and ping sockets
   flows::UdpFlows udp_;
   flows::IcmpEchoFlows echo_;
   flows::KernelTcpHost tcp_host_;

@@ -115,7 +115,8 @@ ForwardRule loopback_rule(FwdProto proto, uint16_t host_port, uint16_t guest_por
 
 TEST(PortForward, TcpClientReachesTheSinkAsTheGateway) {
   Harness h;
-  UdpFlows udp(h.nat, 16);
+  KernelDatagramHost kernel;
+  UdpFlows udp(h.nat, 16, kernel);
   ToFlows handler(udp);
   PortForwarder fwd(h.nat.plan, [&h] { return h.guest; });
   FakeSink sink;
@@ -175,7 +176,8 @@ TEST(PortForward, TcpClientReachesTheSinkAsTheGateway) {
 TEST(PortForward, TcpWaitsForTheGuestsMacAndAsksForItByArp) {
   Harness h;
   std::atomic<bool> learned{false};  // the guest has not said a word yet
-  UdpFlows udp(h.nat, 16);
+  KernelDatagramHost kernel;
+  UdpFlows udp(h.nat, 16, kernel);
   ToFlows handler(udp);
   PortForwarder fwd(h.nat.plan, [&learned] {
     GuestInfo g;
@@ -227,7 +229,8 @@ TEST(PortForward, TcpWaitsForTheGuestsMacAndAsksForItByArp) {
 
 TEST(PortForward, TcpWithoutASinkIsReset) {
   Harness h;
-  UdpFlows udp(h.nat, 16);
+  KernelDatagramHost kernel;
+  UdpFlows udp(h.nat, 16, kernel);
   ToFlows handler(udp);
   PortForwarder fwd(h.nat.plan, [&h] { return h.guest; });
   loop::EngineConfig cfg;
@@ -259,7 +262,8 @@ TEST(PortForward, TcpWithoutASinkIsReset) {
 
 TEST(PortForward, UdpDatagramsBothWays) {
   Harness h;
-  UdpFlows udp(h.nat, 16);
+  KernelDatagramHost kernel;
+  UdpFlows udp(h.nat, 16, kernel);
   ToFlows handler(udp);
   PortForwarder fwd(h.nat.plan, [&h] { return h.guest; });
   fwd.set_udp(&udp);

@@ -130,7 +130,8 @@ std::vector<Bytes> collect(int peer, int efd, int count) {
 TEST(UdpFlows, GatewayMapsToHostLoopbackAndRepliesComeBack) {
   Harness h;
   EchoServer echo(3);
-  UdpFlows flows(h.nat, 16);
+  KernelDatagramHost kernel;
+  UdpFlows flows(h.nat, 16, kernel);
   ToFlows handler(flows);
   loop::EngineConfig cfg;
   cfg.watch_fds = {h.efd};
@@ -188,7 +189,8 @@ TEST(UdpFlows, GatewayMapsToHostLoopbackAndRepliesComeBack) {
 TEST(UdpFlows, DisableHostLoopbackAndTheTableCap) {
   Harness h;
   h.nat.disable_host_loopback = true;
-  UdpFlows flows(h.nat, 1);
+  KernelDatagramHost kernel;
+  UdpFlows flows(h.nat, 1, kernel);
   ToFlows handler(flows);
   loop::EngineConfig cfg;
   cfg.watch_fds = {h.efd};
@@ -242,7 +244,8 @@ TEST(UdpFlows, DisableHostLoopbackAndTheTableCap) {
 TEST(UdpFlows, MartianDestinationsNeverReachTheHost) {
   Harness h;
   EchoServer echo(1);
-  UdpFlows flows(h.nat, 16);
+  KernelDatagramHost kernel;
+  UdpFlows flows(h.nat, 16, kernel);
   ToFlows handler(flows);
   loop::EngineConfig cfg;
   cfg.watch_fds = {h.efd};
