@@ -21,8 +21,11 @@ Expected<void, wire::ParseError> complete_partial_checksum(wire::MutBytes frame,
   if (csum_start >= frame.size() || at + 2 > frame.size()) {
     return unexpected(wire::ParseError::kBadVnetHeader);
   }
+  // A result of 0 goes out as 0xffff, the same value in ones' complement:
+  // for UDP, 0 means "no checksum" (RFC 768), which IPv6 forbids (RFC 8200
+  // 8.1). Linux's skb_checksum_help() does the same for every protocol.
   const uint16_t sum = wire::internet_checksum(frame.subspan(csum_start));
-  wire::store_be16(frame, at, sum);
+  wire::store_be16(frame, at, sum == 0 ? 0xffff : sum);
   return {};
 }
 

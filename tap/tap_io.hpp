@@ -180,7 +180,8 @@ Expected<TapFrame, wire::ParseError> parse_tap_frame(wire::MutBytes with_vnet_hd
 
 // Completes a partial checksum in place: the field at csum_start +
 // csum_offset holds the pseudo-header sum, and the ones' complement of the
-// sum from csum_start to the end replaces it (virtio 1.0, 5.1.6.2).
+// sum from csum_start to the end replaces it (virtio 1.0, 5.1.6.2); a sum
+// of 0 is stored as 0xffff (RFC 768).
 // Errors: kBadVnetHeader if the offsets do not fit the frame.
 Expected<void, wire::ParseError> complete_partial_checksum(wire::MutBytes frame, uint16_t csum_start,
                                                            uint16_t csum_offset);
