@@ -89,6 +89,11 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
         // DNS (dns/io/service).
         if (ip->destination() == cfg_.plan.dns4 && udp->destination_port() == dns::kDnsPort) {
           if (dns_ == nullptr) return static_cast<void>(++stats_.dns_disabled);
+          // UDP_SEGMENT: several queries behind one header, each answered.
+          if (meta.gso_size != 0) {
+            return udp_segments(wire::kEthernetHeaderLen + ip->header_len(), udp->payload(),
+                                meta.gso_size, now, tx, true);
+          }
           return dns_->on_udp4(*eth, *ip, *udp, now, tx);
         }
         if (udp->destination_port() == kDhcpServerPort && cfg_.dhcp) {
@@ -166,6 +171,12 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
         // DNS (dns/io/service).
         if (ip->destination() == cfg_.plan.dns6 && udp->destination_port() == dns::kDnsPort) {
           if (dns_ == nullptr) return static_cast<void>(++stats_.dns_disabled);
+          if (meta.gso_size != 0) {
+            // As for the UDP flows below: only the plain header.
+            if (ip->next_header() != wire::ipproto::kUdp) break;
+            return udp_segments(wire::kEthernetHeaderLen + wire::kIpv6HeaderLen, udp->payload(),
+                                meta.gso_size, now, tx, true);
+          }
           return dns_->on_udp6(*eth, *ip, *udp, now, tx);
         }
         if (udp->destination_port() == kDhcp6ServerPort && cfg_.dhcpv6) {
@@ -194,9 +205,9 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
 // UDP segmentation offload from the guest (UDP_SEGMENT): one frame holds
 // several datagrams of gso_size bytes (the last may be shorter) behind one
 // header. Each becomes a frame of its own, headers copied and lengths set,
-// and goes to the flows like any datagram.
-void ServiceDispatcher::udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now,
-                                     loop::FrameSink& tx) {
+// and goes to the flows (or the DNS service) like any datagram.
+void ServiceDispatcher::udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size,
+                                     MonoTime now, loop::FrameSink& tx, bool to_dns) {
   ++stats_.uso_frames;
   if (uso_scratch_.empty()) uso_scratch_.resize(tap::kFrameBufLen);
   const bool v6 = wire::load_be16(frame_, 12) == wire::ethertype::kIpv6;
@@ -213,7 +224,11 @@ void ServiceDispatcher::udp_segments(size_t l4, wire::ConstBytes payload, uint16
       auto ip = eth ? wire::Ipv6View::parse(eth->payload()) : unexpected(eth.error());
       auto udp = ip ? wire::UdpView::parse(ip->upper_payload()) : unexpected(ip.error());
       if (!udp) return stats_.drops.count(udp.error());
-      udp_->on_guest6(*eth, *ip, *udp, now, tx);
+      if (to_dns) {
+        dns_->on_udp6(*eth, *ip, *udp, now, tx);
+      } else {
+        udp_->on_guest6(*eth, *ip, *udp, now, tx);
+      }
     } else {
       wire::store_be16(b, wire::kEthernetHeaderLen + 2,
                        static_cast<uint16_t>(l4 - wire::kEthernetHeaderLen + wire::kUdpHeaderLen + n));
@@ -221,7 +236,11 @@ void ServiceDispatcher::udp_segments(size_t l4, wire::ConstBytes payload, uint16
       auto ip = eth ? wire::Ipv4View::parse(eth->payload()) : unexpected(eth.error());
       auto udp = ip ? wire::UdpView::parse(ip->payload()) : unexpected(ip.error());
       if (!udp) return stats_.drops.count(udp.error());
-      udp_->on_guest4(*eth, *ip, *udp, now, tx);
+      if (to_dns) {
+        dns_->on_udp4(*eth, *ip, *udp, now, tx);
+      } else {
+        udp_->on_guest4(*eth, *ip, *udp, now, tx);
+      }
     }
   }
 }

@@ -84,7 +84,9 @@ class ServiceDispatcher final : public tap::FrameHandler, public loop::LoopHandl
   // handled is completed first — on this path only.
   template <class F>
   void respond(loop::FrameSink& tx, F&& reply);
-  void udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now, loop::FrameSink& tx);
+  // `to_dns`: the datagrams go to the DNS service, else to the UDP flows.
+  void udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now,
+                    loop::FrameSink& tx, bool to_dns = false);
 
   services::ServiceConfig cfg_;
   // The frame being handled (on_frame) and its metadata, for respond().
