@@ -13,6 +13,7 @@
 #include "wire/icmp4.hpp"
 #include "wire/icmp6.hpp"
 #include "wire/proto.hpp"
+#include "wire/udp_gso.hpp"
 
 namespace tapir::flows {
 namespace {
@@ -151,34 +152,9 @@ std::optional<wire::ParseError> UdpFlows::on_guest_segmented(wire::ConstBytes fr
                                                              uint16_t gso_size, MonoTime now,
                                                              loop::FrameSink& tx) {
   if (segment_.empty()) segment_.resize(tap::kFrameBufLen);
-  const bool v6 = wire::load_be16(frame, 12) == wire::ethertype::kIpv6;
-  for (size_t off = 0; off < payload.size(); off += gso_size) {
-    const size_t n = std::min<size_t>(gso_size, payload.size() - off);
-    wire::MutBytes b(segment_.data(), l4 + wire::kUdpHeaderLen + n);
-    std::memcpy(b.data(), frame.data(), l4 + 4);  // headers and the ports
-    wire::store_be16(b, l4 + 4, static_cast<uint16_t>(wire::kUdpHeaderLen + n));
-    wire::store_be16(b, l4 + 6, 0);
-    std::memcpy(b.data() + l4 + wire::kUdpHeaderLen, payload.data() + off, n);
-    if (v6) {
-      wire::store_be16(b, wire::kEthernetHeaderLen + 4,
-                       static_cast<uint16_t>(wire::kUdpHeaderLen + n));
-      auto eth = wire::EthernetView::parse(b);
-      auto ip = eth ? wire::Ipv6View::parse(eth->payload()) : unexpected(eth.error());
-      auto udp = ip ? wire::UdpView::parse(ip->upper_payload()) : unexpected(ip.error());
-      if (!udp) return udp.error();
-      on_guest(*eth, *ip, *udp, now, tx);
-    } else {
-      wire::store_be16(
-          b, wire::kEthernetHeaderLen + 2,
-          static_cast<uint16_t>(l4 - wire::kEthernetHeaderLen + wire::kUdpHeaderLen + n));
-      auto eth = wire::EthernetView::parse(b);
-      auto ip = eth ? wire::Ipv4View::parse(eth->payload()) : unexpected(eth.error());
-      auto udp = ip ? wire::UdpView::parse(ip->payload()) : unexpected(ip.error());
-      if (!udp) return udp.error();
-      on_guest(*eth, *ip, *udp, now, tx);
-    }
-  }
-  return std::nullopt;
+  return wire::split_udp_gso(
+      frame, l4, payload, gso_size, wire::MutBytes(segment_),
+      [&](const auto& eth, const auto& ip, const auto& udp) { on_guest(eth, ip, udp, now, tx); });
 }
 
 // ICMP errors the host's kernel received for a flow (IP_RECVERR), passed
@@ -193,7 +169,8 @@ void UdpFlows::drain_errors(Flow& f, loop::FrameSink& tx) {
     const uint8_t type = ee.type, code = ee.code;
     uint32_t info = 0;
     if (ee.origin == HostIcmpError::Origin::kIcmp4 && !key.v6()) {
-      if (type != wire::icmp4_type::kDestUnreachable && type != wire::icmp4_type::kTimeExceeded) continue;
+      if (type != wire::icmp4_type::kDestUnreachable && type != wire::icmp4_type::kTimeExceeded)
+        continue;
       if (code == wire::icmp4_unreach::kFragmentationNeeded) info = ee.info;
     } else if (ee.origin == HostIcmpError::Origin::kIcmp6 && key.v6()) {
       if (type != wire::icmp6_type::kDestUnreachable && type != wire::icmp6_type::kPacketTooBig &&

@@ -1,6 +1,11 @@
 #include "stack/dispatch.hpp"
 
 #include "base/log.hpp"
+#include "services/arp.hpp"
+#include "services/dhcp4.hpp"
+#include "services/dhcp6.hpp"
+#include "services/icmp_echo.hpp"
+#include "services/ndp.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/icmp4.hpp"
@@ -9,11 +14,7 @@
 #include "wire/ipv6.hpp"
 #include "wire/proto.hpp"
 #include "wire/udp.hpp"
-#include "services/arp.hpp"
-#include "services/dhcp4.hpp"
-#include "services/dhcp6.hpp"
-#include "services/icmp_echo.hpp"
-#include "services/ndp.hpp"
+#include "wire/udp_gso.hpp"
 
 namespace tapir::stack {
 namespace {
@@ -46,7 +47,8 @@ void ServiceDispatcher::respond(loop::FrameSink& tx, F&& reply) {
   tx.send(*r);
 }
 
-void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx) {
+void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, MonoTime now,
+                                 loop::FrameSink& tx) {
   ++stats_.frames;
   frame_ = frame;
   meta_ = &meta;
@@ -74,11 +76,13 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
       if (!ip->header_checksum_ok()) return stats_.drops.count(wire::ParseError::kBadChecksum);
       // No guest sends from these; a data path must not carry them to the
       // host (0.0.0.0 is left for DHCP, whose responder checks it).
-      if (const wire::Ipv4Addr src = ip->source(); src.is_loopback() || src.is_multicast() || src.is_broadcast()) {
+      if (const wire::Ipv4Addr src = ip->source();
+          src.is_loopback() || src.is_multicast() || src.is_broadcast()) {
         return stats_.drops.count(wire::ParseError::kMartianSource);
       }
       if (ip->is_fragment()) break;
-      if (meta.gso_size != 0 && ip->protocol() != wire::ipproto::kTcp && ip->protocol() != wire::ipproto::kUdp) {
+      if (meta.gso_size != 0 && ip->protocol() != wire::ipproto::kTcp &&
+          ip->protocol() != wire::ipproto::kUdp) {
         break;
       }
       if (ip->protocol() == wire::ipproto::kUdp) {
@@ -87,6 +91,11 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
         // DNS (dns/io/service).
         if (ip->destination() == cfg_.plan.dns4 && udp->destination_port() == dns::kDnsPort) {
           if (dns_ == nullptr) return static_cast<void>(++stats_.dns_disabled);
+          // UDP_SEGMENT: several queries behind one header, each answered.
+          if (meta.gso_size != 0) {
+            return udp_segments(wire::kEthernetHeaderLen + ip->header_len(), udp->payload(),
+                                meta.gso_size, now, tx, true);
+          }
           return dns_->on_udp4(*eth, *ip, *udp, now, tx);
         }
         if (udp->destination_port() == kDhcpServerPort && cfg_.dhcp) {
@@ -98,7 +107,8 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
         // destinations (flows/nat.hpp), in that one place.
         if (udp_ != nullptr && !ip->source().is_unspecified()) {
           if (meta.gso_size != 0) {
-            return udp_segments(wire::kEthernetHeaderLen + ip->header_len(), udp->payload(), meta.gso_size, now, tx);
+            return udp_segments(wire::kEthernetHeaderLen + ip->header_len(), udp->payload(),
+                                meta.gso_size, now, tx);
           }
           return udp_->on_guest4(*eth, *ip, *udp, now, tx);
         }
@@ -164,6 +174,12 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
         // DNS (dns/io/service).
         if (ip->destination() == cfg_.plan.dns6 && udp->destination_port() == dns::kDnsPort) {
           if (dns_ == nullptr) return static_cast<void>(++stats_.dns_disabled);
+          if (meta.gso_size != 0) {
+            // As for the UDP flows below: only the plain header.
+            if (ip->next_header() != wire::ipproto::kUdp) break;
+            return udp_segments(wire::kEthernetHeaderLen + wire::kIpv6HeaderLen, udp->payload(),
+                                meta.gso_size, now, tx, true);
+          }
           return dns_->on_udp6(*eth, *ip, *udp, now, tx);
         }
         if (udp->destination_port() == kDhcp6ServerPort && cfg_.dhcpv6) {
@@ -176,8 +192,8 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
           if (meta.gso_size != 0) {
             // Only the plain header: no extension headers before UDP.
             if (ip->next_header() != wire::ipproto::kUdp) break;
-            return udp_segments(wire::kEthernetHeaderLen + wire::kIpv6HeaderLen, udp->payload(), meta.gso_size,
-                                now, tx);
+            return udp_segments(wire::kEthernetHeaderLen + wire::kIpv6HeaderLen, udp->payload(),
+                                meta.gso_size, now, tx);
           }
           return udp_->on_guest6(*eth, *ip, *udp, now, tx);
         }
@@ -189,13 +205,28 @@ void ServiceDispatcher::on_frame(wire::MutBytes frame, tap::FrameMeta& meta, Mon
   ++stats_.no_data_path;
 }
 
-// UDP segmentation offload from the guest (UDP_SEGMENT): the UDP flows
-// split the frame into its datagrams (flows/udp_flows).
-void ServiceDispatcher::udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now,
-                                     loop::FrameSink& tx) {
+// UDP segmentation offload from the guest (UDP_SEGMENT): split into its
+// datagrams (wire/udp_gso.hpp) by the UDP flows, or here for the DNS
+// service, so that each query in the frame is answered.
+void ServiceDispatcher::udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size,
+                                     MonoTime now, loop::FrameSink& tx, bool to_dns) {
   ++stats_.uso_frames;
-  if (auto err = udp_->on_guest_segmented(frame_, l4, payload, gso_size, now, tx))
-    stats_.drops.count(*err);
+  std::optional<wire::ParseError> err;
+  if (to_dns) {
+    if (uso_scratch_.empty()) uso_scratch_.resize(tap::kFrameBufLen);
+    err = wire::split_udp_gso(
+        frame_, l4, payload, gso_size, wire::MutBytes(uso_scratch_),
+        [&](const auto& eth, const auto& ip, const auto& udp) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(ip)>, wire::Ipv6View>) {
+            dns_->on_udp6(eth, ip, udp, now, tx);
+          } else {
+            dns_->on_udp4(eth, ip, udp, now, tx);
+          }
+        });
+  } else {
+    err = udp_->on_guest_segmented(frame_, l4, payload, gso_size, now, tx);
+  }
+  if (err) stats_.drops.count(*err);
 }
 
 void ServiceDispatcher::on_batch_end(MonoTime now, loop::FrameSink& tx) {

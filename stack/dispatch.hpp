@@ -30,16 +30,17 @@
 
 #include <cstdint>
 #include <random>
+#include <vector>
 
 #include "dns/io/service.hpp"
 #include "flows/icmp_echo_flows.hpp"
 #include "flows/tcp_flows.hpp"
 #include "flows/udp_flows.hpp"
 #include "loop/engine.hpp"
-#include "tap/tap_io.hpp"
-#include "wire/parse_error.hpp"
 #include "services/guest_state.hpp"
 #include "services/service_config.hpp"
+#include "tap/tap_io.hpp"
+#include "wire/parse_error.hpp"
 
 namespace tapir::stack {
 
@@ -62,7 +63,8 @@ class ServiceDispatcher final : public tap::FrameHandler, public loop::LoopHandl
   ServiceDispatcher(services::ServiceConfig cfg, services::GuestState& guest)
       : cfg_(std::move(cfg)), state_(guest) {}
 
-  void on_frame(wire::MutBytes frame, tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx) override;
+  void on_frame(wire::MutBytes frame, tap::FrameMeta& meta, MonoTime now,
+                loop::FrameSink& tx) override;
   void on_tick(MonoTime now, loop::FrameSink& tx) override;
   void on_batch_end(MonoTime now, loop::FrameSink& tx) override;
 
@@ -86,7 +88,9 @@ class ServiceDispatcher final : public tap::FrameHandler, public loop::LoopHandl
   // handled is completed first — on this path only.
   template <class F>
   void respond(loop::FrameSink& tx, F&& reply);
-  void udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now, loop::FrameSink& tx);
+  // `to_dns`: the datagrams go to the DNS service, else to the UDP flows.
+  void udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now,
+                    loop::FrameSink& tx, bool to_dns = false);
 
   services::ServiceConfig cfg_;
   // The frame being handled (on_frame) and its metadata, for respond().
@@ -99,6 +103,7 @@ class ServiceDispatcher final : public tap::FrameHandler, public loop::LoopHandl
   MonoTime next_second_{};
   services::GuestState& state_;
   DispatchStats stats_;
+  std::vector<std::byte> uso_scratch_;  // one datagram of a UDP GSO frame to the DNS address
   uint32_t ra_sent_ = 0;
   MonoTime next_ra_{};
   std::minstd_rand rng_{std::random_device{}()};

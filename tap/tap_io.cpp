@@ -21,8 +21,11 @@ Expected<void, wire::ParseError> complete_partial_checksum(wire::MutBytes frame,
   if (csum_start >= frame.size() || at + 2 > frame.size()) {
     return unexpected(wire::ParseError::kBadVnetHeader);
   }
+  // A result of 0 goes out as 0xffff, the same value in ones' complement:
+  // for UDP, 0 means "no checksum" (RFC 768), which IPv6 forbids (RFC 8200
+  // 8.1). Linux's skb_checksum_help() does the same for every protocol.
   const uint16_t sum = wire::internet_checksum(frame.subspan(csum_start));
-  wire::store_be16(frame, at, sum);
+  wire::store_be16(frame, at, sum == 0 ? 0xffff : sum);
   return {};
 }
 
@@ -194,20 +197,29 @@ void TapIo::drain(MonoTime now) {
 }
 
 void TapIo::deliver(wire::MutBytes all, MonoTime now) {
-  FrameMeta meta;
   if (frame_tap_ != nullptr) frame_tap_->on_frame(all.subspan(std::min(all.size(), cfg_.vnet_hdr_len)), false);
-  if (cfg_.vnet_hdr_len == 0) return handler_.on_frame(all, meta, now, tx_);
-  auto h = wire::VirtioNetHdrView::parse(all, cfg_.vnet_hdr_len);
-  if (!h) return stats_.drops.count(h.error());
-  wire::MutBytes frame = all.subspan(cfg_.vnet_hdr_len);
-  if (auto v = h->validate_against_frame(frame.size()); !v) return stats_.drops.count(v.error());
-  if (h->gso_type() != wire::vnet_gso::kNone) meta.gso_size = h->gso_size();
-  if (h->needs_csum()) {
-    meta.needs_csum = true;
-    meta.csum_start = h->csum_start();
-    meta.csum_offset = h->csum_offset();
+  auto f = parse_tap_frame(all, cfg_.vnet_hdr_len);
+  if (!f) return stats_.drops.count(f.error());
+  handler_.on_frame(f->frame, f->meta, now, tx_);
+}
+
+Expected<TapFrame, wire::ParseError> parse_tap_frame(wire::MutBytes all, size_t vnet_hdr_len) {
+  TapFrame f;
+  if (vnet_hdr_len == 0) {
+    f.frame = all;
+    return f;
   }
-  handler_.on_frame(frame, meta, now, tx_);
+  auto h = wire::VirtioNetHdrView::parse(all, vnet_hdr_len);
+  if (!h) return unexpected(h.error());
+  f.frame = all.subspan(vnet_hdr_len);
+  if (auto v = h->validate_against_frame(f.frame.size()); !v) return unexpected(v.error());
+  if (h->gso_type() != wire::vnet_gso::kNone) f.meta.gso_size = h->gso_size();
+  if (h->needs_csum()) {
+    f.meta.needs_csum = true;
+    f.meta.csum_start = h->csum_start();
+    f.meta.csum_offset = h->csum_offset();
+  }
+  return f;
 }
 
 }  // namespace tapir::tap

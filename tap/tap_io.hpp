@@ -164,9 +164,24 @@ class TapIo final : public loop::CompletionHandler {
   TapStats stats_;
 };
 
+// What TapIo does with what one read returned (`with_vnet_hdr`: the vnet
+// header of `vnet_hdr_len` bytes, then the frame; vnet_hdr_len 0 for a tap
+// without IFF_VNET_HDR, when it is all frame and the metadata is empty):
+// checks the header (VirtioNetHdrView::parse, validate_against_frame) and
+// gives the frame after it with its metadata. A pure function, so that it
+// can be tested and fuzzed without a tap (tests/fuzz/tap_frame_fuzz.cpp).
+// Errors: those of parse() and validate_against_frame(), which TapIo counts.
+struct TapFrame {
+  wire::MutBytes frame;
+  FrameMeta meta;
+};
+Expected<TapFrame, wire::ParseError> parse_tap_frame(wire::MutBytes with_vnet_hdr,
+                                                     size_t vnet_hdr_len);
+
 // Completes a partial checksum in place: the field at csum_start +
 // csum_offset holds the pseudo-header sum, and the ones' complement of the
-// sum from csum_start to the end replaces it (virtio 1.0, 5.1.6.2).
+// sum from csum_start to the end replaces it (virtio 1.0, 5.1.6.2); a sum
+// of 0 is stored as 0xffff (RFC 768).
 // Errors: kBadVnetHeader if the offsets do not fit the frame.
 Expected<void, wire::ParseError> complete_partial_checksum(wire::MutBytes frame, uint16_t csum_start,
                                                            uint16_t csum_offset);

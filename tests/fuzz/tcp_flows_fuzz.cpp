@@ -14,14 +14,18 @@
 //                byte, payload length byte (a well-formed reply with the
 //                right sequence numbers, so deep states are reachable)
 //   6            a forwarded connection towards the guest
-//   7            the kernel: byte even -> no SO_PEEK_OFF, as before Linux
-//                6.9 (only while no socket exists: a kernel does not change
-//                under its sockets); odd -> urgent data on a socket (index,
-//                length byte), read inline from its mark on
+//   7            the kernel: byte even -> with bit 1 clear, no SO_PEEK_OFF,
+//                as before Linux 6.9; with bit 1 set, a tap without
+//                IFF_VNET_HDR (--no-offload: MSS-sized segments with full
+//                checksums, guest frames without offload metadata); either
+//                only while no socket exists (a kernel does not change under
+//                its sockets); odd -> urgent data on a socket (index, length
+//                byte), read inline from its mark on
 //
 // Invariants checked: every frame tapir sends parses, fits, and carries a
-// TCP checksum that verifies; a FIN goes to the guest only once a host
-// peer finished; the flow count never exceeds the cap.
+// TCP checksum that verifies; without a vnet header, no frame asks for
+// offloads and none is larger than the MTU; a FIN goes to the guest only
+// once a host peer finished; the flow count never exceeds the cap.
 #include <poll.h>
 
 #include <cstdint>
@@ -144,15 +148,40 @@ std::vector<std::byte> reply_to(const std::vector<std::byte>& last, uint8_t flag
   return r;
 }
 
+// A tap opened without IFF_VNET_HDR: the same transmit buffers, but frames
+// go out as they are, so each must fit the MTU and carry full checksums.
+class NoVnetSink final : public loop::FrameSink {
+ public:
+  NoVnetSink(loop::FrameSink& q, uint32_t mtu) : q_(q), mtu_(mtu) {}
+  wire::MutBytes acquire() override { return q_.acquire(); }
+  using FrameSink::send;
+  void send(size_t len, const wire::VirtioNetHdrRepr& vnet) override {
+    if (vnet.gso_type != wire::vnet_gso::kNone || (vnet.flags & wire::vnet_flag::kNeedsCsum) != 0) {
+      __builtin_trap();
+    }
+    if (len > wire::kEthernetHeaderLen + mtu_) __builtin_trap();
+    q_.send(len, vnet);
+  }
+  void cancel() override { q_.cancel(); }
+  bool has_vnet_hdr() const override { return false; }
+  size_t free_slots() const override { return q_.free_slots(); }
+
+ private:
+  loop::FrameSink& q_;
+  uint32_t mtu_;
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   testing::FakeTcpHost host;
   g_host = &host;
   testing::FakeWatcher watcher;
-  auto tx = tap::TxQueue::detached(8, check_sent);
+  auto detached = tap::TxQueue::detached(8, check_sent);
   services::ServiceConfig cfg;
   cfg.plan.ipv6 = true;
+  NoVnetSink no_vnet(*detached, cfg.plan.mtu);
+  loop::FrameSink* tx = detached.get();
   TcpConfig tc{NatConfig{cfg.plan, false}, kMaxFlows, {}, 0x5eed};
   TcpFlows tcp(tc, host);
   tcp.set_watcher(&watcher);
@@ -173,7 +202,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         in.p += len;
         in.n -= len;
         tap::FrameMeta meta;
-        if ((op & 0x80) != 0 && frame.size() > 64) {
+        if ((op & 0x80) != 0 && frame.size() > 64 && tx->has_vnet_hdr()) {
           // As the engine would have accepted it: offsets inside the frame.
           meta.needs_csum = true;
           meta.csum_start = 34;
@@ -249,7 +278,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 7: {
         const uint8_t what = in.u8();
         if ((what & 1) == 0) {
-          if (host.sockets.empty()) host.peek_offset_works = false;
+          if (!host.sockets.empty()) break;
+          if ((what & 2) != 0) {
+            tx = &no_vnet;
+          } else {
+            host.peek_offset_works = false;
+          }
           break;
         }
         const uint8_t idx = in.u8();

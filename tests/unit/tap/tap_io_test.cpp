@@ -190,5 +190,34 @@ TEST(TapIo, PassesPartialChecksumsOnAndDropsBadVnetHeaders) {
   ::close(efd);
 }
 
+// RFC 768: a UDP checksum that computes to 0 is sent as all ones, since 0
+// means "none" — and over IPv6, where the checksum is mandatory (RFC 8200
+// 8.1), a 0 gets the datagram dropped. Completing a partial checksum is the
+// sender's offload, so it must do the same (as Linux's skb_checksum_help()
+// does); 0xffff is the same value in ones' complement, so TCP and ICMP are
+// not affected. Found by tap_frame_fuzz.
+TEST(TapIo, PartialChecksumThatComputesToZeroIsCompletedAsAllOnes) {
+  wire::Ipv6Addr src, dst;
+  src.octets = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00};
+  dst.octets = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x03};
+  constexpr size_t kL4 = 14 + 40;
+  Bytes frame(kL4 + 8 + 2, 0);
+  wire::MutBytes fb = wire::as_writable_bytes(frame);
+  wire::UdpRepr{40000, 53, 2}.emit(fb.subspan(kL4));
+  wire::Checksum pseudo;
+  pseudo.add_ipv6_pseudo(src, dst, wire::ipproto::kUdp, 10);
+  wire::store_be16(fb, kL4 + 6, pseudo.sum());  // what the guest's kernel leaves there
+  // A payload word that makes the sum all ones, so the checksum computes to 0.
+  const uint16_t sum =
+      wire::checksum_fold(wire::checksum_partial(wire::as_bytes(frame).subspan(kL4)));
+  wire::store_be16(fb, kL4 + 8, static_cast<uint16_t>(~sum));
+
+  ASSERT_TRUE(complete_partial_checksum(fb, kL4, 6));
+  auto udp = wire::UdpView::parse(wire::as_bytes(frame).subspan(kL4));
+  ASSERT_TRUE(udp);
+  EXPECT_EQ(udp->checksum(), 0xffff);
+  EXPECT_TRUE(udp->checksum_ok(src, dst));
+}
+
 }  // namespace
 }  // namespace tapir::tap
