@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/reason_counters.hpp"
+
 namespace tapir::dns {
 
 enum class MessageError : uint8_t {
@@ -29,10 +31,6 @@ inline constexpr size_t kMessageErrorCount = static_cast<size_t>(MessageError::k
 // Stable lowercase name for logs and stats: "truncated", "pointer_loop", ...
 const char* message_error_name(MessageError e) noexcept;
 
-struct MessageErrorCounters {
-  std::array<uint64_t, kMessageErrorCount> by_reason{};
-  void count(MessageError e) noexcept { ++by_reason[static_cast<size_t>(e)]; }
-  uint64_t operator[](MessageError e) const noexcept { return by_reason[static_cast<size_t>(e)]; }
-};
+using MessageErrorCounters = ReasonCounters<MessageError>;
 
 }  // namespace tapir::dns

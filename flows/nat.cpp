@@ -21,11 +21,6 @@ const char* martian_name(Martian m) {
   return "?";
 }
 
-uint64_t MartianCounters::total() const {
-  uint64_t t = 0;
-  for (uint64_t v : n) t += v;
-  return t;
-}
 
 std::optional<Martian> martian4(const wire::AddressPlan& plan, wire::Ipv4Addr dst) {
   const uint32_t top = dst.value >> 24;

@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "base/reason_counters.hpp"
 #include "wire/address_plan.hpp"
 
 namespace tapir::flows {
@@ -69,12 +70,7 @@ constexpr bool martian_answered(Martian m) {
 }
 
 // Per-reason drop counters, one set per flow module.
-struct MartianCounters {
-  std::array<uint64_t, kMartianCount> n{};
-  void count(Martian m) { ++n[static_cast<size_t>(m)]; }
-  uint64_t operator[](Martian m) const { return n[static_cast<size_t>(m)]; }
-  uint64_t total() const;
-};
+using MartianCounters = ReasonCounters<Martian, kMartianCount>;
 
 // The martian kind of a destination, if it is one.
 std::optional<Martian> martian4(const wire::AddressPlan& plan, wire::Ipv4Addr dst);

@@ -26,12 +26,6 @@ const char* parse_error_name(ParseError e) noexcept {
   return "unknown";
 }
 
-uint64_t DropCounters::total() const noexcept {
-  uint64_t t = 0;
-  for (uint64_t v : by_reason) t += v;
-  return t;
-}
-
 void store_bytes(MutBytes dst, size_t off, ConstBytes src) {
   TAPIR_CHECK(off <= dst.size() && src.size() <= dst.size() - off);
   if (!src.empty()) std::memcpy(dst.data() + off, src.data(), src.size());

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/reason_counters.hpp"
+
 namespace tapir::wire {
 
 enum class ParseError : uint8_t {
@@ -34,12 +36,7 @@ inline constexpr size_t kParseErrorCount = static_cast<size_t>(ParseError::kCoun
 // Stable lowercase name for logs, counters and the stats API: "truncated", ...
 const char* parse_error_name(ParseError e) noexcept;
 
-// Per-reason drop counters. Not atomic: each engine thread owns its own.
-struct DropCounters {
-  std::array<uint64_t, kParseErrorCount> by_reason{};
-  void count(ParseError e) noexcept { ++by_reason[static_cast<size_t>(e)]; }
-  uint64_t operator[](ParseError e) const noexcept { return by_reason[static_cast<size_t>(e)]; }
-  uint64_t total() const noexcept;
-};
+// Per-reason drop counters.
+using DropCounters = ReasonCounters<ParseError>;
 
 }  // namespace tapir::wire

@@ -64,7 +64,7 @@ stack::StackCounters known_counters() {
                       &t.tx_full}) {
     *p = ++n;
   }
-  for (auto& m : t.martians.n) m = ++n;
+  for (auto& m : t.martians.by_reason) m = ++n;
   c.tcp_active = ++n;
   auto& u = c.udp;
   for (uint64_t* p : {&u.created, &u.expired, &u.to_host, &u.to_guest, &u.send_errors, &u.refused,
@@ -72,14 +72,14 @@ stack::StackCounters known_counters() {
                       &u.reverse_created, &u.from_listener}) {
     *p = ++n;
   }
-  for (auto& m : u.martians.n) m = ++n;
+  for (auto& m : u.martians.by_reason) m = ++n;
   c.udp_active = ++n;
   auto& e = c.echo;
   for (uint64_t* p : {&e.created, &e.expired, &e.to_host, &e.to_guest, &e.prohibited,
                       &e.unreachable, &e.socket_errors, &e.table_full}) {
     *p = ++n;
   }
-  for (auto& m : e.martians.n) m = ++n;
+  for (auto& m : e.martians.by_reason) m = ++n;
   c.echo_active = ++n;
   c.echo_max = ++n;
   auto& f = c.forward;
@@ -161,7 +161,7 @@ TEST(StatsReply, EveryCounterInItsPlace) {
 TEST(StatsReply, WithoutDnsAndApi) {
   stack::StackCounters c;
   c.tcp.created = 1;
-  c.udp.martians.n[1] = 2;
+  c.udp.martians.by_reason[1] = 2;
   EXPECT_EQ(
       stats(c, nullptr, 0),
       R"({"return":{"bytes":{"from_guest":0,"to_guest":0},"drops":{"dns_disabled":0,)"
