@@ -28,11 +28,12 @@
 
 #include "base/expected.hpp"
 #include "wire/bytes.hpp"
+#include "wire/icmp_header.hpp"
 #include "wire/parse_error.hpp"
 
 namespace tapir::wire {
 
-inline constexpr size_t kIcmp4HeaderLen = 8;
+inline constexpr size_t kIcmp4HeaderLen = kIcmpHeaderLen;
 
 // Message types (IANA "ICMP Type Numbers").
 namespace icmp4_type {
@@ -73,79 +74,40 @@ constexpr bool icmp4_is_echo(uint8_t type) {
   return type == icmp4_type::kEchoRequest || type == icmp4_type::kEchoReply;
 }
 
-class Icmp4View {
+// A checked view of an ICMP message (valid as long as the parsed bytes are).
+class Icmp4View : public IcmpHeaderView {
  public:
-  static constexpr size_t kTypeOffset = 0;
-  static constexpr size_t kCodeOffset = 1;
-  static constexpr size_t kChecksumOffset = 2;
-  static constexpr size_t kRestOfHeaderOffset = 4;
-  static constexpr size_t kIdentifierOffset = 4;
-  static constexpr size_t kSequenceOffset = 6;
   static constexpr size_t kNextHopMtuOffset = 6;
   static constexpr size_t kPointerOffset = 4;
 
   // Errors: kTruncated (< 8 bytes). `message` is the whole IPv4 payload.
   static Expected<Icmp4View, ParseError> parse(ConstBytes message);
 
-  uint8_t type() const { return load_u8(bytes_, kTypeOffset); }
-  uint8_t code() const { return load_u8(bytes_, kCodeOffset); }
-  uint16_t checksum() const { return load_be16(bytes_, kChecksumOffset); }
-  uint32_t rest_of_header() const { return load_be32(bytes_, kRestOfHeaderOffset); }
   bool is_echo() const { return icmp4_is_echo(type()); }
   bool is_error() const { return icmp4_is_error(type()); }
   // The message sums to zero when its checksum is right.
   bool checksum_ok() const;
 
-  // Echo request/reply fields; other types have other data there.
-  uint16_t identifier() const { return load_be16(bytes_, kIdentifierOffset); }
-  uint16_t sequence() const { return load_be16(bytes_, kSequenceOffset); }
   // Destination unreachable / fragmentation needed (RFC 1191 4); 0 from
   // routers that predate RFC 1191.
   uint16_t next_hop_mtu() const { return load_be16(bytes_, kNextHopMtuOffset); }
   // Parameter problem: offset of the offending octet in the invoking datagram.
   uint8_t pointer() const { return load_u8(bytes_, kPointerOffset); }
 
-  // Spans share the lifetime of the parsed bytes.
-  ConstBytes body() const { return bytes_.subspan(kIcmp4HeaderLen); }
-  // For an error (is_error()): the quoted invoking IPv4 datagram, usually
-  // cut short, so parse it with care (its total length will not match).
-  ConstBytes invoking_packet() const { return body(); }
-  ConstBytes bytes() const { return bytes_; }
-
  private:
-  explicit Icmp4View(ConstBytes b) : bytes_(b) {}
-  ConstBytes bytes_;
+  explicit Icmp4View(ConstBytes b) : IcmpHeaderView(b) {}
 };
 
-// Echo request or reply header (code 0).
-struct Icmp4EchoRepr {
-  uint8_t type = icmp4_type::kEchoRequest;  // or kEchoReply
-  uint16_t identifier = 0;
-  uint16_t sequence = 0;
-
-  // Errors: kUnsupported (not an echo type). Lossless but for a non-zero
-  // code, which echo messages never carry (RFC 792), and the checksum.
-  static Expected<Icmp4EchoRepr, ParseError> parse(const Icmp4View& v);
-  static constexpr size_t buffer_len() { return kIcmp4HeaderLen; }
-  // Writes the 8-byte header with a zero checksum (out.size() >= 8).
-  void emit(MutBytes out) const;
-  bool operator==(const Icmp4EchoRepr&) const = default;
+// The family's traits for the shared header shapes (wire/icmp_header.hpp).
+struct Icmp4 {
+  using View = Icmp4View;
+  static constexpr uint8_t kEchoRequest = icmp4_type::kEchoRequest;
+  static constexpr uint8_t kDestUnreachable = icmp4_type::kDestUnreachable;
+  static constexpr bool is_echo(uint8_t t) { return icmp4_is_echo(t); }
+  static constexpr bool is_error(uint8_t t) { return icmp4_is_error(t); }
 };
-
-// Error message header: type, code and the 32-bit rest of header (next-hop
-// MTU, pointer or unused), followed by the invoking datagram as the body.
-struct Icmp4ErrorRepr {
-  uint8_t type = icmp4_type::kDestUnreachable;
-  uint8_t code = 0;
-  uint32_t rest_of_header = 0;
-
-  // Errors: kUnsupported (not an error type). Lossless but for the checksum.
-  static Expected<Icmp4ErrorRepr, ParseError> parse(const Icmp4View& v);
-  static constexpr size_t buffer_len() { return kIcmp4HeaderLen; }
-  // Writes the 8-byte header with a zero checksum (out.size() >= 8).
-  void emit(MutBytes out) const;
-  bool operator==(const Icmp4ErrorRepr&) const = default;
-};
+using Icmp4EchoRepr = IcmpEchoRepr<Icmp4>;
+using Icmp4ErrorRepr = IcmpErrorRepr<Icmp4>;
 
 // Sets the checksum of a complete message (header and body in place; the
 // checksum field's old value is ignored). message.size() >= 8.

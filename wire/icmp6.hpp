@@ -34,11 +34,12 @@
 #include "base/expected.hpp"
 #include "wire/addr.hpp"
 #include "wire/bytes.hpp"
+#include "wire/icmp_header.hpp"
 #include "wire/parse_error.hpp"
 
 namespace tapir::wire {
 
-inline constexpr size_t kIcmp6HeaderLen = 8;
+inline constexpr size_t kIcmp6HeaderLen = kIcmpHeaderLen;
 // RFC 4443 2.4 (c): an error message must fit in the IPv6 minimum MTU.
 inline constexpr size_t kIcmp6MaxErrorLen = 1280 - 40;
 
@@ -88,79 +89,41 @@ constexpr bool icmp6_is_echo(uint8_t type) {
   return type == icmp6_type::kEchoRequest || type == icmp6_type::kEchoReply;
 }
 
-class Icmp6View {
+// A checked view of an ICMPv6 message (valid as long as the parsed bytes are).
+class Icmp6View : public IcmpHeaderView {
  public:
-  static constexpr size_t kTypeOffset = 0;
-  static constexpr size_t kCodeOffset = 1;
-  static constexpr size_t kChecksumOffset = 2;
-  static constexpr size_t kRestOfHeaderOffset = 4;
-  static constexpr size_t kIdentifierOffset = 4;
-  static constexpr size_t kSequenceOffset = 6;
   static constexpr size_t kMtuOffset = 4;
   static constexpr size_t kPointerOffset = 4;
 
   // Errors: kTruncated (< 8 bytes). `message` is the whole upper-layer payload.
   static Expected<Icmp6View, ParseError> parse(ConstBytes message);
 
-  uint8_t type() const { return load_u8(bytes_, kTypeOffset); }
-  uint8_t code() const { return load_u8(bytes_, kCodeOffset); }
-  uint16_t checksum() const { return load_be16(bytes_, kChecksumOffset); }
-  uint32_t rest_of_header() const { return load_be32(bytes_, kRestOfHeaderOffset); }
   bool is_echo() const { return icmp6_is_echo(type()); }
   bool is_error() const { return icmp6_is_error(type()); }
   // The pseudo-header (addresses of the carrying IPv6 packet, next header
   // 58, the message length) and the message sum to zero when it is right.
   bool checksum_ok(const Ipv6Addr& src, const Ipv6Addr& dst) const;
 
-  // Echo request/reply fields; other types have other data there.
-  uint16_t identifier() const { return load_be16(bytes_, kIdentifierOffset); }
-  uint16_t sequence() const { return load_be16(bytes_, kSequenceOffset); }
   // Packet too big: the next-hop link's MTU.
   uint32_t mtu() const { return load_be32(bytes_, kMtuOffset); }
   // Parameter problem: offset of the offending octet in the invoking packet.
   uint32_t pointer() const { return load_be32(bytes_, kPointerOffset); }
 
-  // Spans share the lifetime of the parsed bytes.
-  ConstBytes body() const { return bytes_.subspan(kIcmp6HeaderLen); }
-  // For an error (is_error()): the quoted invoking IPv6 packet, often cut
-  // short, so parse it with care (its payload length will not match).
-  ConstBytes invoking_packet() const { return body(); }
-  ConstBytes bytes() const { return bytes_; }
-
  private:
-  explicit Icmp6View(ConstBytes b) : bytes_(b) {}
-  ConstBytes bytes_;
+  explicit Icmp6View(ConstBytes b) : IcmpHeaderView(b) {}
 };
 
-// Echo request or reply header (code 0).
-struct Icmp6EchoRepr {
-  uint8_t type = icmp6_type::kEchoRequest;  // or kEchoReply
-  uint16_t identifier = 0;
-  uint16_t sequence = 0;
-
-  // Errors: kUnsupported (not an echo type). Lossless but for a non-zero
-  // code, which echo messages never carry (RFC 4443 4.1), and the checksum.
-  static Expected<Icmp6EchoRepr, ParseError> parse(const Icmp6View& v);
-  static constexpr size_t buffer_len() { return kIcmp6HeaderLen; }
-  // Writes the 8-byte header with a zero checksum (out.size() >= 8).
-  void emit(MutBytes out) const;
-  bool operator==(const Icmp6EchoRepr&) const = default;
+// The family's traits for the shared header shapes (wire/icmp_header.hpp);
+// error types are those below 128 (RFC 4443 2.1).
+struct Icmp6 {
+  using View = Icmp6View;
+  static constexpr uint8_t kEchoRequest = icmp6_type::kEchoRequest;
+  static constexpr uint8_t kDestUnreachable = icmp6_type::kDestUnreachable;
+  static constexpr bool is_echo(uint8_t t) { return icmp6_is_echo(t); }
+  static constexpr bool is_error(uint8_t t) { return icmp6_is_error(t); }
 };
-
-// Error message header: type (< 128), code and the 32-bit rest of header
-// (MTU, pointer or unused), followed by the invoking packet as the body.
-struct Icmp6ErrorRepr {
-  uint8_t type = icmp6_type::kDestUnreachable;
-  uint8_t code = 0;
-  uint32_t rest_of_header = 0;
-
-  // Errors: kUnsupported (not an error type). Lossless but for the checksum.
-  static Expected<Icmp6ErrorRepr, ParseError> parse(const Icmp6View& v);
-  static constexpr size_t buffer_len() { return kIcmp6HeaderLen; }
-  // Writes the 8-byte header with a zero checksum (out.size() >= 8).
-  void emit(MutBytes out) const;
-  bool operator==(const Icmp6ErrorRepr&) const = default;
-};
+using Icmp6EchoRepr = IcmpEchoRepr<Icmp6>;
+using Icmp6ErrorRepr = IcmpErrorRepr<Icmp6>;
 
 // Sets the checksum of a complete message (header and body in place; the
 // checksum field's old value is ignored) to be carried from `src` to `dst`.
