@@ -17,19 +17,28 @@ int hex_value(char c) {
   return -1;
 }
 
+// The fixed-size byte arrays of MacAddr and Ipv6Addr, at `off` in `b`.
+template <size_t N>
+void load_octets(ConstBytes b, size_t off, std::array<uint8_t, N>& octets) {
+  TAPIR_CHECK(off + N <= b.size());
+  for (size_t i = 0; i < N; ++i) octets[i] = static_cast<uint8_t>(b[off + i]);
+}
+
+template <size_t N>
+void store_octets(MutBytes b, size_t off, const std::array<uint8_t, N>& octets) {
+  TAPIR_CHECK(off + N <= b.size());
+  for (size_t i = 0; i < N; ++i) b[off + i] = std::byte{octets[i]};
+}
+
 }  // namespace
 
 MacAddr MacAddr::load(ConstBytes b, size_t off) {
-  TAPIR_CHECK(off + 6 <= b.size());
   MacAddr m;
-  for (size_t i = 0; i < 6; ++i) m.octets[i] = static_cast<uint8_t>(b[off + i]);
+  load_octets(b, off, m.octets);
   return m;
 }
 
-void MacAddr::store(MutBytes b, size_t off) const {
-  TAPIR_CHECK(off + 6 <= b.size());
-  for (size_t i = 0; i < 6; ++i) b[off + i] = std::byte{octets[i]};
-}
+void MacAddr::store(MutBytes b, size_t off) const { store_octets(b, off, octets); }
 
 std::optional<MacAddr> MacAddr::parse(std::string_view text) {
   // "xx:xx:xx:xx:xx:xx" is exactly 17 characters.
@@ -84,16 +93,12 @@ std::string Ipv4Addr::to_string() const {
 }
 
 Ipv6Addr Ipv6Addr::load(ConstBytes b, size_t off) {
-  TAPIR_CHECK(off + 16 <= b.size());
   Ipv6Addr a;
-  for (size_t i = 0; i < 16; ++i) a.octets[i] = static_cast<uint8_t>(b[off + i]);
+  load_octets(b, off, a.octets);
   return a;
 }
 
-void Ipv6Addr::store(MutBytes b, size_t off) const {
-  TAPIR_CHECK(off + 16 <= b.size());
-  for (size_t i = 0; i < 16; ++i) b[off + i] = std::byte{octets[i]};
-}
+void Ipv6Addr::store(MutBytes b, size_t off) const { store_octets(b, off, octets); }
 
 std::optional<Ipv6Addr> Ipv6Addr::parse(std::string_view text) {
   // inet_pton implements exactly RFC 4291 2.2 and needs a NUL-terminated

@@ -17,19 +17,13 @@ size_t TcpFrameRepr::emit(MutBytes out, ChecksumCaps caps, VirtioNetHdrRepr& vne
   EthernetRepr{dst_mac, src_mac, v6 ? ethertype::kIpv6 : ethertype::kIpv4}.emit(out);
   MutBytes ip_out = out.subspan(kEthernetHeaderLen);
   if (v6) {
-    Ipv6Repr ip;
-    ip.src = src.as_v6();
-    ip.dst = dst.as_v6();
-    ip.next_header = ipproto::kTcp;
-    ip.payload_len = l4_len;
-    ip.emit(ip_out);
+    Ipv6Repr{.src = src.as_v6(), .dst = dst.as_v6(), .next_header = ipproto::kTcp,
+             .payload_len = l4_len}
+        .emit(ip_out);
   } else {
-    Ipv4Repr ip;
-    ip.src = src.as_v4();
-    ip.dst = dst.as_v4();
-    ip.protocol = ipproto::kTcp;
-    ip.payload_len = l4_len;
-    ip.emit(ip_out);
+    Ipv4Repr{.src = src.as_v4(), .dst = dst.as_v4(), .protocol = ipproto::kTcp,
+             .payload_len = l4_len}
+        .emit(ip_out);
   }
   MutBytes segment = out.subspan(l4, l4_len);
   const bool wrote = tcp.emit(segment);
