@@ -285,9 +285,7 @@ std::optional<Ipv4Addr> dhcp4_slot_address(const AddressPlan& p, size_t slot) {
 bool dhcp4_address_bound(Ipv4Addr a, const ServiceConfig& cfg, const GuestState& state,
                          MonoTime now) {
   const auto slot = slot_of(cfg.plan, a);
-  if (!slot) return false;
-  const auto& lease = state.leases4.at(*slot);
-  return lease.state == LeaseState::kBound && lease.active(now);
+  return slot && state.leases4.at(*slot).bound(now);
 }
 
 ServiceResult dhcp4_reply(const EthernetView& eth, const Ipv4View& ip, const UdpView& udp,

@@ -43,7 +43,7 @@ std::optional<Ipv6Addr> lease_for(const Duid& duid, LeaseState ls, const Service
   });
   if (!slot) return std::nullopt;
   const auto& lease = gs.leases6.at(*slot);
-  const bool bound = lease.client == duid && lease.state == LeaseState::kBound && lease.active(now);
+  const bool bound = lease.client == duid && lease.bound(now);
   if (ls == LeaseState::kOffered && bound) ls = LeaseState::kBound;  // keep the binding
   const Duration hold =
       ls == LeaseState::kBound ? Duration::seconds(cfg.lease_time) : kAdvertiseHold;
@@ -227,9 +227,7 @@ std::optional<Ipv6Addr> dhcp6_slot_address(const AddressPlan& plan, size_t slot)
 bool dhcp6_address_bound(const Ipv6Addr& a, const ServiceConfig& cfg, const GuestState& state,
                          MonoTime now) {
   const auto slot = slot_of(cfg.plan, a);
-  if (!slot) return false;
-  const auto& lease = state.leases6.at(*slot);
-  return lease.state == LeaseState::kBound && lease.active(now);
+  return slot && state.leases6.at(*slot).bound(now);
 }
 
 ServiceResult dhcp6_reply(const EthernetView& eth, const Ipv6View& ip, const UdpView& udp,

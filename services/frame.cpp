@@ -13,6 +13,19 @@ void emit_ethernet(MutBytes out, L2Addrs l2, uint16_t type) {
   EthernetRepr{l2.dst, l2.src, type}.emit(out);
 }
 
+// The Ethernet and IPv6 headers in front of an `l4_len`-byte upper layer
+// already in place; returns the frame's length.
+size_t finish_ipv6(MutBytes out, L2Addrs l2, const Ipv6Addr& src, const Ipv6Addr& dst,
+                   uint8_t next_header, uint8_t hop_limit, size_t l4_len) {
+  const size_t total = kL4v6Offset + l4_len;
+  TAPIR_CHECK(total <= out.size());
+  emit_ethernet(out, l2, ethertype::kIpv6);
+  Ipv6Repr{.src = src, .dst = dst, .next_header = next_header, .hop_limit = hop_limit,
+           .payload_len = l4_len}
+      .emit(out.subspan(kIpv6Offset));
+  return total;
+}
+
 }  // namespace
 
 size_t finish_ipv4(MutBytes out, L2Addrs l2, Ipv4Addr src, Ipv4Addr dst, uint8_t protocol,
@@ -20,13 +33,9 @@ size_t finish_ipv4(MutBytes out, L2Addrs l2, Ipv4Addr src, Ipv4Addr dst, uint8_t
   const size_t total = kL4v4Offset + l4_len;
   TAPIR_CHECK(total <= out.size());
   emit_ethernet(out, l2, ethertype::kIpv4);
-  Ipv4Repr ip;
-  ip.src = src;
-  ip.dst = dst;
-  ip.protocol = protocol;
-  ip.dont_fragment = false;
-  ip.payload_len = l4_len;
-  ip.emit(out.subspan(kIpv4Offset));
+  Ipv4Repr{.src = src, .dst = dst, .protocol = protocol, .dont_fragment = false,
+           .payload_len = l4_len}
+      .emit(out.subspan(kIpv4Offset));
   return total;
 }
 
@@ -48,15 +57,7 @@ size_t finish_udp6(MutBytes out, L2Addrs l2, const Ipv6Addr& src, const Ipv6Addr
   MutBytes udp = out.subspan(kL4v6Offset, udp_len);
   UdpRepr{src_port, dst_port, payload_len}.emit(udp);
   fill_udp_checksum(udp, src, dst);
-  emit_ethernet(out, l2, ethertype::kIpv6);
-  Ipv6Repr ip;
-  ip.src = src;
-  ip.dst = dst;
-  ip.next_header = ipproto::kUdp;
-  ip.hop_limit = hop_limit;
-  ip.payload_len = udp_len;
-  ip.emit(out.subspan(kIpv6Offset));
-  return total;
+  return finish_ipv6(out, l2, src, dst, ipproto::kUdp, hop_limit, udp_len);
 }
 
 size_t finish_icmp6(MutBytes out, L2Addrs l2, const Ipv6Addr& src, const Ipv6Addr& dst,
@@ -64,15 +65,7 @@ size_t finish_icmp6(MutBytes out, L2Addrs l2, const Ipv6Addr& src, const Ipv6Add
   const size_t total = kL4v6Offset + icmp_len;
   TAPIR_CHECK(total <= out.size());
   icmp6_fill_checksum(out.subspan(kL4v6Offset, icmp_len), src, dst);
-  emit_ethernet(out, l2, ethertype::kIpv6);
-  Ipv6Repr ip;
-  ip.src = src;
-  ip.dst = dst;
-  ip.next_header = ipproto::kIcmpv6;
-  ip.hop_limit = hop_limit;
-  ip.payload_len = icmp_len;
-  ip.emit(out.subspan(kIpv6Offset));
-  return total;
+  return finish_ipv6(out, l2, src, dst, ipproto::kIcmpv6, hop_limit, icmp_len);
 }
 
 }  // namespace tapir::services

@@ -53,6 +53,8 @@ struct Lease {
   bool active(MonoTime now) const {
     return (state == LeaseState::kBound || state == LeaseState::kOffered) && now < expires;
   }
+  // Acknowledged (not only offered) and not expired.
+  bool bound(MonoTime now) const { return state == LeaseState::kBound && now < expires; }
   // May be given to another client.
   bool reclaimable(MonoTime now) const {
     if (state == LeaseState::kFree || state == LeaseState::kReleased) return true;
