@@ -20,6 +20,38 @@ uint32_t be32(wire::Ipv4Addr a) { return __builtin_bswap32(a.value); }
 // requests and their ACKs are tiny, so a fixed 8 KiB is plenty.
 constexpr size_t kBufSize = 8192;
 
+// An RTM_NEWADDR request for `ifindex` (universe scope) in `buf`; the
+// caller adds the attributes.
+nlmsghdr* new_address(char* buf, unsigned char family, int ifindex, unsigned prefix_len,
+                      unsigned char flags) {
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWADDR;
+  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+  ifa->ifa_family = family;
+  ifa->ifa_prefixlen = static_cast<unsigned char>(prefix_len);
+  ifa->ifa_flags = flags;
+  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa->ifa_index = static_cast<unsigned>(ifindex);
+  return nlh;
+}
+
+// An RTM_NEWROUTE request for a default route (prefix length 0) of the
+// main table in `buf`; the caller adds the gateway and the interface.
+nlmsghdr* new_default_route(char* buf, unsigned char family) {
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWROUTE;
+  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+  rtm->rtm_family = family;
+  rtm->rtm_dst_len = 0;
+  rtm->rtm_table = RT_TABLE_MAIN;
+  rtm->rtm_protocol = RTPROT_BOOT;
+  rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+  rtm->rtm_type = RTN_UNICAST;
+  return nlh;
+}
+
 }  // namespace
 
 SysResult<Netlink> Netlink::open() {
@@ -72,14 +104,7 @@ SysResult<void> Netlink::set_link(int ifindex, bool up, unsigned mtu, const wire
 
 SysResult<void> Netlink::add_address4(int ifindex, wire::Ipv4Addr addr, unsigned prefix_len) {
   alignas(nlmsghdr) char buf[kBufSize];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_NEWADDR;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
-  ifa->ifa_family = AF_INET;
-  ifa->ifa_prefixlen = static_cast<unsigned char>(prefix_len);
-  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-  ifa->ifa_index = static_cast<unsigned>(ifindex);
+  nlmsghdr* nlh = new_address(buf, AF_INET, ifindex, prefix_len, 0);
   mnl_attr_put_u32(nlh, IFA_LOCAL, be32(addr));
   mnl_attr_put_u32(nlh, IFA_ADDRESS, be32(addr));
   // The broadcast address, as SIOCSIFNETMASK would have set it.
@@ -90,15 +115,8 @@ SysResult<void> Netlink::add_address4(int ifindex, wire::Ipv4Addr addr, unsigned
 
 SysResult<void> Netlink::add_address6(int ifindex, const wire::Ipv6Addr& addr, unsigned prefix_len) {
   alignas(nlmsghdr) char buf[kBufSize];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_NEWADDR;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
-  ifa->ifa_family = AF_INET6;
-  ifa->ifa_prefixlen = static_cast<unsigned char>(prefix_len);
-  ifa->ifa_flags = IFA_F_NODAD;  // tapir owns the link: nothing else can hold the address
-  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-  ifa->ifa_index = static_cast<unsigned>(ifindex);
+  // IFA_F_NODAD: tapir owns the link, nothing else can hold the address.
+  nlmsghdr* nlh = new_address(buf, AF_INET6, ifindex, prefix_len, IFA_F_NODAD);
   mnl_attr_put(nlh, IFA_LOCAL, 16, addr.octets.data());
   mnl_attr_put(nlh, IFA_ADDRESS, 16, addr.octets.data());
   return transact(nlh, "add address (RTM_NEWADDR)");
@@ -106,16 +124,7 @@ SysResult<void> Netlink::add_address6(int ifindex, const wire::Ipv6Addr& addr, u
 
 SysResult<void> Netlink::add_default_route4(int ifindex, wire::Ipv4Addr gateway) {
   alignas(nlmsghdr) char buf[kBufSize];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_NEWROUTE;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
-  rtm->rtm_family = AF_INET;
-  rtm->rtm_dst_len = 0;
-  rtm->rtm_table = RT_TABLE_MAIN;
-  rtm->rtm_protocol = RTPROT_BOOT;
-  rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-  rtm->rtm_type = RTN_UNICAST;
+  nlmsghdr* nlh = new_default_route(buf, AF_INET);
   mnl_attr_put_u32(nlh, RTA_GATEWAY, be32(gateway));
   mnl_attr_put_u32(nlh, RTA_OIF, static_cast<uint32_t>(ifindex));
   return transact(nlh, "add default route (RTM_NEWROUTE)");
@@ -123,15 +132,7 @@ SysResult<void> Netlink::add_default_route4(int ifindex, wire::Ipv4Addr gateway)
 
 SysResult<void> Netlink::add_default_route6(int ifindex, const wire::Ipv6Addr& gateway) {
   alignas(nlmsghdr) char buf[kBufSize];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_NEWROUTE;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
-  rtm->rtm_family = AF_INET6;
-  rtm->rtm_table = RT_TABLE_MAIN;
-  rtm->rtm_protocol = RTPROT_BOOT;
-  rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-  rtm->rtm_type = RTN_UNICAST;
+  nlmsghdr* nlh = new_default_route(buf, AF_INET6);
   mnl_attr_put(nlh, RTA_GATEWAY, 16, gateway.octets.data());
   mnl_attr_put_u32(nlh, RTA_OIF, static_cast<uint32_t>(ifindex));
   return transact(nlh, "add default route (RTM_NEWROUTE)");
