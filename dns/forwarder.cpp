@@ -302,16 +302,22 @@ bool Forwarder::send_attempt(uint32_t slot, size_t upstream, MonoTime now) {
   return true;
 }
 
+// The question as the pending query asks it upstream, DO included: the
+// cache key includes DO, so the answer must match it.
+QuerySpec Forwarder::question_of(const Pending& p) {
+  return QuerySpec{.qname = p.qname,
+                   .qtype = p.qtype,
+                   .qclass = p.qclass,
+                   .rd = p.rd,
+                   .cd = p.cd,
+                   .dnssec_ok = p.dnssec_ok,
+                   .loop_nonce = std::nullopt};
+}
+
 size_t Forwarder::build_attempt_query(const Pending& p, const Attempt& a) {
-  QuerySpec spec;
+  QuerySpec spec = question_of(p);
   spec.id = a.id;
   spec.loop_nonce = a.nonce;
-  spec.qname = p.qname;
-  spec.qtype = p.qtype;
-  spec.qclass = p.qclass;
-  spec.rd = p.rd;
-  spec.cd = p.cd;
-  spec.dnssec_ok = p.dnssec_ok;  // the cache key includes DO, so the answer must match it
   const auto len = build_query(MutBytes(upstream_), spec);
   TAPIR_CHECK(len.has_value());  // one question in 64 KiB always fits
   return *len;
@@ -459,15 +465,12 @@ void Forwarder::fail_pending(uint32_t slot) {
     const Waiter& w = waiters_[static_cast<size_t>(i)];
     // Rebuild the client's query from what we kept, and answer it SERVFAIL
     // (RFC 1035 4.1.1; DESIGN.md: a failure is never NXDOMAIN).
-    QuerySpec spec;
+    QuerySpec spec = question_of(p);
     spec.id = w.id;
-    spec.qname = w.qname;
-    spec.qtype = p.qtype;
-    spec.qclass = p.qclass;
+    spec.qname = w.qname;  // the client's spelling
     spec.rd = w.rd;
     spec.cd = w.cd;
     spec.edns_udp_size = w.edns ? std::optional<uint16_t>(kAdvertisedUdpSize) : std::nullopt;
-    spec.dnssec_ok = p.dnssec_ok;
     const auto qlen = build_query(MutBytes(upstream_), spec);
     TAPIR_CHECK(qlen.has_value());
     const auto n = build_error_response(MutBytes(scratch_), ConstBytes(upstream_).first(*qlen),

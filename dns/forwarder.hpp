@@ -99,6 +99,7 @@
 #include "dns/endpoint.hpp"
 #include "dns/keyed_hash.hpp"
 #include "dns/message.hpp"
+#include "dns/message_build.hpp"
 #include "dns/upstream_set.hpp"
 #include "wire/addr.hpp"
 
@@ -321,6 +322,8 @@ class Forwarder {
   void deliver(const Waiter& w, size_t len);
   // Asks the attempt's upstream again over TCP; false if the glue could not.
   bool retry_over_tcp(uint32_t slot, Attempt& a, AttemptRef ref, MonoTime now);
+  // The pending question as it is asked upstream (ID and nonce unset).
+  static QuerySpec question_of(const Pending& p);
   size_t build_attempt_query(const Pending& p, const Attempt& a);
   void answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode);
 
