@@ -76,6 +76,7 @@
 #include "wire/ipv6.hpp"
 #include "wire/proto.hpp"
 #include "wire/udp.hpp"
+#include "tests/support/fake_watcher.hpp"
 
 namespace {
 
@@ -91,48 +92,7 @@ void check(bool ok, int line = __builtin_LINE()) {
 
 const wire::MacAddr kGuestMac{{0x52, 0x54, 0, 0x12, 0x34, 0x56}};
 
-class Watcher final : public loop::SocketWatcher {
- public:
-  struct Entry {
-    int fd = -1;
-    unsigned events = 0;
-    loop::SocketClient* client = nullptr;
-    uint64_t cookie = 0;
-    uint32_t generation = 0;
-    bool live = false;
-  };
-  loop::WatchHandle watch(int fd, unsigned events, loop::SocketClient& client,
-                          uint64_t cookie) override {
-    check(fd >= 0);
-    size_t i = 0;
-    while (i < entries.size() && entries[i].live) ++i;
-    if (i == entries.size()) {
-      if (entries.size() == kSlots) return {};
-      entries.emplace_back();
-    }
-    Entry& e = entries[i];
-    e = Entry{fd, events, &client, cookie, e.generation + 1, true};
-    return {static_cast<uint32_t>(i), e.generation};
-  }
-  void unwatch(loop::WatchHandle h) override { find(h).live = false; }
-  void set_events(loop::WatchHandle h, unsigned events) override { find(h).events = events; }
-  size_t live() const {
-    size_t n = 0;
-    for (const Entry& e : entries) n += e.live ? 1 : 0;
-    return n;
-  }
-  std::vector<Entry> entries;
-  static constexpr size_t kSlots = 48;
-  uint64_t skip_cookie = ~uint64_t{0};  // the timerfd: time is the script's
-
- private:
-  Entry& find(loop::WatchHandle h) {
-    check(h.valid() && h.slot < entries.size());
-    Entry& e = entries[h.slot];
-    check(e.live && e.generation == h.generation);
-    return e;
-  }
-};
+constexpr size_t kWatchSlots = 48;
 
 struct Input {
   const uint8_t* p;
@@ -316,7 +276,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int sndbuf = 1024 << ((conf >> 1) & 3) * 3;  // 1 KiB .. 512 KiB
 
     const bool upstream = (conf & 1) != 0;
-    Watcher watcher;
+    testing::FakeWatcher watcher;
+    watcher.max_slots = kWatchSlots;
+    watcher.strict = true;
+    uint64_t skip_cookie = ~uint64_t{0};  // the timerfd: time is the script's
     dns::DnsService dns(plan, cfg);
     dns.attach(watcher);
     services::ServiceConfig scfg;
@@ -324,8 +287,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     services::GuestState state;
     stack::ServiceDispatcher dispatcher(scfg, state);
     dispatcher.set_dns(&dns);
-    for (const auto& e : watcher.entries) {
-      if (e.live) watcher.skip_cookie = e.cookie;  // the timerfd, the only watch so far
+    for (const auto& e : watcher.watches) {
+      if (e.active) skip_cookie = e.cookie;  // the timerfd, the only watch so far
     }
     MonoTime now = mono_now();
 
@@ -335,9 +298,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // Until nothing is ready, a bounded number of rounds.
       for (int round = 0; round < 8; ++round) {
         bool any = false;
-        for (size_t i = 0; i < watcher.entries.size(); ++i) {
-          const Watcher::Entry e = watcher.entries[i];
-          if (!e.live || e.cookie == watcher.skip_cookie) continue;
+        for (size_t i = 0; i < watcher.watches.size(); ++i) {
+          const testing::FakeWatcher::Watch e = watcher.watches[i];
+          if (!e.active || e.cookie == skip_cookie) continue;
           pollfd p{e.fd, static_cast<short>(e.events), 0};
           if (::poll(&p, 1, 0) != 1 || p.revents == 0) continue;
           any = true;
@@ -446,7 +409,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           // answers still unread by the guest or not (RFC 7766 6.2.3).
           for (GuestStream& g : streams) g.idle = g.idle || now - g.last_sent >= cfg.stream_idle;
           dns.on_tick(now, *tx);
-          dns.on_socket(watcher.skip_cookie, POLLIN, now, *tx);  // the timer's turn, too
+          dns.on_socket(skip_cookie, POLLIN, now, *tx);  // the timer's turn, too
           break;
         case 7: serve(); break;
         case 8: {
@@ -502,7 +465,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (GuestStream& s : streams) check(s.fd < 0 || s.closed_by_service);
     check(dns.forwarder().pending() == 0);
     // What stays watched is the timer and the idle pooled sockets.
-    check(watcher.live() == 1 + dns.udp_sockets());
+    check(watcher.active_count() == 1 + dns.udp_sockets());
   }
   for (GuestStream& s : streams) {
     if (s.fd >= 0) ::close(s.fd);

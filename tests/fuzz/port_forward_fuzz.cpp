@@ -63,6 +63,7 @@
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/proto.hpp"
+#include "tests/support/fake_watcher.hpp"
 
 namespace {
 
@@ -163,42 +164,7 @@ sockaddr_storage to_sockaddr(const IpAddr& a, uint16_t port, socklen_t& len) {
   return ss;
 }
 
-class Watcher final : public loop::SocketWatcher {
- public:
-  struct Entry {
-    int fd = -1;
-    unsigned events = 0;
-    loop::SocketClient* client = nullptr;
-    uint64_t cookie = 0;
-    uint32_t generation = 0;
-    bool live = false;
-  };
-  loop::WatchHandle watch(int fd, unsigned events, loop::SocketClient& client,
-                          uint64_t cookie) override {
-    check(fd >= 0);
-    size_t i = 0;
-    while (i < entries.size() && entries[i].live) ++i;
-    if (i == entries.size()) {
-      if (entries.size() == kSlots) return {};
-      entries.emplace_back();
-    }
-    Entry& e = entries[i];
-    e = Entry{fd, events, &client, cookie, e.generation + 1, true};
-    return {static_cast<uint32_t>(i), e.generation};
-  }
-  void unwatch(loop::WatchHandle h) override { find(h).live = false; }
-  void set_events(loop::WatchHandle h, unsigned events) override { find(h).events = events; }
-  std::vector<Entry> entries;
-  static constexpr size_t kSlots = 12;
-
- private:
-  Entry& find(loop::WatchHandle h) {
-    check(h.valid() && h.slot < entries.size());
-    Entry& e = entries[h.slot];
-    check(e.live && e.generation == h.generation);
-    return e;
-  }
-};
+constexpr size_t kWatchSlots = 12;
 
 struct Sink final : flows::ForwardSink {
   bool take = true;
@@ -254,7 +220,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check(arp.has_value() && arp->operation() == wire::arp_op::kRequest);
       asked.push_back(arp->target_ip());
     });
-    Watcher watcher;
+    testing::FakeWatcher watcher;
+    watcher.max_slots = kWatchSlots;
+    watcher.strict = true;
     flows::PortForwarder fwd(plan, [&] {
       flows::GuestInfo g;
       if (mac_known) g.mac = guest_mac;
@@ -271,9 +239,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto serve = [&] {
       for (int round = 0; round < 4; ++round) {
         bool any = false;
-        for (size_t i = 0; i < watcher.entries.size(); ++i) {
-          const Watcher::Entry e = watcher.entries[i];
-          if (!e.live || e.cookie == 0) continue;  // the timer: time is the script's
+        for (size_t i = 0; i < watcher.watches.size(); ++i) {
+          const testing::FakeWatcher::Watch e = watcher.watches[i];
+          if (!e.active || e.cookie == 0) continue;  // the timer: time is the script's
           pollfd p{e.fd, static_cast<short>(e.events), 0};
           if (::poll(&p, 1, 0) != 1 || p.revents == 0) continue;
           any = true;
@@ -315,7 +283,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           } else if (!got) {
             // Only the watcher's slots may run out.
             check(got.error().error == flows::ForwardError::kTableFull &&
-                  fwd.size() + 1 >= Watcher::kSlots);
+                  fwd.size() + 1 >= kWatchSlots);
           } else {
             check(*got > last_id);
             last_id = *got;
