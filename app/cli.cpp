@@ -127,14 +127,41 @@ bool parse_port_range(std::string_view s, uint16_t& first, uint16_t& last) {
   return one(s.substr(0, dash), first) && one(s.substr(dash + 1), last) && first <= last;
 }
 
+// An error names what the user gave, and is printed as one line after
+// "tapir: ": control characters in it are written as escapes (\n, \t,
+// \xNN), so an argument holding a newline cannot split or forge a line.
+std::string one_line(std::string s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    }
+  }
+  return out;
+}
+
+template <class T>
+Expected<T, std::string> one_line(Expected<T, std::string> r) {
+  if (!r) return unexpected(one_line(std::move(r.error())));
+  return r;
+}
+
 std::string not_yet(const char* opt, const char* issue) {
   return std::string(opt) + " is not implemented in this build of tapir yet (" + issue + ")";
 }
 
-}  // namespace
-
-Expected<std::vector<flows::ForwardRule>, std::string> parse_publish(std::string_view spec,
-                                                                    bool ipv6) {
+Expected<std::vector<flows::ForwardRule>, std::string> parse_publish_spec(std::string_view spec,
+                                                                         bool ipv6) {
   const std::string quoted = "invalid -p/--publish \"" + std::string(spec) + "\": ";
   auto fail = [&](const std::string& why) { return unexpected(quoted + why); };
   std::string_view rest = spec;
@@ -193,6 +220,8 @@ Expected<std::vector<flows::ForwardRule>, std::string> parse_publish(std::string
   }
   return rules;
 }
+
+}  // namespace
 
 bool Options::ipv6_wanted(bool host_has_ipv6_default) const {
   if (disable_ipv6) return false;
@@ -276,7 +305,9 @@ const char* usage_text() {
          "-v, --version            show version and exit\n";
 }
 
-Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
+namespace {
+
+Expected<Options, std::string> parse_arguments(int argc, char* const* argv) {
   Options o;
   int first = 1;
   if (argc > 1 && std::strcmp(argv[1], "run") == 0) {
@@ -488,7 +519,7 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
   // Checked now, placed after the target is known (IPv6 depends on it):
   // main() calls parse_publish again with the final answer.
   for (const auto& spec : publish_specs) {
-    auto rules = parse_publish(spec, false);
+    auto rules = parse_publish_spec(spec, false);
     if (!rules) return unexpected(rules.error());
   }
   o.publish_specs = std::move(publish_specs);
@@ -530,6 +561,17 @@ Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
     return unexpected(std::string("--macaddr cannot be specified when --configure or -c is not specified"));
   }
   return o;
+}
+
+}  // namespace
+
+Expected<std::vector<flows::ForwardRule>, std::string> parse_publish(std::string_view spec,
+                                                                    bool ipv6) {
+  return one_line(parse_publish_spec(spec, ipv6));
+}
+
+Expected<Options, std::string> parse_command_line(int argc, char* const* argv) {
+  return one_line(parse_arguments(argc, argv));
 }
 
 }  // namespace tapir::app

@@ -68,6 +68,22 @@ TEST(Cli, TapirsOwnErrorsNameTheProblem) {
   }
 }
 
+// Found by cli_fuzz: a -p spec holding a newline made a two-line error.
+// What the user typed is quoted with its control characters escaped, so an
+// error stays one line whatever the argument holds.
+TEST(Cli, AnErrorIsOneLineWhateverTheArgumentHolds) {
+  auto p = parse_publish("80:80\n80", false);
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error(), "invalid -p/--publish \"80:80\\n80\": guest port must be 1-65535 or a "
+                       "range N-M of them, not \"80\\n80\"");
+  auto a = parse({"1", "tap0", std::string("x\ny\tz\x01\x7f", 7)});
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error(), "unexpected argument: x\\ny\\tz\\x01\\x7f");
+  auto m = parse({"-c", "--macaddress=\r", "1", "tap0"});
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error(), "\"\\x0d\" is an invalid MAC address.");
+}
+
 TEST(Cli, UnimplementedOptionsAreRefusedByName) {
   for (const char* opt : {"--enable-sandbox", "--enable-seccomp"}) {
     auto r = parse({opt, "1", "tap0"});
