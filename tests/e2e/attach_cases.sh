@@ -26,11 +26,6 @@ start_guest() {
 }
 in_guest() { nsenter -t "$GUEST" -U -n --preserve-credentials "$@"; }
 
-# wait_for COND...: polls COND up to 10 s.
-wait_for() {
-  for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done
-  return 1
-}
 # wait_exit PID: waits up to 10 s for PID to end; sets EXIT_CODE.
 # (kill -0 succeeds on a zombie, so an exited-but-unreaped child counts as
 # gone: its state in /proc is Z.)

@@ -15,7 +15,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-wait_for() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
 
 # api REQUEST: the reply, as one line.
 api() { printf '%s' "$1" | socat -t 5 -T 10 - "UNIX-CONNECT:$API" 2>/dev/null; }
@@ -248,31 +247,37 @@ api_is "api: answers again once they are gone" '{"execute":"remove_hostfwd","arg
   "$(err 'bad request: remove_hostfwd: bad arguments.id')"
 
 # --- TCP forwarding: needs the TCP translation (issue 5) -------------------
-out=$(socat -T 3 - TCP4:127.0.0.1:17080 </dev/null 2>&1)
+# read_from ADDRESS: what a server sends before it closes. socat -u reads
+# until the server's EOF (no half-close, so no -t grace period to run out
+# on a busy machine); the timeout only guards against a hang.
+read_from() { timeout 120 socat -u "$1" - 2>&1; }
+out=$(read_from TCP4:127.0.0.1:17080)
 if grep -q 'TCP translation not available' "$WORK/tapir.err"; then
   echo "skip - tcp forwarding cases: this tapir has no TCP translation yet (issue 5); connections are reset"
 else
   check "tcp: a loopback client reaches the guest's server and appears as 10.0.2.2" \
     test "$out" = "80 10.0.2.2" || echo "#   got: $out"
-  out=$(socat -T 3 - TCP4:127.0.0.1:17081 </dev/null 2>&1)
+  out=$(read_from TCP4:127.0.0.1:17081)
   check "tcp: a range maps port by port (17081 -> 81)" test "$out" = "81 10.0.2.2" || echo "#   got: $out"
-  out=$(socat -T 3 - TCP4:192.0.2.1:7101 </dev/null 2>&1)
+  out=$(read_from TCP4:192.0.2.1:7101)
   check "tcp: a client in the world namespace appears with its real address" \
     test "$out" = "80 192.0.2.1" || echo "#   got: $out"
-  out=$(socat -T 3 - TCP6:[::1]:17090 </dev/null 2>&1)
+  out=$(read_from TCP6:[::1]:17090)
   check "tcp over IPv6: a client on ::1 reaches the guest's IPv6 server as fd00::2" \
     grep -Eq "^82 .*($FD00_2)" <<<"$out" || echo "#   got: $out"
   # A guest without IPv6 that has sent nothing yet: tapir asks for its MAC
-  # by ARP, and the connection waits for the answer.
+  # by ARP, and the connection waits for the answer. The guest says when
+  # its server listens (it reads its own /proc/net/tcp: port 80, state
+  # LISTEN, which sends nothing), and lives until the check is done.
   "$TAPIR" run -p 127.0.0.1:17099:80 -- \
-    sh -c 'socat TCP4-LISTEN:80,reuseaddr SYSTEM:"echo quiet guest" & exec sleep 10' 2>/dev/null &
+    sh -c "socat TCP4-LISTEN:80,reuseaddr SYSTEM:'echo quiet guest' &
+           until grep -q ':0050 00000000:0000 0A' /proc/net/tcp; do sleep 0.05; done
+           touch '$WORK/quiet.up'; exec sleep 600" 2>/dev/null &
   QUIET=$!
   PIDS+=($QUIET)
-  for _ in $(seq 50); do
-    out=$(socat -T 3 - TCP4:127.0.0.1:17099 </dev/null 2>/dev/null)
-    [[ -n $out ]] && break
-    sleep 0.1
-  done
+  wait_for test -e "$WORK/quiet.up"
+  wait_for listening 17099
+  out=$(read_from TCP4:127.0.0.1:17099)
   check "tcp: a guest that has not spoken yet is found by ARP" test "$out" = "quiet guest" || echo "#   got: $out"
   kill "$QUIET" 2>/dev/null
   urgent_through_a_published_port

@@ -23,8 +23,6 @@ cleanup() {
 }
 trap cleanup EXIT
 # wait_for COND...: polls COND up to 60 s (a TCG VM is slow to start things).
-wait_for() { for _ in $(seq 1200); do "$@" && return 0; sleep 0.05; done; return 1; }
-listening() { ss -Hltn "sport = :$1" | grep -q .; }
 gone() { [[ ! -e /proc/$1 || $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == Z ]]; }
 # show FILE: its end, for a failed check.
 show() { echo "--- $(basename "$1") (last 30 lines)"; tail -30 "$1" | sed 's/^/    /'; }
@@ -108,7 +106,7 @@ check "tapir run: nothing left running" test -z "$(e2e_own_tapirs)"
 timeout 300 socat -u TCP-LISTEN:7100,bind=127.0.0.1,reuseaddr - 2>"$WORK/sink.err" | sha256sum >"$WORK/up.recv" &
 SINK=$!; PIDS+=($!)
 wait_for listening 7100
-guest bulk-up -- "'$TC' gen 11 64M | tee >(sha256sum >$WORK/up.sent) | socat -u - TCP:10.0.2.2:7100,linger=60"
+guest bulk-up -- "'$TC' gen 11 64M | tee >(sha256sum >$WORK/up.sent) | socat -t 600 - TCP:10.0.2.2:7100"
 wait "$SINK"
 wait_for test -s "$WORK/up.sent"
 check "TCP: 64 MiB guest -> host: sha256 the same at both ends" \

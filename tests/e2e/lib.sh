@@ -80,6 +80,17 @@ e2e_as_user() {
     TAPIR="$TAPIR" E2E_RUN_ID="$E2E_RUN_ID" TAPIR_NO_PEEK_OFF="${TAPIR_NO_PEEK_OFF:-}" "$@"
 }
 
+# wait_for COND...: waits for the event COND tests (a file, a listener, a
+# line in a log), polling every 50 ms. The 120 s ceiling only keeps a hung
+# step from hanging the suite: no step takes near it, however busy the
+# machine, so the outcome never depends on the machine's speed.
+wait_for() {
+  for _ in $(seq 2400); do "$@" && return 0; sleep 0.05; done
+  return 1
+}
+# listening PORT: a TCP listener on PORT in this namespace.
+listening() { ss -Hltn "sport = :$1" | grep -q .; }
+
 # check DESCRIPTION COMMAND...: one test; prints ok / not ok like TAP.
 check() {
   local desc="$1"; shift

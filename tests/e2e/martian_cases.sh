@@ -19,7 +19,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-wait_for() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
 # wait_long: the same for the guest's steps (SLAAC, the sender's answers), at most 2 minutes.
 wait_long() { for _ in $(seq 2400); do "$@" && return 0; sleep 0.05; done; return 1; }
 api() { printf '%s' "$1" | socat -t 5 -T 10 - "UNIX-CONNECT:$2" 2>/dev/null; }

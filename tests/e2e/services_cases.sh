@@ -14,7 +14,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
 
 unshare --user --map-root-user --net sleep 300 &
 GUEST=$!; PIDS+=("$GUEST")

@@ -18,8 +18,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-wait_for() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
-listening() { ss -Hltn "sport = :$1" | grep -q .; }
 
 # guest NAME [TAPIR OPTIONS] -- SHELL-COMMAND: runs the command (bash -c) as
 # the guest of a fresh tapir run, for at most 120 s; everything it and tapir
@@ -111,13 +109,16 @@ fi
 if want integrity; then
 
 # 1 GiB each way over socat, sha256 at both ends. gen is a fast reproducible
-# stream; tee hands it to sha256sum on the sending side. The guest's socat
-# lingers on close until its data is acknowledged: the guest (and tapir run)
-# must not end while some of it still sits in the guest's kernel.
+# stream; tee hands it to sha256sum on the sending side. The guest (and
+# tapir run) must not end while some of the stream still sits in the
+# guest's kernel: the guest's socat half-closes at the end of its input and
+# then waits for the host's sink to close, which it does only after reading
+# everything (-t is the hang guard, not a wait: a linger timeout here lost
+# the tail of the stream on a busy machine).
 timeout 120 socat -u TCP-LISTEN:7100,bind=127.0.0.1,reuseaddr - 2>"$WORK/sink.err" | sha256sum >"$WORK/up.recv" &
 SINK=$!; PIDS+=($!)
 wait_for listening 7100
-guest bulk-up -- "'$TC' gen 11 1G | tee >(sha256sum >$WORK/up.sent) | socat -u - TCP:10.0.2.2:7100,linger=30"
+guest bulk-up -- "'$TC' gen 11 1G | tee >(sha256sum >$WORK/up.sent) | socat -t 600 - TCP:10.0.2.2:7100"
 wait "$SINK"
 wait_for test -s "$WORK/up.sent"
 check "1 GiB guest -> host: sha256 the same at both ends" \
@@ -150,7 +151,7 @@ if want ipv6; then
 timeout 120 socat -u TCP6-LISTEN:7102,bind=[::1],reuseaddr - 2>"$WORK/sink6.err" | sha256sum >"$WORK/up6.recv" &
 SINK=$!; PIDS+=($!)
 wait_for listening 7102
-guest bulk-up6 -- "$V6 '$TC' gen 13 128M | tee >(sha256sum >$WORK/up6.sent) | socat -u - TCP6:[fd00::2]:7102,linger=30"
+guest bulk-up6 -- "$V6 '$TC' gen 13 128M | tee >(sha256sum >$WORK/up6.sent) | socat -t 600 - TCP6:[fd00::2]:7102"
 wait "$SINK"
 wait_for test -s "$WORK/up6.sent"
 check "IPv6: 128 MiB guest -> host: sha256 the same at both ends" \

@@ -14,7 +14,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-wait_for() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
 
 socat -b 70000 -T 30 UDP4-RECVFROM:7002,bind=127.0.0.1,fork EXEC:cat &
 PIDS+=($!)
