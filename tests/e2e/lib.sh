@@ -23,11 +23,19 @@ e2e_require_root() {
   command -v setpriv >/dev/null || e2e_skip "setpriv is not installed"
 }
 
-# The unprivileged user tapir runs as. Created on first use.
+# The unprivileged user tapir runs as. Created on first use, under a lock:
+# ctest starts several tests at once, and useradd writes passwd, group and
+# shadow one after the other, so a test that only checked `id` could find
+# the user half made (setpriv: "cannot find uid") while another created it.
 e2e_ensure_user() {
-  if ! id "$E2E_USER" >/dev/null 2>&1; then
-    useradd --create-home --shell /bin/bash "$E2E_USER" || e2e_skip "cannot create user $E2E_USER"
-  fi
+  local made=1
+  {
+    flock 9
+    if ! id "$E2E_USER" >/dev/null 2>&1; then
+      useradd --create-home --shell /bin/bash "$E2E_USER" || made=0
+    fi
+  } 9>/tmp/tapir-e2e-user.lock
+  [[ $made == 1 ]] || e2e_skip "cannot create user $E2E_USER"
   E2E_UID=$(id -u "$E2E_USER")
   E2E_GID=$(id -g "$E2E_USER")
   # Distributions ship it 0666; some machines have it 0600.
