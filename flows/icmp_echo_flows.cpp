@@ -78,26 +78,14 @@ IcmpEchoFlows::Flow* IcmpEchoFlows::flow_for(const FlowKey& key, const sockaddr_
   return f;
 }
 
-void IcmpEchoFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
-                              const wire::Icmp4View& icmp, MonoTime now, loop::FrameSink& tx) {
-  if (icmp.type() != wire::icmp4_type::kEchoRequest) return;
-  on_guest(eth, ip, icmp.identifier(), ip.payload(), now, tx);
-}
-
-void IcmpEchoFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
-                              const wire::Icmp6View& icmp, MonoTime now, loop::FrameSink& tx) {
-  if (icmp.type() != wire::icmp6_type::kEchoRequest) return;
-  on_guest(eth, ip, icmp.identifier(), ip.upper_payload(), now, tx);
-}
-
-// `message` is the whole echo request, ICMP header first.
-template <class IpView>
-void IcmpEchoFlows::on_guest(const wire::EthernetView& eth, const IpView& ip, uint16_t id,
-                             wire::ConstBytes message, MonoTime now, loop::FrameSink& tx) {
+// The whole echo request, ICMP header first, goes to the ping socket.
+void IcmpEchoFlows::on_guest(const wire::GuestPacket& p, MonoTime now, loop::FrameSink& tx) {
+  const uint8_t echo = p.v6() ? wire::icmp6_type::kEchoRequest : wire::icmp4_type::kEchoRequest;
+  if (p.transport != wire::Transport::kIcmp || p.icmp_type != echo) return;
   FlowKey key;
-  key.guest = wire::IpAddr::from(ip.source());
-  key.dst = wire::IpAddr::from(ip.destination());
-  key.guest_port = id;
+  key.guest = p.src;
+  key.dst = p.dst;
+  key.guest_port = p.v6() ? p.icmp6->identifier() : p.icmp4->identifier();
   sockaddr_storage to;
   socklen_t to_len = 0;
   Martian why{};
@@ -106,7 +94,7 @@ void IcmpEchoFlows::on_guest(const wire::EthernetView& eth, const IpView& ip, ui
   auto refuse = [&](Refusal r) {
     wire::MutBytes out = tx.acquire();
     if (out.empty()) return;
-    tx.send(build_refusal(out, nat_.plan, eth.source(), ip, r));
+    tx.send(build_refusal(out, nat_.plan, p, r));
   };
   if (m == MapResult::kMartian) {
     stats_.martians.count(why);
@@ -118,7 +106,7 @@ void IcmpEchoFlows::on_guest(const wire::EthernetView& eth, const IpView& ip, ui
     return refuse(Refusal::kUnreachable);
   }
   bool prohibited = false;
-  Flow* f = flow_for(key, to, to_len, eth.source(), now, prohibited);
+  Flow* f = flow_for(key, to, to_len, p.eth.source(), now, prohibited);
   if (f == nullptr) {
     if (prohibited) {
       ++stats_.prohibited;
@@ -127,7 +115,7 @@ void IcmpEchoFlows::on_guest(const wire::EthernetView& eth, const IpView& ip, ui
     return;
   }
   f->last = now;
-  if (host_.send(f->fd, message) >= 0) ++stats_.to_host;
+  if (host_.send(f->fd, p.l4) >= 0) ++stats_.to_host;
 }
 
 void IcmpEchoFlows::on_socket(uint64_t cookie, unsigned /*revents*/, MonoTime now, loop::FrameSink& tx) {

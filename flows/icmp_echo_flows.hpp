@@ -27,11 +27,7 @@
 #include "flows/flow_table.hpp"
 #include "flows/nat.hpp"
 #include "loop/socket_watcher.hpp"
-#include "wire/ethernet.hpp"
-#include "wire/icmp4.hpp"
-#include "wire/icmp6.hpp"
-#include "wire/ipv4.hpp"
-#include "wire/ipv6.hpp"
+#include "wire/guest_packet.hpp"
 
 namespace tapir::flows {
 
@@ -54,11 +50,9 @@ class IcmpEchoFlows final : public loop::SocketClient {
   ~IcmpEchoFlows() override;
   void set_engine(loop::SocketWatcher* e) { engine_ = e; }
 
-  // An echo request from the guest to a destination that is not tapir's.
-  void on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::Icmp4View& icmp,
-                 MonoTime now, loop::FrameSink& tx);
-  void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::Icmp6View& icmp,
-                 MonoTime now, loop::FrameSink& tx);
+  // An echo request from the guest to a destination that is not tapir's
+  // (`p`'s transport is the family's ICMP; other types are ignored).
+  void on_guest(const wire::GuestPacket& p, MonoTime now, loop::FrameSink& tx);
   void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
   // Expires idle flows; call from the tick (once a second is enough).
   void expire(MonoTime now);
@@ -75,9 +69,6 @@ class IcmpEchoFlows final : public loop::SocketClient {
     wire::MacAddr guest_mac;
     MonoTime last{};
   };
-  template <class IpView>
-  void on_guest(const wire::EthernetView& eth, const IpView& ip, uint16_t id,
-                wire::ConstBytes message, MonoTime now, loop::FrameSink& tx);
   // Finds or opens the flow; null when there is none (`prohibited`: ping
   // sockets are not allowed).
   Flow* flow_for(const FlowKey& key, const sockaddr_storage& to, socklen_t to_len,

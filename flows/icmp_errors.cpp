@@ -77,17 +77,17 @@ size_t build_icmp_error_for_flow(wire::MutBytes out, const wire::AddressPlan& pl
 }
 
 size_t build_refusal(wire::MutBytes out, const wire::AddressPlan& plan,
-                     const wire::MacAddr& guest_mac, const wire::Ipv4View& offending, Refusal why) {
-  return build_icmp4_error(out, plan, guest_mac, offending, wire::icmp4_type::kDestUnreachable,
+                     const wire::GuestPacket& offending, Refusal why) {
+  const wire::MacAddr guest_mac = offending.eth.source();
+  if (offending.v6()) {
+    return build_icmp6_error(out, plan, guest_mac, *offending.ip6,
+                             wire::icmp6_type::kDestUnreachable,
+                             why == Refusal::kUnreachable ? wire::icmp6_unreach::kNoRoute
+                                                          : wire::icmp6_unreach::kAdminProhibited);
+  }
+  return build_icmp4_error(out, plan, guest_mac, *offending.ip4, wire::icmp4_type::kDestUnreachable,
                            why == Refusal::kUnreachable ? wire::icmp4_unreach::kNet
                                                         : wire::icmp4_unreach::kAdminProhibited);
-}
-
-size_t build_refusal(wire::MutBytes out, const wire::AddressPlan& plan,
-                     const wire::MacAddr& guest_mac, const wire::Ipv6View& offending, Refusal why) {
-  return build_icmp6_error(out, plan, guest_mac, offending, wire::icmp6_type::kDestUnreachable,
-                           why == Refusal::kUnreachable ? wire::icmp6_unreach::kNoRoute
-                                                        : wire::icmp6_unreach::kAdminProhibited);
 }
 
 }  // namespace tapir::flows

@@ -14,6 +14,7 @@
 #include "wire/addr.hpp"
 #include "wire/address_plan.hpp"
 #include "wire/bytes.hpp"
+#include "wire/guest_packet.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/ipv6.hpp"
 
@@ -31,12 +32,10 @@ size_t build_icmp6_error(wire::MutBytes out, const wire::AddressPlan& plan,
 
 // Why tapir refuses a guest packet itself, as the ICMP error of the
 // packet's family says it: "network unreachable" (ICMPv6 "no route"), or
-// "administratively prohibited".
+// "administratively prohibited", to the guest MAC that sent `offending`.
 enum class Refusal : uint8_t { kUnreachable, kProhibited };
 size_t build_refusal(wire::MutBytes out, const wire::AddressPlan& plan,
-                     const wire::MacAddr& guest_mac, const wire::Ipv4View& offending, Refusal why);
-size_t build_refusal(wire::MutBytes out, const wire::AddressPlan& plan,
-                     const wire::MacAddr& guest_mac, const wire::Ipv6View& offending, Refusal why);
+                     const wire::GuestPacket& offending, Refusal why);
 
 // The same, for a packet tapir did not keep (a flow's connection attempt or
 // datagram): the offending IP header is rebuilt from the flow's addresses

@@ -123,6 +123,7 @@ struct TcpFlows::Seg {
   uint16_t window = 0;
   wire::ConstBytes options;
   wire::ConstBytes payload;
+  bool dns_stream = false;  // to the DNS address, port 53 (on_guest)
   bool has(uint8_t f) const { return (flags & f) != 0; }
 };
 

@@ -78,6 +78,7 @@
 #include "tap/tap_io.hpp"
 #include "wire/addr.hpp"
 #include "wire/ethernet.hpp"
+#include "wire/guest_packet.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/ipv6.hpp"
 #include "wire/tcp.hpp"
@@ -150,12 +151,14 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   void set_watcher(loop::SocketWatcher* w) { watcher_ = w; }
   void set_streams(StreamService* dns) { dns_ = dns; }
 
-  // A segment from the guest. `meta.needs_csum`: the guest's kernel left
-  // the checksum to us and vouches for the data; otherwise it is verified.
-  void on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::TcpView& tcp,
-                 const tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx);
-  void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::TcpView& tcp,
-                 const tap::FrameMeta& meta, MonoTime now, loop::FrameSink& tx);
+  // A segment from the guest (`p` is TCP). `meta.needs_csum`: the guest's
+  // kernel left the checksum to us and vouches for the data; otherwise it
+  // is verified. `dns_stream`: the segment is for the DNS address, port 53
+  // (the dispatcher's routing decides it, stack/route.cpp): a connection it
+  // opens is a stream to the DNS service (set_streams), or none at all
+  // without one (--disable-dns).
+  void on_guest(const wire::GuestPacket& p, const tap::FrameMeta& meta, bool dns_stream,
+                MonoTime now, loop::FrameSink& tx);
   void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
   void on_tick(MonoTime now, loop::FrameSink& tx);
   void on_batch_end(MonoTime now, loop::FrameSink& tx);
@@ -195,8 +198,6 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   struct Seg;
 
   // Guest -> host (tcp_input.cpp).
-  void on_guest(const wire::EthernetView& eth, const wire::IpAddr& src, const wire::IpAddr& dst,
-                const wire::TcpView& tcp, bool csum_ok, MonoTime now, loop::FrameSink& tx);
   void on_segment(const Seg& s, MonoTime now, loop::FrameSink& tx);
   void on_syn_sent(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
   void on_ack(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx);
@@ -204,10 +205,9 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   void maybe_finish(Flow& f, loop::FrameSink& tx);
 
   // A guest SYN becomes a host connection (tcp_open.cpp). DNS over TCP to
-  // the DNS address is the one special case: is_dns_stream() decides it,
-  // open_dns_stream() opens the stream to the DNS service.
+  // the DNS address is the one special case: the routing decides it
+  // (Seg::dns_stream), open_dns_stream() opens the stream to the DNS service.
   void on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx);
-  static bool is_dns_stream(MapResult m, uint16_t dst_port);
   int open_dns_stream(MonoTime now);
   void on_connected(Flow& f, MonoTime now, loop::FrameSink& tx);
   void on_connect_error(Flow& f, int err, loop::FrameSink& tx);

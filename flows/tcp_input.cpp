@@ -35,35 +35,17 @@ std::optional<Martian> martian_dst(const wire::AddressPlan& plan, const wire::Ip
 
 }  // namespace
 
-void TcpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
-                         const wire::TcpView& tcp, const tap::FrameMeta& meta, MonoTime now,
-                         loop::FrameSink& tx) {
-  const bool csum_ok = meta.needs_csum || tcp.checksum_ok(ip.source(), ip.destination());
-  on_guest(eth, wire::IpAddr::from(ip.source()), wire::IpAddr::from(ip.destination()), tcp, csum_ok,
-           now, tx);
-}
-
-void TcpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
-                         const wire::TcpView& tcp, const tap::FrameMeta& meta, MonoTime now,
-                         loop::FrameSink& tx) {
-  const bool csum_ok = meta.needs_csum || tcp.checksum_ok(ip.source(), ip.destination());
-  on_guest(eth, wire::IpAddr::from(ip.source()), wire::IpAddr::from(ip.destination()), tcp, csum_ok,
-           now, tx);
-}
-
-// Either family, once the checksum is known: `csum_ok` is true when it was
-// verified, or left to us by the guest's kernel (which vouches for the data).
-void TcpFlows::on_guest(const wire::EthernetView& eth, const wire::IpAddr& src,
-                        const wire::IpAddr& dst, const wire::TcpView& tcp, bool csum_ok,
+void TcpFlows::on_guest(const wire::GuestPacket& p, const tap::FrameMeta& meta, bool dns_stream,
                         MonoTime now, loop::FrameSink& tx) {
-  if (!csum_ok) {
+  if (!meta.needs_csum && !p.tcp_checksum_ok()) {
     ++stats_.bad_checksum;
     return;
   }
   Seg s;
-  s.key.guest = src;
-  s.key.dst = dst;
-  fill_segment(s, eth, tcp);
+  s.key.guest = p.src;
+  s.key.dst = p.dst;
+  s.dns_stream = dns_stream;
+  fill_segment(s, p.eth, *p.tcp);
   on_segment(s, now, tx);
 }
 

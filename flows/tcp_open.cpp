@@ -38,7 +38,7 @@ void TcpFlows::on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx) {
     if (martian_answered(why)) send_reset_for(s, tx);
     return;
   }
-  const bool dns = is_dns_stream(m, s.key.dst_port);
+  const bool dns = s.dns_stream;  // the routing said so (stack/route.cpp)
   if (m == MapResult::kLocal && !dns) return send_reset_for(s, tx);  // nothing listens there
   if (dns && dns_ == nullptr) return;  // --disable-dns: nothing answers at all
   if (used_ >= cfg_.max_flows) {
@@ -108,11 +108,8 @@ void TcpFlows::on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx) {
 // The one TCP destination tapir answers itself: a guest connection to the
 // DNS address on port 53 (DNS over TCP, RFC 7766) is a flow like any other,
 // but its host socket is our end of a local socket pair whose other end the
-// DNS service (dns/io) adopts. Everything TCP knows of this case is here.
-
-bool TcpFlows::is_dns_stream(MapResult m, uint16_t dst_port) {
-  return m == MapResult::kLocal && dst_port == 53;
-}
+// DNS service (dns/io) adopts. The routing decides which connections
+// those are (stack/route.cpp); everything else TCP knows of the case is here.
 
 // Our end of a new stream to the DNS service, or -errno (-ECONNREFUSED: the
 // service would not take it, at its cap).

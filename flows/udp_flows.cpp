@@ -9,11 +9,9 @@
 #include "base/log.hpp"
 #include "flows/icmp_errors.hpp"
 #include "services/frame.hpp"
-#include "tap/tap_io.hpp"
 #include "wire/icmp4.hpp"
 #include "wire/icmp6.hpp"
 #include "wire/proto.hpp"
-#include "wire/udp_gso.hpp"
 
 namespace tapir::flows {
 namespace {
@@ -108,32 +106,21 @@ void UdpFlows::send_to_host(Flow& f, wire::ConstBytes payload, MonoTime now) {
   }
 }
 
-void UdpFlows::on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
-                         const wire::UdpView& udp, MonoTime now, loop::FrameSink& tx) {
-  on_guest(eth, ip, udp, now, tx);
-}
-
-void UdpFlows::on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
-                         const wire::UdpView& udp, MonoTime now, loop::FrameSink& tx) {
-  on_guest(eth, ip, udp, now, tx);
-}
-
-template <class IpView>
-void UdpFlows::on_guest(const wire::EthernetView& eth, const IpView& ip, const wire::UdpView& udp,
-                        MonoTime now, loop::FrameSink& tx) {
+void UdpFlows::on_guest(const wire::GuestPacket& p, MonoTime now, loop::FrameSink& tx) {
   UdpFlowKey key;
-  key.guest = wire::IpAddr::from(ip.source());
-  key.dst = wire::IpAddr::from(ip.destination());
-  key.guest_port = udp.source_port();
-  key.dst_port = udp.destination_port();
+  key.guest = p.src;
+  key.dst = p.dst;
+  key.guest_port = p.src_port;
+  key.dst_port = p.dst_port;
+  const wire::ConstBytes payload = p.udp->payload();
   const size_t h = table_.hash(key);
-  if (Flow* f = table_.find(key, h)) return send_to_host(*f, udp.payload(), now);
+  if (Flow* f = table_.find(key, h)) return send_to_host(*f, payload, now);
   sockaddr_storage to;
   socklen_t to_len = 0;
   Martian why{};
   auto refuse = [&](Refusal r) {
     wire::MutBytes out = tx.acquire();
-    if (!out.empty()) tx.send(build_refusal(out, nat_.plan, eth.source(), ip, r));
+    if (!out.empty()) tx.send(build_refusal(out, nat_.plan, p, r));
   };
   switch (map_destination(nat_, key.dst, key.dst_port, to, to_len, why)) {
     case MapResult::kHost: break;
@@ -144,17 +131,7 @@ void UdpFlows::on_guest(const wire::EthernetView& eth, const IpView& ip, const w
       return;
     case MapResult::kLocal: return;
   }
-  if (Flow* f = open_flow(key, to, to_len, eth.source(), now)) send_to_host(*f, udp.payload(), now);
-}
-
-std::optional<wire::ParseError> UdpFlows::on_guest_segmented(wire::ConstBytes frame, size_t l4,
-                                                             wire::ConstBytes payload,
-                                                             uint16_t gso_size, MonoTime now,
-                                                             loop::FrameSink& tx) {
-  if (segment_.empty()) segment_.resize(tap::kFrameBufLen);
-  return wire::split_udp_gso(
-      frame, l4, payload, gso_size, wire::MutBytes(segment_),
-      [&](const auto& eth, const auto& ip, const auto& udp) { on_guest(eth, ip, udp, now, tx); });
+  if (Flow* f = open_flow(key, to, to_len, p.eth.source(), now)) send_to_host(*f, payload, now);
 }
 
 // ICMP errors the host's kernel received for a flow (IP_RECVERR), passed

@@ -31,10 +31,7 @@
 #include "flows/nat.hpp"
 #include "loop/socket_watcher.hpp"
 #include "wire/addr.hpp"
-#include "wire/ethernet.hpp"
-#include "wire/ipv4.hpp"
-#include "wire/ipv6.hpp"
-#include "wire/udp.hpp"
+#include "wire/guest_packet.hpp"
 
 namespace tapir::flows {
 
@@ -73,24 +70,13 @@ class UdpFlows final : public loop::SocketClient {
   ~UdpFlows() override;
   void set_engine(loop::SocketWatcher* e) { engine_ = e; }
 
-  // A guest datagram for a host destination (not for tapir's services).
-  // `tx` carries "network unreachable" back when the destination is host
-  // loopback and --disable-host-loopback is set (as slirp4netns), and
-  // "administratively prohibited" for a unicast martian (flows/nat.hpp).
-  void on_guest4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::UdpView& udp,
-                 MonoTime now, loop::FrameSink& tx);
-  void on_guest6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,
-                 MonoTime now, loop::FrameSink& tx);
-  // A guest frame with UDP segmentation offload (UDP_SEGMENT, the vnet
-  // header's gso_size): several datagrams of `gso_size` bytes (the last may
-  // be shorter) behind one Ethernet/IP/UDP header whose transport header
-  // starts at `l4`, `payload` the UDP payload in `frame`. Each becomes a
-  // datagram of its own, headers copied and lengths set, and goes on as
-  // one from on_guest4/6 would. Returns the parse error of a rebuilt
-  // datagram (the rest are not sent), for the caller to count.
-  std::optional<wire::ParseError> on_guest_segmented(wire::ConstBytes frame, size_t l4,
-                                                     wire::ConstBytes payload, uint16_t gso_size,
-                                                     MonoTime now, loop::FrameSink& tx);
+  // A guest datagram for a host destination (not for tapir's services):
+  // `p` is UDP, and no segmentation-offload frame (the dispatcher splits
+  // those into their datagrams, wire/udp_gso.hpp). `tx` carries "network
+  // unreachable" back when the destination is host loopback and
+  // --disable-host-loopback is set (as slirp4netns), and "administratively
+  // prohibited" for a unicast martian (flows/nat.hpp).
+  void on_guest(const wire::GuestPacket& p, MonoTime now, loop::FrameSink& tx);
   void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
 
   // A datagram of `len` bytes that the caller read into `out` (from
@@ -124,9 +110,6 @@ class UdpFlows final : public loop::SocketClient {
     UdpListenerRef listener;
     bool reverse() const { return listener.fd >= 0; }
   };
-  template <class IpView>
-  void on_guest(const wire::EthernetView& eth, const IpView& ip, const wire::UdpView& udp,
-                MonoTime now, loop::FrameSink& tx);
   Flow* open_flow(const UdpFlowKey& key, const sockaddr_storage& to, socklen_t to_len,
                   const wire::MacAddr& guest_mac, MonoTime now);
   void send_to_host(Flow& f, wire::ConstBytes payload, MonoTime now);
@@ -138,7 +121,6 @@ class UdpFlows final : public loop::SocketClient {
   DatagramHost& host_;
   loop::SocketWatcher* engine_ = nullptr;
   FlowTable<UdpFlowKey, Flow> table_;
-  std::vector<std::byte> segment_;  // one datagram of a UDP GSO frame
   UdpFlowStats stats_;
 };
 

@@ -1,29 +1,35 @@
 #pragma once
-// The frame dispatcher: what arrives from the guest goes to the responder
-// that owns it (services/), and everything else is counted.
+// The frame dispatcher: each frame from the guest is classified once
+// (wire::classify, wire/guest_packet.hpp: every layer parsed once, IPv4 and
+// IPv6 in one description), routed by the one table of stack/route.cpp (the
+// first row that matches wins), then handed to its target:
 //
-//   ARP                              -> services::arp_reply
-//   IPv4 UDP to port 67              -> services::dhcp4_reply
-//   ICMP echo to the gateway / DNS   -> services::icmp4_echo_reply
-//   ICMPv6 echo to the gateway / DNS -> services::icmp6_echo_reply
-//   NDP (RS, NS, NA, ...)            -> services::ndp_reply
-//   IPv6 UDP to port 547             -> services::dhcp6_reply
-//   UDP to the DNS address, port 53  -> dns::DnsService (dns/io/service), or counted
-//                                       and dropped with --disable-dns
-//   other UDP                        -> UdpFlows (flows/udp_flows): host sockets
-//   echo requests to other hosts     -> IcmpEchoFlows (flows/icmp_echo_flows)
-//   TCP                              -> TcpFlows (flows/tcp_flows), including
-//                                       TCP to the DNS address
-//                                       (the flows refuse martian destinations
-//                                       — loopback, multicast, broadcast, ... —
-//                                       through the NAT mapping, flows/nat.hpp,
-//                                       and count them by reason)
-//   every tick                       -> TCP timers; once a second the UDP and
-//                                       ping flows expire and router
-//                                       advertisements go out when due
-//   anything else                    -> counted as "no_data_path" (no
-//                                       translation for it: other protocols,
-//                                       fragments)
+//   ARP                                -> services::arp_reply
+//   TCP to the DNS address, port 53    -> TcpFlows, as a stream to the DNS service
+//   TCP                                -> TcpFlows (flows/tcp_flows)
+//   UDP to the DNS address, port 53    -> dns::DnsService (dns/io/service), or counted
+//                                         as dns_disabled with --disable-dns
+//   IPv4 UDP to port 67 (DHCP on)      -> services::dhcp4_reply
+//   IPv6 UDP to port 547 (DHCPv6 on)   -> services::dhcp6_reply
+//   UDP                                -> UdpFlows (flows/udp_flows): host sockets
+//   ICMPv6 RS, RA, NS, NA, Redirect    -> services::ndp_reply
+//   ICMP to the gateway / DNS address  -> services::icmp4_echo_reply / icmp6_echo_reply
+//   echo requests to other hosts       -> IcmpEchoFlows (flows/icmp_echo_flows)
+//   anything else                      -> counted as "no_data_path" (no
+//                                         translation for it: other protocols,
+//                                         fragments, IPv6 without --enable-ipv6)
+//
+// The flows take no unspecified source, and refuse martian destinations —
+// loopback, multicast, broadcast, ... — through the NAT mapping
+// (flows/nat.hpp), counting them by reason. Segmentation-offload frames:
+// TCP (TSO) goes to the flows whole; UDP (UDP_SEGMENT) to the DNS service or
+// the flows is split into its datagrams first (wire/udp_gso.hpp), so each
+// query in it is answered; DHCP and ARP take such a frame whole; nothing
+// else takes one. A target that is not there (no DNS service, no flows)
+// counts the frame as dns_disabled or no_data_path.
+//
+// Every tick: TCP timers; once a second the DNS service's, the UDP and ping
+// flows expire, and router advertisements go out when due.
 //
 // Malformed frames are dropped and counted by reason (ParseError), and a
 // rate-limited debug line says why; one bad frame never affects the next.
@@ -40,6 +46,8 @@
 #include "services/guest_state.hpp"
 #include "services/service_config.hpp"
 #include "tap/tap_io.hpp"
+#include "stack/route.hpp"
+#include "wire/guest_packet.hpp"
 #include "wire/parse_error.hpp"
 
 namespace tapir::stack {
@@ -69,7 +77,8 @@ class ServiceDispatcher final : public tap::FrameHandler, public loop::LoopHandl
   void on_batch_end(MonoTime now, loop::FrameSink& tx) override;
 
   // The DNS forwarder for UDP to plan.dns4:53 / plan.dns6:53; nullptr
-  // (--disable-dns): those datagrams are counted and dropped.
+  // (--disable-dns): those datagrams are counted and dropped. (TCP to
+  // those goes to the TCP flows' stream service, TcpFlows::set_streams.)
   void set_dns(dns::DnsService* dns) { dns_ = dns; }
   // UDP to everything else (unicast): NAT flows to host sockets; nullptr:
   // counted as no_data_path.
@@ -88,9 +97,12 @@ class ServiceDispatcher final : public tap::FrameHandler, public loop::LoopHandl
   // handled is completed first — on this path only.
   template <class F>
   void respond(loop::FrameSink& tx, F&& reply);
-  // `to_dns`: the datagrams go to the DNS service, else to the UDP flows.
-  void udp_segments(size_t l4, wire::ConstBytes payload, uint16_t gso_size, MonoTime now,
-                    loop::FrameSink& tx, bool to_dns = false);
+  // Whether `t` is there to take a frame; if not, the frame is counted.
+  bool present(Target t);
+  // Hands `p` to `t`, which is present().
+  void deliver(Target t, const wire::GuestPacket& p, MonoTime now, loop::FrameSink& tx);
+  // A UDP_SEGMENT frame to `t`, datagram by datagram (wire/udp_gso.hpp).
+  void deliver_datagrams(Target t, const wire::GuestPacket& p, MonoTime now, loop::FrameSink& tx);
 
   services::ServiceConfig cfg_;
   // The frame being handled (on_frame) and its metadata, for respond().
@@ -103,7 +115,7 @@ class ServiceDispatcher final : public tap::FrameHandler, public loop::LoopHandl
   MonoTime next_second_{};
   services::GuestState& state_;
   DispatchStats stats_;
-  std::vector<std::byte> uso_scratch_;  // one datagram of a UDP GSO frame to the DNS address
+  std::vector<std::byte> uso_scratch_;  // one datagram of a UDP_SEGMENT frame
   uint32_t ra_sent_ = 0;
   MonoTime next_ra_{};
   std::minstd_rand rng_{std::random_device{}()};

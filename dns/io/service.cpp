@@ -165,27 +165,18 @@ void DnsService::update_timer(bool expired) {
   if (::timerfd_settime(timer_.get(), 0, &its, nullptr) == 0) timer_running_ = want;
 }
 
-void DnsService::on_udp4(const wire::EthernetView& eth, const wire::Ipv4View& ip,
-                         const wire::UdpView& udp, MonoTime now, loop::FrameSink& tx) {
+void DnsService::on_udp(const wire::GuestPacket& p, MonoTime now, loop::FrameSink& tx) {
   tx_ = &tx;
   dns::ClientKey c;
-  c.addr4 = ip.source();
-  c.port = udp.source_port();
-  c.mac = eth.source();
-  forwarder_.on_query(c, udp.payload(), now);
-  resume_streams(now);
-  update_timer();
-}
-
-void DnsService::on_udp6(const wire::EthernetView& eth, const wire::Ipv6View& ip,
-                         const wire::UdpView& udp, MonoTime now, loop::FrameSink& tx) {
-  tx_ = &tx;
-  dns::ClientKey c;
-  c.ipv6 = true;
-  c.addr6 = ip.source();
-  c.port = udp.source_port();
-  c.mac = eth.source();
-  forwarder_.on_query(c, udp.payload(), now);
+  if (p.v6()) {
+    c.ipv6 = true;
+    c.addr6 = p.ip6->source();
+  } else {
+    c.addr4 = p.ip4->source();
+  }
+  c.port = p.src_port;
+  c.mac = p.eth.source();
+  forwarder_.on_query(c, p.udp->payload(), now);
   resume_streams(now);
   update_timer();
 }

@@ -5,7 +5,7 @@
 // Theory of operation. dns::Forwarder decides everything; this class is
 // the part that touches the kernel (DESIGN.md: dns/ stays I/O-free).
 //
-//   guest UDP to plan.dns4:53 / plan.dns6:53  -> on_udp4/on_udp6 -> Forwarder::on_query
+//   guest UDP to plan.dns4:53 / plan.dns6:53  -> on_udp -> Forwarder::on_query
 //   ForwarderIo::send_query                   -> a pooled connected UDP socket for that
 //                                                upstream (or a fresh one), send()
 //   socket readable                           -> recvfrom() until EAGAIN or the answer
@@ -62,10 +62,7 @@
 #include "loop/socket_watcher.hpp"
 #include "flows/tcp_flows.hpp"
 #include "wire/address_plan.hpp"
-#include "wire/ethernet.hpp"
-#include "wire/ipv4.hpp"
-#include "wire/ipv6.hpp"
-#include "wire/udp.hpp"
+#include "wire/guest_packet.hpp"
 
 namespace tapir::dns {
 
@@ -111,11 +108,9 @@ class DnsService final : public loop::SocketClient, public flows::StreamService,
   // Without it every query that needs an upstream gets SERVFAIL.
   void attach(loop::SocketWatcher& engine);
 
-  // A datagram from the guest to the DNS address, port 53.
-  void on_udp4(const wire::EthernetView& eth, const wire::Ipv4View& ip, const wire::UdpView& udp,
-               MonoTime now, loop::FrameSink& tx);
-  void on_udp6(const wire::EthernetView& eth, const wire::Ipv6View& ip, const wire::UdpView& udp,
-               MonoTime now, loop::FrameSink& tx);
+  // A datagram from the guest to the DNS address, port 53 (`p` is UDP and
+  // no segmentation-offload frame: the dispatcher splits those).
+  void on_udp(const wire::GuestPacket& p, MonoTime now, loop::FrameSink& tx);
   void on_tick(MonoTime now, loop::FrameSink& tx);
   void on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) override;
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,6 +24,16 @@ inline const wire::MacAddr kGuestMac{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
 inline const wire::MacAddr kGatewayMac{{0x52, 0x55, 10, 0, 2, 2}};
 inline const wire::Ipv4Addr kGuest4 = wire::Ipv4Addr::from_octets(10, 0, 2, 100);
 inline const wire::Ipv6Addr kGuest6{{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x64}};
+inline const wire::IpAddr kGuestIp4 = wire::IpAddr::from(kGuest4);
+inline const wire::IpAddr kGuestIp6 = wire::IpAddr::from(kGuest6);
+// Hosts beyond the gateway (RFC 5737 and RFC 3849 documentation addresses).
+inline const wire::IpAddr kFar4 = wire::IpAddr::from(wire::Ipv4Addr::from_octets(192, 0, 2, 1));
+inline const wire::IpAddr kFar6 = *wire::IpAddr::parse("2001:db8::1");
+
+// Bytes as a string, to compare payloads.
+inline std::string text(wire::ConstBytes b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
 
 // Ethernet and IP headers in front of `l4` (already in place at its
 // offset); returns the frame.
@@ -61,6 +72,25 @@ inline std::vector<std::byte> udp_frame(const wire::IpAddr& src, const wire::IpA
   } else {
     wire::fill_udp_checksum(u, src.as_v4(), dst.as_v4());
   }
+  return f;
+}
+
+// A UDP datagram over IPv6 (`src`, `dst` IPv6) behind a Hop-by-Hop
+// Options header of 8 bytes, padding only (RFC 8200 4.3).
+inline std::vector<std::byte> udp6_hop_by_hop_frame(const wire::IpAddr& src,
+                                                    const wire::IpAddr& dst, uint16_t sport,
+                                                    uint16_t dport, std::string_view payload) {
+  constexpr size_t kHbh = 54;
+  constexpr size_t kL4 = kHbh + 8;
+  std::vector<std::byte> f(kL4 + 8 + payload.size());
+  wire::MutBytes b(f);
+  b[kHbh] = std::byte{wire::ipproto::kUdp};  // next header; length 0: 8 bytes
+  b[kHbh + 2] = std::byte{1};                // PadN, 4 bytes of zeros
+  b[kHbh + 3] = std::byte{4};
+  wire::UdpRepr{sport, dport, payload.size()}.emit(b.subspan(kL4));
+  if (!payload.empty()) std::memcpy(f.data() + kL4 + 8, payload.data(), payload.size());
+  f = wrap(src, dst, wire::ipproto::kHopByHop, std::move(f));
+  wire::fill_udp_checksum(wire::MutBytes(f).subspan(kL4), src.as_v6(), dst.as_v6());
   return f;
 }
 

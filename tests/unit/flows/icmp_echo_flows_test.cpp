@@ -49,21 +49,10 @@ struct Rig {
     return n;
   }
   void guest(const Frame& f) {
-    auto eth = wire::EthernetView::parse(f);
-    ASSERT_TRUE(eth);
-    if (eth->ethertype() == wire::ethertype::kIpv6) {
-      auto ip = wire::Ipv6View::parse(eth->payload());
-      ASSERT_TRUE(ip);
-      auto icmp = wire::Icmp6View::parse(ip->upper_payload());
-      ASSERT_TRUE(icmp);
-      flows.on_guest6(*eth, *ip, *icmp, now, *tx);
-    } else {
-      auto ip = wire::Ipv4View::parse(eth->payload());
-      ASSERT_TRUE(ip);
-      auto icmp = wire::Icmp4View::parse(ip->payload());
-      ASSERT_TRUE(icmp);
-      flows.on_guest4(*eth, *ip, *icmp, now, *tx);
-    }
+    auto p = wire::classify(f);
+    ASSERT_TRUE(p);
+    ASSERT_EQ(p->transport, wire::Transport::kIcmp);
+    flows.on_guest(*p, now, *tx);
   }
   bool ready(int fd) {
     testing::FakeWatcher::Watch* w = watcher.find(fd);

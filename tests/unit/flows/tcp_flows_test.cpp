@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "wire/checksum.hpp"
+#include "wire/guest_packet.hpp"
 #include "wire/icmp4.hpp"
 #include "wire/proto.hpp"
 #include "wire/tcp_options.hpp"
@@ -53,6 +54,7 @@ struct Harness {
   std::unique_ptr<tap::TxQueue> tx;
   TcpFlows flows;
   MonoTime now{Duration::seconds(100).ns};
+  bool dns_stream = false;  // what the routing says of the next segments
 
   explicit Harness(size_t max_flows = 16, bool disable_loopback = false)
       : tx(tap::TxQueue::detached(64, [this](wire::ConstBytes f, const wire::VirtioNetHdrRepr& m) { record(f, m); })),
@@ -133,12 +135,11 @@ struct Harness {
     std::memcpy(t.data() + 20 + optlen, payload.data(), payload.size());
     f.resize(34 + tcp_len);
     wire::fill_tcp_checksum(wire::MutBytes(f).subspan(34), ip.src, ip.dst);
-    auto eth = wire::EthernetView::parse(f);
-    auto ipv = wire::Ipv4View::parse(eth->payload());
-    auto tcp = wire::TcpView::parse(ipv->payload());
-    ASSERT_TRUE(tcp);
+    auto p = wire::classify(f);
+    ASSERT_TRUE(p);
+    ASSERT_EQ(p->transport, wire::Transport::kTcp);
     tap::FrameMeta meta;
-    flows.on_guest4(*eth, *ipv, *tcp, meta, now, *tx);
+    flows.on_guest(*p, meta, dns_stream, now, *tx);
     flows.on_batch_end(now, *tx);
   }
 
@@ -447,6 +448,48 @@ TEST(TcpFlows, SegmentForNoConnectionGetsAReset) {
   EXPECT_EQ(h.out[0].seq, 1234u);
   h.guest(tf::kRst, 7, 0);
   EXPECT_EQ(h.out.size(), 1u) << "a reset is never answered";
+}
+
+// TCP to the DNS address, port 53: the routing marks it a DNS stream
+// (stack/route.cpp). It becomes a stream to the DNS service; without one
+// (--disable-dns) the SYN gets no answer at all. Anything else to the DNS
+// address finds nothing listening: a reset.
+struct Streams : StreamService {
+  int adopted = 0;
+  bool adopt_stream(Fd, MonoTime) override {
+    ++adopted;
+    return true;
+  }
+};
+
+TEST(TcpFlows, TheRoutingSaysWhichConnectionIsADnsStream) {
+  const wire::Ipv4Addr dns = wire::AddressPlan{}.dns4;
+  {
+    Harness h;  // no stream service: --disable-dns
+    h.dns_stream = true;
+    h.guest(tf::kSyn, kIrs, 0, "", 65535, true, dns, 53);
+    EXPECT_TRUE(h.out.empty());
+    EXPECT_EQ(h.flows.size(), 0u);
+    h.dns_stream = false;
+    h.guest(tf::kSyn, kIrs, 0, "", 65535, true, dns, 53);
+    ASSERT_EQ(h.out.size(), 1u);
+    EXPECT_NE(h.out[0].flags & tf::kRst, 0);
+  }
+  {
+    Harness h;
+    Streams streams;
+    h.flows.set_streams(&streams);
+    h.dns_stream = true;
+    h.guest(tf::kSyn, kIrs, 0, "", 65535, true, dns, 53);
+    EXPECT_EQ(streams.adopted, 1);
+    ASSERT_EQ(h.out.size(), 1u);
+    EXPECT_EQ(h.out[0].flags, tf::kSyn | tf::kAck);
+    h.dns_stream = false;
+    h.guest(tf::kSyn, kIrs, 0, "", 65535, true, dns, 5353);
+    EXPECT_EQ(streams.adopted, 1);
+    ASSERT_EQ(h.out.size(), 2u);
+    EXPECT_NE(h.out[1].flags & tf::kRst, 0);
+  }
 }
 
 TEST(TcpFlows, ABareFinAfterTheFlowEndedIsAckedNotReset) {

@@ -16,8 +16,10 @@
 #include "tests/support/fake_datagram_host.hpp"
 #include "tests/support/fake_watcher.hpp"
 #include "tests/support/guest_frames.hpp"
+#include "wire/guest_packet.hpp"
 #include "wire/icmp4.hpp"
 #include "wire/icmp6.hpp"
+#include "wire/udp_gso.hpp"
 
 namespace tapir::flows {
 namespace {
@@ -61,21 +63,10 @@ struct Rig {
     return n;
   }
   void guest(const Frame& f) {
-    auto eth = wire::EthernetView::parse(f);
-    ASSERT_TRUE(eth);
-    if (eth->ethertype() == wire::ethertype::kIpv6) {
-      auto ip = wire::Ipv6View::parse(eth->payload());
-      ASSERT_TRUE(ip);
-      auto udp = wire::UdpView::parse(ip->upper_payload());
-      ASSERT_TRUE(udp);
-      flows.on_guest6(*eth, *ip, *udp, now, *tx);
-    } else {
-      auto ip = wire::Ipv4View::parse(eth->payload());
-      ASSERT_TRUE(ip);
-      auto udp = wire::UdpView::parse(ip->payload());
-      ASSERT_TRUE(udp);
-      flows.on_guest4(*eth, *ip, *udp, now, *tx);
-    }
+    auto p = wire::classify(f);
+    ASSERT_TRUE(p);
+    ASSERT_EQ(p->transport, wire::Transport::kUdp);
+    flows.on_guest(*p, now, *tx);
   }
   // Readiness of fd's watch; false if it has none.
   bool ready(int fd, unsigned events = POLLIN) {
@@ -371,9 +362,13 @@ TEST(UdpFake, AGsoFrameIsSplitIntoItsDatagrams) {
     const std::string payload =
         std::string(1000, 'a') + std::string(1000, 'b') + std::string(500, 'c');
     const Frame f = testing::udp_frame(v6 ? kG6 : kG4, v6 ? kFar6 : kFar4, 40000, 7000, payload);
-    const size_t l4 = v6 ? 54 : 34;
-    auto err =
-        r.flows.on_guest_segmented(f, l4, wire::ConstBytes(f).subspan(l4 + 8), 1000, r.now, *r.tx);
+    auto p = wire::classify(f, {.gso_size = 1000});
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(wire::udp_gso_splittable(*p));
+    std::vector<std::byte> scratch(tap::kFrameBufLen);
+    auto err = wire::split_udp_gso(*p, wire::MutBytes(scratch), [&](const wire::GuestPacket& d) {
+      r.flows.on_guest(d, r.now, *r.tx);
+    });
     EXPECT_FALSE(err);
     ASSERT_EQ(r.host.sockets.size(), 1u);
     const auto& sent = r.host.last().sent;
@@ -394,10 +389,9 @@ TEST(UdpFake, ClosingTheFlowsClosesEverySocketOnce) {
     auto tx = tap::TxQueue::detached(4, [](wire::ConstBytes, const wire::VirtioNetHdrRepr&) {});
     for (uint16_t p = 1; p <= 3; ++p) {
       const Frame f = testing::udp_frame(kG4, kFar4, p, 7000, "x");
-      auto eth = wire::EthernetView::parse(f);
-      auto ip = wire::Ipv4View::parse(eth->payload());
-      auto udp = wire::UdpView::parse(ip->payload());
-      flows.on_guest4(*eth, *ip, *udp, MonoTime{}, *tx);
+      auto pkt = wire::classify(f);
+      ASSERT_TRUE(pkt);
+      flows.on_guest(*pkt, MonoTime{}, *tx);
     }
     EXPECT_EQ(host.open_sockets(), 3u);
   }

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "wire/guest_packet.hpp"
 #include "wire/icmp4.hpp"
 #include "wire/proto.hpp"
 
@@ -33,13 +34,10 @@ class ToFlows : public tap::FrameHandler, public loop::LoopHandler {
  public:
   explicit ToFlows(UdpFlows& f) : flows_(f) {}
   void on_frame(wire::MutBytes frame, tap::FrameMeta&, MonoTime now, loop::FrameSink& tx) override {
-    auto eth = wire::EthernetView::parse(frame);
-    ASSERT_TRUE(eth);
-    auto ip = wire::Ipv4View::parse(eth->payload());
-    ASSERT_TRUE(ip);
-    auto udp = wire::UdpView::parse(ip->payload());
-    ASSERT_TRUE(udp);
-    flows_.on_guest4(*eth, *ip, *udp, now, tx);
+    auto p = wire::classify(frame);
+    ASSERT_TRUE(p);
+    ASSERT_EQ(p->transport, wire::Transport::kUdp);
+    flows_.on_guest(*p, now, tx);
   }
   void on_tick(MonoTime, loop::FrameSink&) override {}
 
