@@ -22,6 +22,7 @@ enum class MessageError : uint8_t {
   kPointerPastEnd,  // compression pointer at or past the end of the message
   kForwardPointer,  // compression pointer to a later offset
   kPointerLoop,     // compression pointer to itself, or to a name that runs into/across it
+  kPointerIntoHeader,  // compression pointer into the 12-byte header, where no name is
   kBadOpt,          // OPT not in additional, twice, owner not root, or options overrun RDLENGTH
   kCount_           // number of reasons; not a reason
 };

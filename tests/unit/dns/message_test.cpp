@@ -235,6 +235,12 @@ TEST(DnsMessage, MalformedMessagesGiveExactErrors) {
        // across the pointer itself and into what follows.
        msg(0x8180, 1, 1, 0, 0, {0, 0, 5, 0, 1, 0xc0, 14, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0}),
        MessageError::kPointerLoop},
+      {"pointer into the header (found by the fuzzer)",
+       // The answer's owner points at 11, ARCOUNT's low byte, which would
+       // read as a label over the question: a name no edit of the counts
+       // may change.
+       msg(0x8180, 1, 1, 0, 0, {0, 0, 1, 0, 1, 0xc0, 11, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0}),
+       MessageError::kPointerIntoHeader},
       {"two-pointer cycle needs a forward pointer",
        msg(0x0100, 1, 0, 0, 0, cat({{0xc0, 0x0e, 0xc0, 0x0c}, kQtypeAClassIn})),
        MessageError::kForwardPointer},
