@@ -11,14 +11,14 @@ using namespace tcp;  // the helpers in flows/tcp_conn.hpp
 namespace tf = wire::tcp_flag;
 
 bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, loop::FrameSink& tx) {
-  TcpFlowKey key;
+  FlowKey key;
   key.guest = wire::IpAddr{t.v6, t.guest};
   key.dst = wire::IpAddr{t.v6, t.peer};
   key.guest_port = t.guest_port;
   key.dst_port = t.peer_port;
-  const size_t h = hash(key);
-  if (!have_guest_mac_ || used_ >= cfg_.max_flows || find(key, h) != nullptr) {
-    if (used_ >= cfg_.max_flows) ++stats_.table_full;
+  const size_t h = table_.hash(key);
+  if (!have_guest_mac_ || table_.full() || table_.find(key, h) != nullptr) {
+    if (table_.full()) ++stats_.table_full;
     host_.close(conn.release(), true);
     return false;
   }
@@ -37,11 +37,7 @@ bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, loop::
   f.snd_una = f.iss;
   f.snd_nxt = f.snd_max = f.iss + 1;
   f.events = POLLIN | POLLRDHUP;
-  if (watcher_ != nullptr) {
-    f.watch = watcher_->watch(
-        f.fd, f.events, *this,
-        (uint64_t{f.generation} << kCookieGenShift) | static_cast<uint64_t>(&f - flows_.data()));
-  }
+  start_watch(f);
   if (!f.watch.valid()) {
     ++stats_.socket_errors;
     release(f, true);

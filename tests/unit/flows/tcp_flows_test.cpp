@@ -439,6 +439,55 @@ TEST(TcpFlows, AtTheCapANewSynGetsAReset) {
   EXPECT_EQ(h.flows.size(), 1u);
 }
 
+// The flows live in a FlowTable (flows/flow_table.hpp): a released flow's
+// cookie names nothing, even once a new connection took its slot.
+TEST(TcpFlows, AStaleCookieFindsNothingAfterTheSlotWasReused) {
+  Harness h(1);
+  h.establish();
+  const int old_fd = h.fd();
+  const uint64_t old_cookie = h.watcher.find(old_fd)->cookie;
+  h.guest(tf::kRst, kIrs + 1, 0);
+  ASSERT_EQ(h.flows.size(), 0u);
+  h.out.clear();
+  h.guest(tf::kSyn, 5000, 0, "", 64240, true, kWorld, 81);
+  h.host.last().connecting = false;
+  h.ready(h.fd(), POLLOUT);
+  ASSERT_EQ(h.out.size(), 1u);
+  const uint32_t iss = h.out[0].seq;
+  h.guest(tf::kAck, 5001, iss + 1, "", 512, false, kWorld, 81);
+  ASSERT_EQ(h.flows.size(), 1u);
+  const uint64_t new_cookie = h.watcher.find(h.fd())->cookie;
+  ASSERT_EQ(new_cookie & 0xffffffffu, old_cookie & 0xffffffffu) << "the one slot, reused";
+  ASSERT_NE(new_cookie, old_cookie);
+  h.host.sockets.at(h.fd()).rx = "for the new flow";
+  h.out.clear();
+  h.flows.on_socket(old_cookie, POLLIN | POLLERR | POLLHUP, h.now, *h.tx);
+  h.flows.on_batch_end(h.now, *h.tx);
+  EXPECT_TRUE(h.out.empty()) << "a completion for the old flow reached the new one";
+  EXPECT_EQ(h.flows.size(), 1u);
+  h.ready(h.fd(), POLLIN);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].payload, "for the new flow");
+}
+
+// The idle limit of a half-closed flow lies far beyond the wheel's span.
+TEST(TcpFlows, AHalfClosedFlowLeftIdleEndsAfterTheIdleLimit) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.guest(tf::kAck | tf::kFin, kIrs + 1, iss + 1, "", 512);
+  ASSERT_EQ(h.flows.size(), 1u);
+  h.out.clear();
+  h.tick(TcpFlows::kClosingIdle - Duration::seconds(1));
+  EXPECT_EQ(h.flows.size(), 1u);
+  EXPECT_TRUE(h.out.empty());
+  h.tick(Duration::seconds(1));
+  EXPECT_EQ(h.flows.size(), 0u);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kRst | tf::kAck);
+  EXPECT_EQ(h.flows.stats().timeouts, 1u);
+  EXPECT_TRUE(h.host.sockets.at(h.fd()).reset);
+}
+
 TEST(TcpFlows, SegmentForNoConnectionGetsAReset) {
   Harness h;
   h.guest(tf::kAck, 7, 1234, "data");
