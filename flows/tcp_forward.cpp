@@ -12,8 +12,8 @@ namespace tf = wire::tcp_flag;
 
 bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, loop::FrameSink& tx) {
   FlowKey key;
-  key.guest = wire::IpAddr{t.v6, t.guest};
-  key.dst = wire::IpAddr{t.v6, t.peer};
+  key.guest = t.guest;
+  key.dst = t.peer;
   key.guest_port = t.guest_port;
   key.dst_port = t.peer_port;
   const size_t h = table_.hash(key);

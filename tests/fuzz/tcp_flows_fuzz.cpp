@@ -262,11 +262,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 6: {
         ForwardTarget t;
-        t.v6 = (in.u8() & 1) != 0;
-        t.peer[0] = 192; t.peer[1] = 0; t.peer[2] = 2; t.peer[3] = 1;
-        if (t.v6) t.peer = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
-        t.guest = t.v6 ? std::array<uint8_t, 16>{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x64}
-                       : std::array<uint8_t, 16>{10, 0, 2, 100};
+        const bool v6 = (in.u8() & 1) != 0;
+        t.peer = *wire::IpAddr::parse(v6 ? "fd00::2" : "192.0.2.1");
+        t.guest = *wire::IpAddr::parse(v6 ? "fd00::64" : "10.0.2.100");
         t.peer_port = in.u16();
         t.guest_port = in.u16();
         const int fd = host.next_fd++;

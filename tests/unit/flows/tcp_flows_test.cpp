@@ -631,9 +631,9 @@ TEST_P(TcpFlowsBothPeekModes, ForwardedConnectionStartsWithOurSyn) {
   h.host.peek_offset_works = GetParam();
   h.flows.set_guest_mac(kGuestMac);
   ForwardTarget t;
-  kWorld.store(wire::MutBytes(reinterpret_cast<std::byte*>(t.peer.data()), 16), 0);
+  t.peer = wire::IpAddr::from(kWorld);
   t.peer_port = 5555;
-  kGuest.store(wire::MutBytes(reinterpret_cast<std::byte*>(t.guest.data()), 16), 0);
+  t.guest = wire::IpAddr::from(kGuest);
   t.guest_port = kGuestPort;
   h.host.sockets[77].connecting = false;
   ASSERT_TRUE(h.flows.forward_tcp(Fd(77), t, h.now, *h.tx));
