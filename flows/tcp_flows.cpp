@@ -12,9 +12,10 @@ namespace tf = wire::tcp_flag;
 
 // --- table -----------------------------------------------------------------
 
-TcpFlows::TcpFlows(TcpConfig cfg, TcpHost& host)
+TcpFlows::TcpFlows(TcpConfig cfg, TcpHost& host, const services::GuestState& guest)
     : cfg_(std::move(cfg)),
       host_(host),
+      guest_(guest),
       isn_hasher_(cfg_.fixed_secret != 0 ? FlowHasher(~cfg_.fixed_secret) : FlowHasher()),
       // 10 ms buckets (kMinRto is 200 ms); 1024 of them span ~10 s.
       table_(cfg_.max_flows,

@@ -76,6 +76,7 @@
 #include "flows/nat.hpp"
 #include "flows/tcp_host.hpp"
 #include "loop/socket_watcher.hpp"
+#include "services/guest_state.hpp"
 #include "tap/tap_io.hpp"
 #include "wire/addr.hpp"
 #include "wire/ethernet.hpp"
@@ -133,7 +134,9 @@ struct TcpStats {
 
 class TcpFlows final : public loop::SocketClient, public ForwardSink {
  public:
-  TcpFlows(TcpConfig cfg, TcpHost& host);
+  // `guest` is the one record of the guest (the services learn into it;
+  // stack::Stack owns it) and outlives the flows.
+  TcpFlows(TcpConfig cfg, TcpHost& host, const services::GuestState& guest);
   ~TcpFlows() override;
   TcpFlows(const TcpFlows&) = delete;
   TcpFlows& operator=(const TcpFlows&) = delete;
@@ -152,13 +155,10 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   void on_batch_end(MonoTime now, loop::FrameSink& tx);
 
   // Port forwarding (tcp_forward.cpp): a connection towards the guest (our
-  // SYN). The guest MAC is the last one seen on a frame, or set_guest_mac().
+  // SYN), to the guest's MAC as the services learnt it (refused while it
+  // is unknown; the port forwarder waits for it).
   bool forward_tcp(Fd conn, const ForwardTarget& target, MonoTime now,
                    loop::FrameSink& tx) override;
-  void set_guest_mac(const wire::MacAddr& mac) {
-    guest_mac_ = mac;
-    have_guest_mac_ = true;
-  }
 
   // Closes every host socket (at exit; the engine's polls are cancelled).
   void close_all();
@@ -231,6 +231,7 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
 
   TcpConfig cfg_;
   TcpHost& host_;
+  const services::GuestState& guest_;
   loop::SocketWatcher* watcher_ = nullptr;
   StreamService* dns_ = nullptr;
   FlowHasher isn_hasher_;
@@ -238,8 +239,6 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   std::vector<uint64_t> dirty_;     // cookies of flows owing an ACK at batch end
   std::vector<uint64_t> tx_wait_;   // cookies of flows that ran out of transmit buffers
   std::vector<std::byte> scratch_;  // peek fallback without SO_PEEK_OFF
-  wire::MacAddr guest_mac_{};
-  bool have_guest_mac_ = false;
   TcpStats stats_;
 };
 

@@ -17,7 +17,7 @@ bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, loop::
   key.guest_port = t.guest_port;
   key.dst_port = t.peer_port;
   const size_t h = table_.hash(key);
-  if (!have_guest_mac_ || table_.full() || table_.find(key, h) != nullptr) {
+  if (!guest_.mac || table_.full() || table_.find(key, h) != nullptr) {
     if (table_.full()) ++stats_.table_full;
     host_.close(conn.release(), true);
     return false;
@@ -28,7 +28,7 @@ bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, loop::
     return false;
   }
   Flow& f = *fp;
-  f.mac = guest_mac_;
+  f.mac = *guest_.mac;
   f.fd = conn.release();
   f.state = State::kSynSent;
   f.mss = clamp_mss(std::nullopt, key.v6(), cfg_.nat.plan.mtu);

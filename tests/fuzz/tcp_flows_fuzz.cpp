@@ -183,9 +183,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   NoVnetSink no_vnet(*detached, cfg.plan.mtu);
   loop::FrameSink* tx = detached.get();
   TcpConfig tc{NatConfig{cfg.plan, false}, kMaxFlows, {}, 0x5eed};
-  TcpFlows tcp(tc, host);
-  tcp.set_watcher(&watcher);
   services::GuestState guest;
+  TcpFlows tcp(tc, host, guest);
+  tcp.set_watcher(&watcher);
   stack::ServiceDispatcher dispatcher(cfg, guest);
   dispatcher.set_tcp(&tcp);
   MonoTime now{Duration::seconds(1000).ns};
@@ -269,7 +269,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         t.guest_port = in.u16();
         const int fd = host.next_fd++;
         host.sockets[fd].connecting = false;
-        tcp.set_guest_mac(wire::MacAddr{{0x52, 0x54, 0, 0x12, 0x34, 0x56}});
+        guest.mac = wire::MacAddr{{0x52, 0x54, 0, 0x12, 0x34, 0x56}};
         (void)tcp.forward_tcp(Fd(fd), t, now, *tx);
         break;
       }

@@ -51,12 +51,14 @@ struct Harness {
   FakeWatcher watcher;
   std::vector<Out> out;
   std::unique_ptr<tap::TxQueue> tx;
+  services::GuestState learnt;  // the guest state the services learn into (stack::Stack's)
   TcpFlows flows;
   MonoTime now{Duration::seconds(100).ns};
 
   explicit Harness(size_t max_flows = 16, bool disable_loopback = false)
       : tx(tap::TxQueue::detached(64, [this](wire::ConstBytes f, const wire::VirtioNetHdrRepr& m) { record(f, m); })),
-        flows(TcpConfig{NatConfig{wire::AddressPlan{}, disable_loopback}, max_flows, {}}, host) {
+        flows(TcpConfig{NatConfig{wire::AddressPlan{}, disable_loopback}, max_flows, {}}, host,
+              learnt) {
     flows.set_watcher(&watcher);
   }
 
@@ -197,6 +199,16 @@ struct Harness {
     return n;
   }
 };
+
+// A connection from kWorld:5555, forwarded to the guest's kGuestPort.
+ForwardTarget forward_target() {
+  ForwardTarget t;
+  t.peer = wire::IpAddr::from(kWorld);
+  t.peer_port = 5555;
+  t.guest = wire::IpAddr::from(kGuest);
+  t.guest_port = kGuestPort;
+  return t;
+}
 
 // The data path runs twice: with SO_PEEK_OFF, and as on kernels before 6.9
 // (peeks from the queue's head, FakeTcpHost::peek_offset_works false).
@@ -629,12 +641,8 @@ TEST(TcpFlows, SilentGuestIsGivenUpWithResets) {
 TEST_P(TcpFlowsBothPeekModes, ForwardedConnectionStartsWithOurSyn) {
   Harness h;
   h.host.peek_offset_works = GetParam();
-  h.flows.set_guest_mac(kGuestMac);
-  ForwardTarget t;
-  t.peer = wire::IpAddr::from(kWorld);
-  t.peer_port = 5555;
-  t.guest = wire::IpAddr::from(kGuest);
-  t.guest_port = kGuestPort;
+  h.learnt.mac = kGuestMac;
+  const ForwardTarget t = forward_target();
   h.host.sockets[77].connecting = false;
   ASSERT_TRUE(h.flows.forward_tcp(Fd(77), t, h.now, *h.tx));
   ASSERT_EQ(h.out.size(), 1u);
@@ -650,6 +658,26 @@ TEST_P(TcpFlowsBothPeekModes, ForwardedConnectionStartsWithOurSyn) {
   h.guest(tf::kAck | tf::kPsh, 9001, iss + 1, "reply", 512, false, kWorld, 5555);
   EXPECT_EQ(h.host.sockets[77].sent, "reply");
   EXPECT_EQ(h.flows.stats().forwarded, 1u);
+}
+
+// The MAC of a forwarded connection is the one in the guest state the
+// services learn into; a guest segment teaches TCP nothing of its own.
+TEST(TcpFlows, AForwardedConnectionNeedsTheGuestsMacFromTheGuestState) {
+  Harness h;
+  h.guest(tf::kAck, 7, 1234, "data");  // a segment from kGuestMac
+  h.out.clear();
+  const ForwardTarget t = forward_target();
+  h.host.sockets[77].connecting = false;
+  EXPECT_FALSE(h.flows.forward_tcp(Fd(77), t, h.now, *h.tx));
+  EXPECT_TRUE(h.out.empty());
+  EXPECT_EQ(h.flows.size(), 0u);
+  EXPECT_TRUE(h.host.sockets[77].closed);
+  EXPECT_TRUE(h.host.sockets[77].reset);
+  h.learnt.mac = kGuestMac;
+  h.host.sockets[78].connecting = false;
+  ASSERT_TRUE(h.flows.forward_tcp(Fd(78), t, h.now, *h.tx));
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kSyn);
 }
 
 TEST_P(TcpFlowsBothPeekModes, ChurnLeavesNothingBehind) {
