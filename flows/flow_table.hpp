@@ -1,24 +1,35 @@
 #pragma once
 // The flow table: a preallocated, keyed, open-addressed table of flows,
 // with the cookie the engine's socket watches carry and the deadlines of
-// the flows on one timer wheel (loop/timer_wheel). UDP flows and ICMP echo
-// use it; TCP's own table (flows/tcp_flows) has the same shape and can
-// move onto it.
+// the flows on one timer wheel (loop/timer_wheel). TCP connections, UDP
+// flows and ICMP echo flows each live in one, with one key (FlowKey).
 //
-// Flow lifecycle. A slot is in one of these states; the owner (UdpFlows,
-// IcmpEchoFlows) moves it with insert(), watch/arm, and erase():
+// Flow lifecycle. A slot is in one of these states; the owner (TcpFlows,
+// UdpFlows, IcmpEchoFlows) moves it with insert(), watch/arm, and erase():
 //
 //   State    In index  Watch  Deadline  Entered by              Left by
 //   -------  --------  -----  --------  ----------------------  -------------------------
 //   FREE     no        no     no        start; erase()          insert() -> NEW
 //   NEW      yes       no     no        insert() (the key was   socket opened and watched
 //                                       not found, a slot free)   -> ACTIVE; or erase()
-//   ACTIVE   yes       yes*   yes       the owner watched its   the deadline fired and the
+//   ACTIVE   yes       yes*   yes**     the owner watched its   the deadline fired and the
 //                                       socket, arm()ed it        flow was idle -> erase();
 //                                                               the owner closes it
-//                                                               (listener gone) -> erase()
+//                                                               (listener gone; TCP: both
+//                                                               FINs acked, a reset, a
+//                                                               host error) -> erase()
 //   (*) a reverse UDP flow of a forwarding rule borrows the rule's socket
 //       and watches none.
+//   (**) UDP and ICMP echo always have one (the idle timeout); a TCP
+//       connection only while its state needs one (SYN or data
+//       retransmission, a window probe, the idle limit of a half-closed
+//       flow: flows/tcp_conn.hpp), and moves or cancels it as it goes.
+//
+// TCP's own states (flows/tcp_conn.hpp) all live inside NEW and ACTIVE: a
+// SYN (or a forwarded connection) inserts the flow, which gets its state
+// and its watch in the same call (ACTIVE) or is erased again (refused,
+// unreachable, no socket); kFree marks a TCP slot that is FREE, or NEW
+// before that call gave it its state.
 //
 // A deadline that fires for a flow that was busy since is moved on
 // (arm() from the callback) instead of being re-armed on every datagram:

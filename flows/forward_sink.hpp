@@ -6,24 +6,25 @@
 // connection *towards* the guest (our SYN, the guest's SYN-ACK) and then
 // splices it to `conn` exactly like a connection the guest opened.
 
-#include <array>
 #include <cstdint>
 
 #include "base/clock.hpp"
 #include "base/fd.hpp"
 #include "loop/socket_watcher.hpp"
+#include "wire/addr.hpp"
 
 namespace tapir::flows {
 
+// Both addresses are of one family, the guest's.
 struct ForwardTarget {
-  bool v6 = false;
   // The source the guest sees: the client's real address, or the gateway
-  // address for a client on host loopback. IPv4 in the first 4 bytes.
-  std::array<uint8_t, 16> peer{};
+  // address for a client on host loopback (or of the other family).
+  wire::IpAddr peer;
   uint16_t peer_port = 0;
   // The guest's address and port the connection goes to.
-  std::array<uint8_t, 16> guest{};
+  wire::IpAddr guest;
   uint16_t guest_port = 0;
+  bool v6() const { return guest.v6; }
 };
 
 class ForwardSink {

@@ -1,6 +1,7 @@
 #include "flows/icmp_errors.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "wire/icmp4.hpp"
 #include "wire/icmp6.hpp"
@@ -42,38 +43,29 @@ size_t build_icmp6_error(wire::MutBytes out, const wire::AddressPlan& plan,
 }
 
 size_t build_icmp_error_for_flow(wire::MutBytes out, const wire::AddressPlan& plan,
-                                 const wire::MacAddr& guest_mac, bool v6,
-                                 const std::array<uint8_t, 16>& guest, const std::array<uint8_t, 16>& dst,
-                                 uint8_t protocol, wire::ConstBytes l4_head, uint8_t type, uint8_t code,
+                                 const wire::MacAddr& guest_mac, const wire::IpAddr& guest,
+                                 const wire::IpAddr& dst, uint8_t protocol,
+                                 wire::ConstBytes l4_head, uint8_t type, uint8_t code,
                                  uint32_t info) {
   std::array<std::byte, wire::kIpv6HeaderLen + 20> quoted{};
-  const size_t ip_len = v6 ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen;
+  const size_t ip_len = guest.v6 ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen;
   if (l4_head.size() > quoted.size() - ip_len) return 0;
   wire::MutBytes q(quoted);
   wire::store_bytes(q, ip_len, l4_head);
   const wire::MutBytes packet = q.first(ip_len + l4_head.size());
-  if (v6) {
-    wire::Ipv6Repr{wire::Ipv6Addr{guest}, wire::Ipv6Addr{dst}, protocol, 64, 0, 0, l4_head.size()}.emit(q);
+  if (guest.v6) {
+    wire::Ipv6Repr{guest.as_v6(), dst.as_v6(), protocol, 64, 0, 0, l4_head.size()}.emit(q);
     auto v = wire::Ipv6View::parse(packet);
     return v ? build_icmp6_error(out, plan, guest_mac, *v, type, code, info) : 0;
   }
   wire::Ipv4Repr ip;
-  ip.src = wire::Ipv4Addr::load(wire::as_bytes(guest), 0);
-  ip.dst = wire::Ipv4Addr::load(wire::as_bytes(dst), 0);
+  ip.src = guest.as_v4();
+  ip.dst = dst.as_v4();
   ip.protocol = protocol;
   ip.payload_len = l4_head.size();
   ip.emit(q);
   auto v = wire::Ipv4View::parse(packet);
   return v ? build_icmp4_error(out, plan, guest_mac, *v, type, code, info) : 0;
-}
-
-size_t build_icmp_error_for_flow(wire::MutBytes out, const wire::AddressPlan& plan,
-                                 const wire::MacAddr& guest_mac, const wire::IpAddr& guest,
-                                 const wire::IpAddr& dst, uint8_t protocol,
-                                 wire::ConstBytes l4_head, uint8_t type, uint8_t code,
-                                 uint32_t info) {
-  return build_icmp_error_for_flow(out, plan, guest_mac, guest.v6, guest.bytes, dst.bytes, protocol,
-                                   l4_head, type, code, info);
 }
 
 size_t build_refusal(wire::MutBytes out, const wire::AddressPlan& plan,

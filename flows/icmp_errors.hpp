@@ -7,7 +7,6 @@
 // for ICMPv4 (RFC 792; RFC 1812 4.3.2.3 allows more, we stay small), and
 // as much as fits in the minimum MTU of 1280 for ICMPv6 (RFC 4443 2.4(c)).
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -39,15 +38,9 @@ size_t build_refusal(wire::MutBytes out, const wire::AddressPlan& plan,
 
 // The same, for a packet tapir did not keep (a flow's connection attempt or
 // datagram): the offending IP header is rebuilt from the flow's addresses
-// (`guest` -> `dst`, IPv4 in the first 4 bytes), followed by `l4_head`, the
+// (`guest` -> `dst`, of the family of `guest`), followed by `l4_head`, the
 // start of its transport header as the guest's stack will match it.
 // Returns 0 if it cannot be built.
-size_t build_icmp_error_for_flow(wire::MutBytes out, const wire::AddressPlan& plan,
-                                 const wire::MacAddr& guest_mac, bool v6,
-                                 const std::array<uint8_t, 16>& guest, const std::array<uint8_t, 16>& dst,
-                                 uint8_t protocol, wire::ConstBytes l4_head, uint8_t type, uint8_t code,
-                                 uint32_t info = 0);
-// The same with the flow's addresses as IpAddr (the family is guest's).
 size_t build_icmp_error_for_flow(wire::MutBytes out, const wire::AddressPlan& plan,
                                  const wire::MacAddr& guest_mac, const wire::IpAddr& guest,
                                  const wire::IpAddr& dst, uint8_t protocol,

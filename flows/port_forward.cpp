@@ -200,15 +200,12 @@ void PortForwarder::on_tcp(uint32_t /*id*/, Rule& r, MonoTime now, loop::FrameSi
     }
     make_urgent_data_inline(conn.get());  // like every host socket of a guest stream
     ForwardTarget t;
-    t.v6 = r.rule.guest_v6;
-    IpAddr peer;
-    if (!map_peer(client, t.v6, peer, t.peer_port)) {
+    if (!map_peer(client, r.rule.guest_v6, t.peer, t.peer_port)) {
       ++stats_.tcp_refused;
       reset_and_close(std::move(conn));
       continue;
     }
-    t.peer = peer.bytes;
-    t.guest = (r.rule.guest_addr ? *r.rule.guest_addr : guest_address(t.v6)).bytes;
+    t.guest = r.rule.guest_addr ? *r.rule.guest_addr : guest_address(r.rule.guest_v6);
     t.guest_port = r.rule.guest_port;
     ++stats_.tcp_accepted;
     if (tcp_ != nullptr && !(guest_ ? guest_() : GuestInfo{}).mac) {
@@ -244,14 +241,14 @@ void PortForwarder::hold(Fd conn, const ForwardTarget& t, MonoTime now, loop::Fr
 // the services the guest's MAC (services/arp). An IPv6 guest announces
 // itself (DAD, router solicitations) by itself.
 void PortForwarder::solicit(const ForwardTarget& t, MonoTime now, loop::FrameSink& tx) {
-  if (t.v6 || now < next_solicit_) return;
+  if (t.v6() || now < next_solicit_) return;
   next_solicit_ = now + Duration::seconds(1);
   wire::MutBytes out = tx.acquire();
   if (out.empty()) return;
   wire::EthernetRepr{wire::MacAddr::broadcast(), plan_.gateway_mac, wire::ethertype::kArp}.emit(
       out);
   wire::ArpRepr{wire::arp_op::kRequest, plan_.gateway_mac, plan_.gateway4, wire::MacAddr{},
-                wire::Ipv4Addr::load(wire::as_bytes(t.guest), 0)}
+                t.guest.as_v4()}
       .emit(out.subspan(wire::kEthernetHeaderLen));
   tx.send(wire::kEthernetHeaderLen + wire::ArpRepr::buffer_len());
 }

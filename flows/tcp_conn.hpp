@@ -4,9 +4,10 @@
 // of the TCP code shares. Included only by flows/tcp_*.cpp.
 //
 // Which file does what:
-//   tcp_flows.cpp    the table (slots, keyed index, timers' slots, cookies)
-//                    and the host socket's readiness (on_socket) and the
-//                    batch end (coalesced ACKs, flows waiting for buffers)
+//   tcp_flows.cpp    the flows in their FlowTable (flows/flow_table.hpp:
+//                    slots, keyed index, cookies, deadlines), the host
+//                    socket's readiness (on_socket) and the batch end
+//                    (coalesced ACKs, flows waiting for buffers)
 //   tcp_input.cpp    guest -> host: segments from the guest, by state
 //   tcp_open.cpp     a guest SYN becomes a host connection (NAT, DNS over
 //                    TCP), and the connect's outcome
@@ -19,9 +20,9 @@
 //
 //   state         meaning                       left by
 //   ------------  ----------------------------  --------------------------------
-//   kFree         slot unused                   a guest SYN (on_new_syn) ->
-//                                               kConnecting; an accepted
-//                                               forwarded connection
+//   kFree         slot unused (the table's      a guest SYN (on_new_syn) ->
+//                 FREE), or just inserted       kConnecting; an accepted
+//                 (NEW), not yet given a state  forwarded connection
 //                                               (forward_tcp) -> kSynSent
 //   kConnecting   host connect in progress      connect succeeds (on_connected:
 //                 (POLLOUT awaited); the guest  our SYN-ACK) -> kSynReceived;
@@ -52,10 +53,15 @@
 //   guest_fin && fin_acked: the flow ends (no TIME-WAIT: the guest keeps
 //               that state, tapir needs none).
 //
-// Timers (tcp_timers.cpp), at most one per connection: kSynReceived and
-// kSynSent repeat their SYN; kEstablished retransmits (RTO), probes a zero
-// window, or ends a half-closed flow left idle; kConnecting has none (the
-// host's own connect timeout answers).
+// How these relate to the table's slot states (flows/flow_table.hpp): a
+// connection is NEW only inside on_new_syn / forward_tcp, which either give
+// it a state and a watch (ACTIVE) or erase it again; every state but kFree
+// is ACTIVE; release() erases it (FREE), and its cookie goes stale.
+//
+// Timers (tcp_timers.cpp), at most one per connection (the table's
+// deadline): kSynReceived and kSynSent repeat their SYN; kEstablished
+// retransmits (RTO), probes a zero window, or ends a half-closed flow left
+// idle; kConnecting has none (the host's own connect timeout answers).
 
 #include <poll.h>
 
@@ -70,12 +76,11 @@ namespace tapir::flows {
 
 enum class TcpFlows::State : uint8_t { kFree, kConnecting, kSynReceived, kSynSent, kEstablished };
 
+// The key, the cookie and the deadline are the table's (key(f),
+// table_.cookie(f), arm()).
 struct TcpFlows::Flow {
-  TcpFlowKey key;
   wire::MacAddr mac;
   State state = State::kFree;
-  uint32_t generation = 0;
-  size_t hash = 0;
   int fd = -1;
   loop::WatchHandle watch;
   unsigned events = 0;
@@ -114,8 +119,15 @@ struct TcpFlows::Flow {
   uint32_t in_flight() const { return snd_nxt - snd_una; }
 };
 
+inline const FlowKey& TcpFlows::key(const Flow& f) const {
+  return table_.key(f);
+}
+inline void TcpFlows::arm(Flow& f, MonoTime at) {
+  table_.arm(f, at);
+}
+
 struct TcpFlows::Seg {
-  TcpFlowKey key;
+  FlowKey key;
   wire::MacAddr mac;
   uint32_t seq = 0;
   uint32_t ack = 0;
@@ -130,7 +142,6 @@ struct TcpFlows::Seg {
 namespace tcp {
 
 inline constexpr uint8_t kOurWindowScale = 7;  // up to 8 MiB of window
-inline constexpr uint64_t kCookieGenShift = 32;
 inline constexpr Duration kSynRto = Duration::seconds(1);
 
 inline bool seq_lt(uint32_t a, uint32_t b) {

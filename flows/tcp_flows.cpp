@@ -1,7 +1,7 @@
-// The TCP flow table (see flows/tcp_conn.hpp for which file does what):
-// slots, the keyed index, the cookies the socket watcher hands back, and
-// the two entry points that are not the guest's frames: a host socket's
-// readiness and the end of a batch.
+// The TCP flows in their table (flows/flow_table.hpp; see flows/tcp_conn.hpp
+// for which file does what): allocation and release, the cookies the
+// socket watcher hands back, and the two entry points that are not the
+// guest's frames: a host socket's readiness and the end of a batch.
 
 #include "flows/tcp_conn.hpp"
 
@@ -12,19 +12,15 @@ namespace tf = wire::tcp_flag;
 
 // --- table -----------------------------------------------------------------
 
-TcpFlows::TcpFlows(TcpConfig cfg, TcpHost& host)
+TcpFlows::TcpFlows(TcpConfig cfg, TcpHost& host, const services::GuestState& guest)
     : cfg_(std::move(cfg)),
       host_(host),
-      hasher_(cfg_.fixed_secret != 0 ? FlowHasher(cfg_.fixed_secret) : FlowHasher()),
+      guest_(guest),
       isn_hasher_(cfg_.fixed_secret != 0 ? FlowHasher(~cfg_.fixed_secret) : FlowHasher()),
-      flows_(std::max<size_t>(cfg_.max_flows, 1)),
-      timers_(flows_.size(), Duration::millis(10)) {
-  size_t cap = 16;
-  while (cap < 2 * flows_.size()) cap <<= 1;
-  index_.assign(cap, 0);
-  index_mask_ = cap - 1;
-  free_.reserve(flows_.size());
-  for (size_t i = flows_.size(); i-- > 0;) free_.push_back(static_cast<uint32_t>(i));
+      // 10 ms buckets (kMinRto is 200 ms); 1024 of them span ~10 s.
+      table_(cfg_.max_flows,
+             cfg_.fixed_secret != 0 ? FlowHasher(cfg_.fixed_secret) : FlowHasher(),
+             Duration::millis(10), 1024) {
   dirty_.reserve(256);
   tx_wait_.reserve(256);
 }
@@ -34,24 +30,16 @@ TcpFlows::~TcpFlows() {
 }
 
 void TcpFlows::close_all() {
-  for (Flow& f : flows_) {
-    if (f.state == State::kFree) continue;
+  table_.for_each([&](Flow& f) {
     if (f.fd >= 0) host_.close(f.fd, false);
     f.fd = -1;
     f.state = State::kFree;
-  }
-  used_ = 0;
-}
-
-size_t TcpFlows::hash(const TcpFlowKey& k) const {
-  return hasher_(
-      {FlowHasher::word(k.guest.bytes, 0), FlowHasher::word(k.guest.bytes, 1),
-       FlowHasher::word(k.dst.bytes, 0), FlowHasher::word(k.dst.bytes, 1),
-       (uint64_t{k.guest_port} << 32) | (uint64_t{k.dst_port} << 16) | (k.v6() ? 1u : 0u)});
+    table_.erase(f);
+  });
 }
 
 // RFC 6528: a 4 µs clock plus a keyed hash of the connection's 4-tuple.
-uint32_t TcpFlows::initial_sequence(const TcpFlowKey& k, MonoTime now) const {
+uint32_t TcpFlows::initial_sequence(const FlowKey& k, MonoTime now) const {
   const uint64_t f =
       isn_hasher_({FlowHasher::word(k.guest.bytes, 0), FlowHasher::word(k.guest.bytes, 1),
                    FlowHasher::word(k.dst.bytes, 0), FlowHasher::word(k.dst.bytes, 1),
@@ -59,75 +47,34 @@ uint32_t TcpFlows::initial_sequence(const TcpFlowKey& k, MonoTime now) const {
   return static_cast<uint32_t>(now.ns / 4000) + static_cast<uint32_t>(f);
 }
 
-TcpFlows::Flow* TcpFlows::find(const TcpFlowKey& key, size_t h) {
-  for (size_t i = h & index_mask_;; i = (i + 1) & index_mask_) {
-    const uint32_t e = index_[i];
-    if (e == 0) return nullptr;
-    Flow& f = flows_[e - 1];
-    if (f.hash == h && f.key == key) return &f;
-  }
+// A fresh flow (the table's NEW) for `key`, not in the table; null when full.
+TcpFlows::Flow* TcpFlows::allocate(const FlowKey& key, size_t h, MonoTime now) {
+  Flow* f = table_.insert(key, h);
+  if (f != nullptr) f->last_activity = now;
+  return f;
 }
 
-TcpFlows::Flow* TcpFlows::allocate(const TcpFlowKey& key, size_t h, MonoTime now) {
-  if (free_.empty()) return nullptr;
-  const uint32_t slot = free_.back();
-  free_.pop_back();
-  Flow& f = flows_[slot];
-  const uint32_t gen = f.generation + 1;
-  f = Flow{};
-  f.generation = gen;
-  f.key = key;
-  f.hash = h;
-  f.last_activity = now;
-  size_t i = h & index_mask_;
-  while (index_[i] != 0) i = (i + 1) & index_mask_;
-  index_[i] = slot + 1;
-  ++used_;
-  return &f;
-}
-
-// Linear probing with backward-shift deletion: no tombstones, so lookups
-// stay short however many flows come and go.
-void TcpFlows::index_erase(uint32_t slot) {
-  size_t i = flows_[slot].hash & index_mask_;
-  while (index_[i] != slot + 1) i = (i + 1) & index_mask_;
-  size_t j = i;
-  while (true) {
-    j = (j + 1) & index_mask_;
-    if (index_[j] == 0) break;
-    const size_t home = flows_[index_[j] - 1].hash & index_mask_;
-    // Move j back to i unless its home lies cyclically in (i, j].
-    const bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
-    if (!stays) {
-      index_[i] = index_[j];
-      i = j;
-    }
-  }
-  index_[i] = 0;
-}
-
+// Back to the table's FREE: the watch and the host socket go, the deadline
+// is cancelled and the cookie goes stale.
 void TcpFlows::release(Flow& f, bool reset_host) {
-  const uint32_t slot = static_cast<uint32_t>(&f - flows_.data());
   if (watcher_ != nullptr) watcher_->unwatch(f.watch);
   if (f.fd >= 0) host_.close(f.fd, reset_host);
   f.fd = -1;
-  timers_.cancel(slot);
-  index_erase(slot);
   f.state = State::kFree;
-  ++f.generation;
-  free_.push_back(slot);
-  --used_;
+  table_.erase(f);
   ++stats_.closed;
+}
+
+// The host socket's watch, with the flow's cookie; f.watch stays invalid
+// when it cannot be watched (or there is no watcher).
+void TcpFlows::start_watch(Flow& f) {
+  if (watcher_ != nullptr) f.watch = watcher_->watch(f.fd, f.events, *this, table_.cookie(f));
 }
 
 void TcpFlows::set_events(Flow& f, unsigned events) {
   if (f.events == events) return;
   f.events = events;
   if (watcher_ != nullptr) watcher_->set_events(f.watch, events);
-}
-
-void TcpFlows::arm(Flow& f, MonoTime at) {
-  timers_.arm(static_cast<uint32_t>(&f - flows_.data()), at);
 }
 
 void TcpFlows::refresh_window(Flow& f) {
@@ -149,17 +96,15 @@ void TcpFlows::watch_room(Flow& f) {
 void TcpFlows::want_ack(Flow& f) {
   if (f.ack_due) return;
   f.ack_due = true;
-  dirty_.push_back(static_cast<uint32_t>(&f - flows_.data()));
+  dirty_.push_back(table_.cookie(f));
 }
 
 // --- host socket readiness and the batch end ------------------------------
 
 void TcpFlows::on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::FrameSink& tx) {
-  const uint32_t slot = static_cast<uint32_t>(cookie & 0xffffffffu);
-  if (slot >= flows_.size()) return;
-  Flow& f = flows_[slot];
-  if (f.state == State::kFree || f.generation != static_cast<uint32_t>(cookie >> kCookieGenShift))
-    return;
+  Flow* fp = table_.by_cookie(cookie);
+  if (fp == nullptr || fp->state == State::kFree) return;  // released meanwhile
+  Flow& f = *fp;
   if (f.state == State::kConnecting) {
     if ((revents & (POLLOUT | POLLERR | POLLHUP)) == 0) return;
     const int r = host_.connect_result(f.fd);
@@ -185,15 +130,16 @@ void TcpFlows::on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop::
 }
 
 void TcpFlows::on_batch_end(MonoTime now, loop::FrameSink& tx) {
-  std::vector<uint32_t> due;
+  std::vector<uint64_t> due;
   due.swap(dirty_);
-  for (uint32_t slot : due) {
-    Flow& f = flows_[slot];
-    if (f.state == State::kFree || !f.ack_due) continue;
+  for (uint64_t cookie : due) {
+    Flow* fp = table_.by_cookie(cookie);
+    if (fp == nullptr || fp->state == State::kFree || !fp->ack_due) continue;
+    Flow& f = *fp;
     refresh_window(f);
     if (!send_control(f, tf::kAck, f.snd_nxt, tx)) {
-      dirty_.push_back(
-          slot);  // no transmit buffer: the next batch end (a write completed) tries again
+      // No transmit buffer: the next batch end (a write completed) tries again.
+      dirty_.push_back(cookie);
       continue;
     }
     watch_room(f);
@@ -204,12 +150,13 @@ void TcpFlows::on_batch_end(MonoTime now, loop::FrameSink& tx) {
     dirty_.swap(due);  // keep the capacity
   }
   if (tx_wait_.empty() || tx.free_slots() == 0) return;
-  std::vector<uint32_t> waiting;
+  std::vector<uint64_t> waiting;
   waiting.swap(tx_wait_);
-  for (uint32_t slot : waiting) {
-    Flow& f = flows_[slot];
-    f.tx_waiting = false;
-    if (f.state != State::kFree) push(f, now, tx);
+  for (uint64_t cookie : waiting) {
+    Flow* fp = table_.by_cookie(cookie);
+    if (fp == nullptr) continue;  // released meanwhile
+    fp->tx_waiting = false;
+    if (fp->state != State::kFree) push(*fp, now, tx);
   }
   if (tx_wait_.empty()) {
     waiting.clear();

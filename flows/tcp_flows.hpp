@@ -50,15 +50,16 @@
 //   (reset, timeout) -> RST to the guest. A flow ends when both FINs are
 //   acknowledged, or on a reset.
 //
-// * Timers. One wheel (loop/timer_wheel) driven by the engine's tick holds
-//   at most one deadline per flow: SYN retransmission, retransmission
-//   (RTO, exponential backoff), zero-window probes (at most
+// * Timers. The flow table's wheel (10 ms buckets), driven by the engine's
+//   tick, holds at most one deadline per flow: SYN retransmission,
+//   retransmission (RTO, exponential backoff), zero-window probes (at most
 //   kMaxWindowProbes, then a reset), and the idle limit of half-closed
 //   flows. Sequence numbers start at RFC 6528 values.
 //
-// The flow table is preallocated (--max-flows), indexed by a keyed hash of
-// the 4-tuple; at the cap a new SYN gets a RST, a counter and a
-// rate-limited log line.
+// The flows live in a FlowTable (flows/flow_table.hpp, the one UDP and ICMP
+// echo use, which documents how its slot states relate to TCP's):
+// preallocated (--max-flows), indexed by a keyed hash of the 4-tuple; at
+// the cap a new SYN gets a RST, a counter and a rate-limited log line.
 //
 // The code is split by concern; flows/tcp_conn.hpp holds the connection
 // (its state table) and says which file does what.
@@ -70,11 +71,12 @@
 #include "base/clock.hpp"
 #include "base/fd.hpp"
 #include "flows/flow_hash.hpp"
+#include "flows/flow_table.hpp"
 #include "flows/forward_sink.hpp"
 #include "flows/nat.hpp"
 #include "flows/tcp_host.hpp"
 #include "loop/socket_watcher.hpp"
-#include "loop/timer_wheel.hpp"
+#include "services/guest_state.hpp"
 #include "tap/tap_io.hpp"
 #include "wire/addr.hpp"
 #include "wire/ethernet.hpp"
@@ -84,16 +86,6 @@
 #include "wire/tcp.hpp"
 
 namespace tapir::flows {
-
-// A connection as the guest sees it; both addresses are of one family.
-struct TcpFlowKey {
-  wire::IpAddr guest;
-  wire::IpAddr dst;  // the address the guest used
-  uint16_t guest_port = 0;
-  uint16_t dst_port = 0;
-  bool v6() const { return guest.v6; }
-  bool operator==(const TcpFlowKey&) const = default;
-};
 
 // Takes the service end of a guest TCP connection to the DNS address
 // (dns/io/service); false when it cannot (at its cap).
@@ -143,7 +135,9 @@ struct TcpStats {
 
 class TcpFlows final : public loop::SocketClient, public ForwardSink {
  public:
-  TcpFlows(TcpConfig cfg, TcpHost& host);
+  // `guest` is the one record of the guest (the services learn into it;
+  // stack::Stack owns it) and outlives the flows.
+  TcpFlows(TcpConfig cfg, TcpHost& host, const services::GuestState& guest);
   ~TcpFlows() override;
   TcpFlows(const TcpFlows&) = delete;
   TcpFlows& operator=(const TcpFlows&) = delete;
@@ -164,18 +158,15 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   void on_batch_end(MonoTime now, loop::FrameSink& tx);
 
   // Port forwarding (tcp_forward.cpp): a connection towards the guest (our
-  // SYN). The guest MAC is the last one seen on a frame, or set_guest_mac().
+  // SYN), to the guest's MAC as the services learnt it (refused while it
+  // is unknown; the port forwarder waits for it).
   bool forward_tcp(Fd conn, const ForwardTarget& target, MonoTime now,
                    loop::FrameSink& tx) override;
-  void set_guest_mac(const wire::MacAddr& mac) {
-    guest_mac_ = mac;
-    have_guest_mac_ = true;
-  }
 
   // Closes every host socket (at exit; the engine's polls are cancelled).
   void close_all();
 
-  size_t size() const { return used_; }
+  size_t size() const { return table_.size(); }
   const TcpStats& stats() const { return stats_; }
 
   // Limits (see the state table in flows/tcp_conn.hpp).
@@ -224,15 +215,14 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
   uint32_t advertised_window(const Flow& f) const;
 
   // Timers (tcp_timers.cpp).
-  void on_timer(uint32_t slot, MonoTime now, loop::FrameSink& tx);
+  void on_timer(Flow& f, MonoTime now, loop::FrameSink& tx);
 
   // Table, host socket state, batch bookkeeping (tcp_flows.cpp).
-  Flow* find(const TcpFlowKey& key, size_t hash);
-  Flow* allocate(const TcpFlowKey& key, size_t hash, MonoTime now);
+  Flow* allocate(const FlowKey& key, size_t hash, MonoTime now);
   void release(Flow& f, bool reset_host);
-  void index_erase(uint32_t slot);
-  size_t hash(const TcpFlowKey& key) const;
-  uint32_t initial_sequence(const TcpFlowKey& key, MonoTime now) const;
+  const FlowKey& key(const Flow& f) const;
+  void start_watch(Flow& f);
+  uint32_t initial_sequence(const FlowKey& key, MonoTime now) const;
   void set_events(Flow& f, unsigned events);
   void arm(Flow& f, MonoTime at);
   void refresh_window(Flow& f);
@@ -241,21 +231,14 @@ class TcpFlows final : public loop::SocketClient, public ForwardSink {
 
   TcpConfig cfg_;
   TcpHost& host_;
+  const services::GuestState& guest_;
   loop::SocketWatcher* watcher_ = nullptr;
   StreamService* dns_ = nullptr;
-  FlowHasher hasher_;
   FlowHasher isn_hasher_;
-  std::vector<Flow> flows_;
-  std::vector<uint32_t> free_;
-  std::vector<uint32_t> index_;  // open addressing: slot + 1, 0 = empty
-  size_t index_mask_ = 0;
-  size_t used_ = 0;
-  loop::TimerWheel timers_;
-  std::vector<uint32_t> dirty_;     // flows owing an ACK at batch end
-  std::vector<uint32_t> tx_wait_;   // flows that ran out of transmit buffers
+  FlowTable<FlowKey, Flow> table_;
+  std::vector<uint64_t> dirty_;     // cookies of flows owing an ACK at batch end
+  std::vector<uint64_t> tx_wait_;   // cookies of flows that ran out of transmit buffers
   std::vector<std::byte> scratch_;  // peek fallback without SO_PEEK_OFF
-  wire::MacAddr guest_mac_{};
-  bool have_guest_mac_ = false;
   TcpStats stats_;
 };
 

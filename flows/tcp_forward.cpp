@@ -11,14 +11,14 @@ using namespace tcp;  // the helpers in flows/tcp_conn.hpp
 namespace tf = wire::tcp_flag;
 
 bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, loop::FrameSink& tx) {
-  TcpFlowKey key;
-  key.guest = wire::IpAddr{t.v6, t.guest};
-  key.dst = wire::IpAddr{t.v6, t.peer};
+  FlowKey key;
+  key.guest = t.guest;
+  key.dst = t.peer;
   key.guest_port = t.guest_port;
   key.dst_port = t.peer_port;
-  const size_t h = hash(key);
-  if (!have_guest_mac_ || used_ >= cfg_.max_flows || find(key, h) != nullptr) {
-    if (used_ >= cfg_.max_flows) ++stats_.table_full;
+  const size_t h = table_.hash(key);
+  if (!guest_.mac || table_.full() || table_.find(key, h) != nullptr) {
+    if (table_.full()) ++stats_.table_full;
     host_.close(conn.release(), true);
     return false;
   }
@@ -28,7 +28,7 @@ bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, loop::
     return false;
   }
   Flow& f = *fp;
-  f.mac = guest_mac_;
+  f.mac = *guest_.mac;
   f.fd = conn.release();
   f.state = State::kSynSent;
   f.mss = clamp_mss(std::nullopt, key.v6(), cfg_.nat.plan.mtu);
@@ -37,11 +37,7 @@ bool TcpFlows::forward_tcp(Fd conn, const ForwardTarget& t, MonoTime now, loop::
   f.snd_una = f.iss;
   f.snd_nxt = f.snd_max = f.iss + 1;
   f.events = POLLIN | POLLRDHUP;
-  if (watcher_ != nullptr) {
-    f.watch = watcher_->watch(
-        f.fd, f.events, *this,
-        (uint64_t{f.generation} << kCookieGenShift) | static_cast<uint64_t>(&f - flows_.data()));
-  }
+  start_watch(f);
   if (!f.watch.valid()) {
     ++stats_.socket_errors;
     release(f, true);

@@ -51,9 +51,7 @@ void TcpFlows::on_guest(const wire::GuestPacket& p, const tap::FrameMeta& meta, 
 
 void TcpFlows::on_segment(const Seg& s, MonoTime now, loop::FrameSink& tx) {
   ++stats_.segments_in;
-  guest_mac_ = s.mac;
-  have_guest_mac_ = true;
-  Flow* fp = find(s.key, hash(s.key));
+  Flow* fp = table_.find(s.key);
   if (fp == nullptr) {
     if (s.has(tf::kSyn) && !s.has(tf::kAck) && !s.has(tf::kRst) && !s.has(tf::kFin)) {
       return on_new_syn(s, now, tx);
@@ -114,7 +112,7 @@ void TcpFlows::on_segment(const Seg& s, MonoTime now, loop::FrameSink& tx) {
       f.snd_wnd = uint32_t{s.window} << f.snd_wscale;
       f.retries = 0;
       f.rto = kMinRto;
-      timers_.cancel(static_cast<uint32_t>(&f - flows_.data()));
+      table_.cancel(f);
       break;
     case State::kEstablished:
       if (s.has(tf::kSyn)) {
@@ -125,11 +123,12 @@ void TcpFlows::on_segment(const Seg& s, MonoTime now, loop::FrameSink& tx) {
       if (!s.has(tf::kAck)) return static_cast<void>(++stats_.bad_segment);
       break;
   }
-  const uint32_t gen = f.generation;
+  // Either step may release the flow (its cookie then goes stale).
+  const uint64_t cookie = table_.cookie(f);
   on_ack(f, s, now, tx);
-  if (f.generation != gen || f.state == State::kFree) return;
+  if (table_.by_cookie(cookie) == nullptr) return;
   on_data(f, s, now, tx);
-  if (f.generation != gen || f.state == State::kFree) return;
+  if (table_.by_cookie(cookie) == nullptr) return;
   maybe_finish(f, tx);
 }
 
@@ -140,7 +139,7 @@ void TcpFlows::on_syn_sent(Flow& f, const Seg& s, MonoTime now, loop::FrameSink&
   f.rcv_nxt = s.seq + 1;
   wire::TcpOptions opts;
   if (auto o = wire::TcpOptions::parse(s.options)) opts = *o;
-  f.mss = clamp_mss(opts.mss, f.key.v6(), cfg_.nat.plan.mtu);
+  f.mss = clamp_mss(opts.mss, key(f).v6(), cfg_.nat.plan.mtu);
   if (opts.window_scale) {
     f.snd_wscale = std::min<uint8_t>(*opts.window_scale, wire::kTcpMaxWindowScale);
   } else {
@@ -151,7 +150,7 @@ void TcpFlows::on_syn_sent(Flow& f, const Seg& s, MonoTime now, loop::FrameSink&
   f.state = State::kEstablished;
   f.retries = 0;
   f.rto = kMinRto;
-  timers_.cancel(static_cast<uint32_t>(&f - flows_.data()));
+  table_.cancel(f);
   refresh_window(f);
   send_control(f, tf::kAck, f.snd_nxt, tx);
   push(f, now, tx);
@@ -193,13 +192,12 @@ void TcpFlows::on_ack(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx) 
   }
   f.snd_wnd = wnd;
   if (wnd != 0) f.probes = 0;
-  const uint32_t slot = static_cast<uint32_t>(&f - flows_.data());
   if (f.in_flight() != 0) {
-    if (progress || !timers_.armed(slot)) arm(f, now + f.rto);
+    if (progress || !table_.armed(f)) arm(f, now + f.rto);
   } else if (f.guest_fin || f.fin_acked) {
-    if (!timers_.armed(slot)) arm(f, f.last_activity + kClosingIdle);  // half-closed: idle limit
+    if (!table_.armed(f)) arm(f, f.last_activity + kClosingIdle);  // half-closed: idle limit
   } else {
-    timers_.cancel(slot);
+    table_.cancel(f);
   }
   push(f, now, tx);
 }
@@ -246,8 +244,7 @@ void TcpFlows::on_data(Flow& f, const Seg& s, MonoTime now, loop::FrameSink& tx)
     host_.shutdown_write(f.fd);
     f.guest_fin = true;
     f.rcv_nxt += 1;
-    const uint32_t slot = static_cast<uint32_t>(&f - flows_.data());
-    if (!timers_.armed(slot)) arm(f, now + kClosingIdle);
+    if (!table_.armed(f)) arm(f, now + kClosingIdle);
   }
   want_ack(f);
 }

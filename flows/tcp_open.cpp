@@ -41,15 +41,15 @@ void TcpFlows::on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx) {
   const bool dns = s.dns_stream;  // the routing said so (stack/route.cpp)
   if (m == MapResult::kLocal && !dns) return send_reset_for(s, tx);  // nothing listens there
   if (dns && dns_ == nullptr) return;  // --disable-dns: nothing answers at all
-  if (used_ >= cfg_.max_flows) {
+  if (table_.full()) {
     ++stats_.table_full;
     static RateLimit rl(1, Duration::seconds(10));
     TAPIR_LOG_RL(LogLevel::kWarn, rl, now,
-                 "TCP flow table full (%zu flows, --max-flows): new connections refused", used_);
+                 "TCP flow table full (%zu flows, --max-flows): new connections refused",
+                 table_.size());
     return send_reset_for(s, tx);
   }
-  const size_t h = hash(s.key);
-  Flow* fp = allocate(s.key, h, now);
+  Flow* fp = allocate(s.key, table_.hash(s.key), now);
   if (fp == nullptr) return send_reset_for(s, tx);
   Flow& f = *fp;
   f.mac = s.mac;
@@ -90,11 +90,7 @@ void TcpFlows::on_new_syn(const Seg& s, MonoTime now, loop::FrameSink& tx) {
   }
   f.fd = fd;
   f.events = in_progress ? POLLOUT : (POLLIN | POLLRDHUP);
-  if (watcher_ != nullptr) {
-    f.watch = watcher_->watch(
-        fd, f.events, *this,
-        (uint64_t{f.generation} << kCookieGenShift) | static_cast<uint64_t>(&f - flows_.data()));
-  }
+  start_watch(f);
   if (!f.watch.valid()) {
     ++stats_.socket_errors;
     send_reset_for(s, tx);

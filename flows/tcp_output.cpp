@@ -24,7 +24,7 @@ namespace {
 
 // A frame from the destination the guest used to the guest, with the
 // flow's ports; the caller sets the rest of the TCP header.
-wire::TcpFrameRepr frame_to_guest(const TcpFlowKey& key, const wire::MacAddr& guest_mac,
+wire::TcpFrameRepr frame_to_guest(const FlowKey& key, const wire::MacAddr& guest_mac,
                                   const wire::MacAddr& gw_mac) {
   wire::TcpFrameRepr fr;
   fr.src_mac = gw_mac;
@@ -62,7 +62,7 @@ bool TcpFlows::send_control(Flow& f, uint8_t flags, uint32_t seq, loop::FrameSin
     ++stats_.tx_full;
     return false;
   }
-  wire::TcpFrameRepr fr = frame_to_guest(f.key, f.mac, cfg_.nat.plan.gateway_mac);
+  wire::TcpFrameRepr fr = frame_to_guest(key(f), f.mac, cfg_.nat.plan.gateway_mac);
   wire::TcpRepr& t = fr.tcp;
   t.seq = seq;
   t.ack = (flags & tf::kAck) != 0 ? f.rcv_nxt : 0;
@@ -71,7 +71,7 @@ bool TcpFlows::send_control(Flow& f, uint8_t flags, uint32_t seq, loop::FrameSin
     // Window fields in SYNs are never scaled.
     t.window = static_cast<uint16_t>(std::min<size_t>(f.room, 0xffff));
     if (syn_options) {
-      t.options.mss = static_cast<uint16_t>(cfg_.nat.plan.mtu - (f.key.v6() ? 60 : 40));
+      t.options.mss = static_cast<uint16_t>(cfg_.nat.plan.mtu - (key(f).v6() ? 60 : 40));
       if (f.rcv_wscale != 0) t.options.window_scale = f.rcv_wscale;
     }
   } else {
@@ -117,9 +117,10 @@ void TcpFlows::send_late_fin_ack(const Seg& seg, loop::FrameSink& tx) {
 
 // ICMP unreachable for a connection attempt, quoting a SYN like the guest's.
 void TcpFlows::send_icmp_unreachable(const Flow& f, bool host, loop::FrameSink& tx) {
+  const FlowKey& k = key(f);
   wire::TcpRepr quoted;
-  quoted.src_port = f.key.guest_port;
-  quoted.dst_port = f.key.dst_port;
+  quoted.src_port = k.guest_port;
+  quoted.dst_port = k.dst_port;
   quoted.seq = f.irs;
   quoted.flags = tf::kSyn;
   std::array<std::byte, wire::kTcpHeaderLen> syn{};
@@ -128,13 +129,12 @@ void TcpFlows::send_icmp_unreachable(const Flow& f, bool host, loop::FrameSink& 
   wire::MutBytes out = tx.acquire();
   if (out.empty()) return;
   const uint8_t type =
-      f.key.v6() ? wire::icmp6_type::kDestUnreachable : wire::icmp4_type::kDestUnreachable;
-  const uint8_t code = f.key.v6()
+      k.v6() ? wire::icmp6_type::kDestUnreachable : wire::icmp4_type::kDestUnreachable;
+  const uint8_t code = k.v6()
                            ? (host ? wire::icmp6_unreach::kAddress : wire::icmp6_unreach::kNoRoute)
                            : (host ? wire::icmp4_unreach::kHost : wire::icmp4_unreach::kNet);
-  const size_t len =
-      build_icmp_error_for_flow(out, cfg_.nat.plan, f.mac, f.key.v6(), f.key.guest.bytes,
-                                f.key.dst.bytes, wire::ipproto::kTcp, syn, type, code);
+  const size_t len = build_icmp_error_for_flow(out, cfg_.nat.plan, f.mac, k.guest, k.dst,
+                                               wire::ipproto::kTcp, syn, type, code);
   if (len == 0) return tx.cancel();
   tx.send(len);
   ++stats_.unreachable;
@@ -150,23 +150,23 @@ void TcpFlows::rewind(Flow& f) {
 
 void TcpFlows::push(Flow& f, MonoTime now, loop::FrameSink& tx) {
   if (f.state != State::kEstablished || f.fin_sent) return;
-  const bool v6 = f.key.v6();
+  const FlowKey& k = key(f);
+  const bool v6 = k.v6();
   const bool vnet = tx.has_vnet_hdr();
   const size_t max_payload = vnet ? wire::TcpFrameRepr::max_payload(v6) : f.mss;
-  const uint32_t slot = static_cast<uint32_t>(&f - flows_.data());
   while (!f.fin_sent) {
     if (f.host_eof && f.snd_nxt == f.fin_seq) {
       if (!send_control(f, tf::kFin | tf::kAck, f.snd_nxt, tx)) break;
       f.fin_sent = true;
       f.snd_nxt = f.fin_seq + 1;
       if (seq_gt(f.snd_nxt, f.snd_max)) f.snd_max = f.snd_nxt;
-      if (!timers_.armed(slot)) arm(f, now + f.rto);
+      if (!table_.armed(f)) arm(f, now + f.rto);
       break;
     }
     const uint32_t flight = f.in_flight();
     if (flight >= f.snd_wnd) {
       // Window full or zero: an ACK reopens it; a zero window is probed.
-      if (f.snd_wnd == 0 && !timers_.armed(slot)) arm(f, now + f.rto);
+      if (f.snd_wnd == 0 && !table_.armed(f)) arm(f, now + f.rto);
       break;
     }
     size_t want = std::min<size_t>(f.snd_wnd - flight, max_payload);
@@ -181,11 +181,11 @@ void TcpFlows::push(Flow& f, MonoTime now, loop::FrameSink& tx) {
       ++stats_.tx_full;
       if (!f.tx_waiting) {
         f.tx_waiting = true;
-        tx_wait_.push_back(slot);
+        tx_wait_.push_back(table_.cookie(f));
       }
       break;
     }
-    wire::TcpFrameRepr fr = frame_to_guest(f.key, f.mac, cfg_.nat.plan.gateway_mac);
+    wire::TcpFrameRepr fr = frame_to_guest(k, f.mac, cfg_.nat.plan.gateway_mac);
     std::byte* dst = out.data() + fr.payload_offset();
     // Without a peek offset the peek starts at the queue's head: what is in
     // flight goes to the scratch buffer first.
@@ -230,7 +230,7 @@ void TcpFlows::push(Flow& f, MonoTime now, loop::FrameSink& tx) {
     stats_.bytes_to_guest += static_cast<uint64_t>(n);
     f.snd_nxt += static_cast<uint32_t>(n);
     if (seq_gt(f.snd_nxt, f.snd_max)) f.snd_max = f.snd_nxt;
-    if (!timers_.armed(slot)) arm(f, now + f.rto);
+    if (!table_.armed(f)) arm(f, now + f.rto);
     // Drained for now; POLLIN brings more. (A read cut short at the urgent
     // mark resumes when the guest acknowledges it.)
     if (static_cast<size_t>(n) < want) break;

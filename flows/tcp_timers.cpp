@@ -1,4 +1,4 @@
-// The one deadline a connection may have (loop/timer_wheel): SYN
+// The one deadline a connection may have (its table's, flows/flow_table.hpp): SYN
 // retransmission, retransmission after RTO with exponential backoff, the
 // zero-window probe and its limit (kMaxWindowProbes), and the idle limit
 // of half-closed flows.
@@ -12,11 +12,10 @@ using namespace tcp;  // the helpers in flows/tcp_conn.hpp
 namespace tf = wire::tcp_flag;
 
 void TcpFlows::on_tick(MonoTime now, loop::FrameSink& tx) {
-  timers_.expire(now, [&](uint32_t slot) { on_timer(slot, now, tx); });
+  table_.expire(now, [&](Flow& f) { on_timer(f, now, tx); });
 }
 
-void TcpFlows::on_timer(uint32_t slot, MonoTime now, loop::FrameSink& tx) {
-  Flow& f = flows_[slot];
+void TcpFlows::on_timer(Flow& f, MonoTime now, loop::FrameSink& tx) {
   switch (f.state) {
     case State::kFree:
     case State::kConnecting: return;

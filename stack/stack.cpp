@@ -26,24 +26,6 @@ class PcapTap final : public tap::FrameTap {
   bool failed_ = false;
 };
 
-// Forwarded TCP connections go to the TCP translation, which must know
-// the guest's MAC: tell it what the services learnt (ARP, NDP, DHCP) in
-// case the guest has sent no TCP yet.
-class ForwardToTcp final : public flows::ForwardSink {
- public:
-  ForwardToTcp(flows::TcpFlows& tcp, const services::GuestState& guest)
-      : tcp_(tcp), guest_(guest) {}
-  bool forward_tcp(Fd conn, const flows::ForwardTarget& t, MonoTime now,
-                   loop::FrameSink& tx) override {
-    if (guest_.mac) tcp_.set_guest_mac(*guest_.mac);
-    return tcp_.forward_tcp(std::move(conn), t, now, tx);
-  }
-
- private:
-  flows::TcpFlows& tcp_;
-  const services::GuestState& guest_;
-};
-
 // SO_PEEK_OFF on TCP sockets (Linux 6.9): asked once; TAPIR_NO_PEEK_OFF=1
 // forces the fallback of older kernels (the test suites run both).
 bool use_peek_offset() {
@@ -69,16 +51,15 @@ Stack::Stack(const StackConfig& cfg, std::unique_ptr<tap::FrameTap> pcap, bool p
       tcp_host_(peek_offset),
       tcp_(flows::TcpConfig{flows::NatConfig{cfg.services.plan, cfg.disable_host_loopback},
                             cfg.max_tcp_flows, cfg.outbound},
-           tcp_host_),
+           tcp_host_, guest_),
       dispatcher_(cfg.services, guest_),
       // Port forwarding: the guest's address and MAC as the services learnt them.
       forwarder_(cfg.services.plan,
                  [this] {
                    return flows::GuestInfo{guest_.mac, guest_.ip4};
-                 }),
-      forward_tcp_(std::make_unique<ForwardToTcp>(tcp_, guest_)) {
+                 }) {
   forwarder_.set_udp(&udp_);
-  forwarder_.set_tcp(forward_tcp_.get());
+  forwarder_.set_tcp(&tcp_);
   dispatcher_.set_udp(&udp_);
   dispatcher_.set_tcp(&tcp_);
   dispatcher_.set_echo(&echo_);

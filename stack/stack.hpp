@@ -4,18 +4,15 @@
 // dispatcher (stack/dispatch), the flows (TCP, UDP, ICMP echo), the DNS
 // service (dns/io/service), the port forwarder, and the one record of what
 // the guest is (services::GuestState: its MAC and the addresses it was
-// seen using). The services learn into it (ARP, DHCP, NDP), and port
-// forwarding reads it, in the same place.
+// seen using). The services learn into it (ARP, DHCP, NDP); port
+// forwarding and the TCP translation (the MAC of a connection forwarded
+// into the guest) read it, in the same place.
 //
 // Theory of operation. create() builds and wires the parts in the order
 // their lifetimes need (the flows' sockets outlive the loop's shutdown();
 // the loop outlives nobody who watches on it) and posts nothing. The
 // Backend interface (stack/backend) then runs it. stop() shuts the loop
 // down, keeps the counters as they are and closes every host socket.
-//
-// The TCP translation keeps its own copy of the guest's MAC (the last one
-// it saw on a segment); a connection forwarded into the guest first copies
-// the learnt MAC into it, as before.
 
 #include <cstddef>
 #include <memory>
@@ -80,7 +77,7 @@ class Stack final : public Backend {
   Stack(const StackConfig& cfg, std::unique_ptr<tap::FrameTap> pcap, bool peek_offset);
 
   std::unique_ptr<tap::FrameTap> pcap_;
-  services::GuestState guest_;
+  services::GuestState guest_;  // before everything that reads it
   // Declared before the engine: their sockets are closed only after the
   // engine's shutdown() saw every submission on them complete.
   std::optional<dns::DnsService> dns_;
@@ -91,7 +88,6 @@ class Stack final : public Backend {
   flows::TcpFlows tcp_;
   ServiceDispatcher dispatcher_;
   flows::PortForwarder forwarder_;
-  std::unique_ptr<flows::ForwardSink> forward_tcp_;
   std::unique_ptr<loop::Engine> engine_;
   std::unique_ptr<tap::TapIo> tapio_;
   std::optional<StackCounters> at_stop_;

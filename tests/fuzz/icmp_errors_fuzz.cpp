@@ -68,13 +68,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     n = flows::build_icmp6_error(out, plan(), guest, *ip, type, code, 1280);
   } else {
     if (rest.size() < 33) return 0;
-    std::array<uint8_t, 16> a{};
-    std::array<uint8_t, 16> b{};
-    std::memcpy(a.data(), rest.data(), 16);
-    std::memcpy(b.data(), rest.data() + 16, 16);
-    const bool v6 = (std::to_integer<uint8_t>(rest[32]) & 1) != 0;
+    wire::IpAddr a;
+    wire::IpAddr b;
+    std::memcpy(a.bytes.data(), rest.data(), 16);
+    std::memcpy(b.bytes.data(), rest.data() + 16, 16);
+    a.v6 = b.v6 = (std::to_integer<uint8_t>(rest[32]) & 1) != 0;
     const uint8_t proto = (std::to_integer<uint8_t>(rest[32]) & 2) != 0 ? 17 : 6;
-    n = flows::build_icmp_error_for_flow(out, plan(), guest, v6, a, b, proto, rest.subspan(33), type,
+    n = flows::build_icmp_error_for_flow(out, plan(), guest, a, b, proto, rest.subspan(33), type,
                                          code);
     if (n == 0) return 0;
   }

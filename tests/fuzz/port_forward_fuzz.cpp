@@ -371,19 +371,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Every connection handed on went to one of the rules' guest ends, from
     // the gateway (its client was on loopback).
     for (const flows::ForwardTarget& t : sink.targets) {
-      const IpAddr gw = t.v6 ? IpAddr::from(plan.gateway6) : IpAddr::from(plan.gateway4);
-      check(t.peer == gw.bytes && t.peer_port != 0);
+      const IpAddr gw = t.v6() ? IpAddr::from(plan.gateway6) : IpAddr::from(plan.gateway4);
+      check(t.peer == gw && t.peer_port != 0);
       // The guest's own address, with or without its MAC known at the time.
-      const std::array<uint8_t, 16> guest_default =
-          t.v6 ? (t.guest == flows::eui64_address(plan.net6, guest_mac).octets
-                      ? t.guest
-                      : plan.net6.host(100).octets)
-               : IpAddr::from(plan.guest4).bytes;
+      const IpAddr eui64 = IpAddr::from(flows::eui64_address(plan.net6, guest_mac));
+      const IpAddr guest_default = t.v6() ? (t.guest == eui64 ? t.guest : IpAddr::from(plan.net6.host(100)))
+                                          : IpAddr::from(plan.guest4);
       bool found = false;
       for (const flows::ForwardRule& r : ever) {
         found = found ||
-                (r.proto == FwdProto::kTcp && r.guest_v6 == t.v6 && r.guest_port == t.guest_port &&
-                 (r.guest_addr ? r.guest_addr->bytes : guest_default) == t.guest);
+                (r.proto == FwdProto::kTcp && r.guest_v6 == t.v6() && r.guest_port == t.guest_port &&
+                 (r.guest_addr ? *r.guest_addr : guest_default) == t.guest);
       }
       check(found);
     }

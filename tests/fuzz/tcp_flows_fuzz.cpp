@@ -12,7 +12,12 @@
 //   4            end of a batch (coalesced ACKs)
 //   5            the guest answers the last TCP frame tapir sent: flags
 //                byte, payload length byte (a well-formed reply with the
-//                right sequence numbers, so deep states are reachable)
+//                right sequence numbers, so deep states are reachable);
+//                op bit 6 set, with a vnet header: the answer is a TSO
+//                frame instead (payload length u16 of up to ~64 KiB, gso
+//                size byte), read through the tap's own parser
+//                (parse_tap_frame) from a vnet header that says TCPV4 or
+//                TCPV6, gso_size and NEEDS_CSUM, as a guest kernel sends it
 //   6            a forwarded connection towards the guest
 //   7            the kernel: byte even -> with bit 1 clear, no SO_PEEK_OFF,
 //                as before Linux 6.9; with bit 1 set, a tap without
@@ -42,6 +47,7 @@
 #include "wire/ipv6.hpp"
 #include "wire/proto.hpp"
 #include "wire/tcp.hpp"
+#include "wire/virtio_net_hdr.hpp"
 #include "tests/support/fake_tcp_host.hpp"
 
 namespace {
@@ -148,6 +154,31 @@ std::vector<std::byte> reply_to(const std::vector<std::byte>& last, uint8_t flag
   return r;
 }
 
+// `frame` as a tap read with a 12-byte vnet header that says it is one TSO
+// segment of `gso_size` with NEEDS_CSUM (so tapir does not verify the
+// checksum), parsed by the tap's reader; false if it refused the frame.
+bool as_tso_read(std::vector<std::byte>& frame, uint16_t gso_size, std::vector<std::byte>& read,
+                 tap::TapFrame& out) {
+  auto eth = wire::EthernetView::parse(frame);
+  if (!eth) return false;
+  const bool v6 = eth->ethertype() == wire::ethertype::kIpv6;
+  const uint16_t l4 = v6 ? 54 : 34;
+  wire::VirtioNetHdrRepr h;
+  h.flags = wire::vnet_flag::kNeedsCsum;
+  h.gso_type = v6 ? wire::vnet_gso::kTcpv6 : wire::vnet_gso::kTcpv4;
+  h.hdr_len = static_cast<uint16_t>(l4 + 20);
+  h.gso_size = gso_size;
+  h.csum_start = l4;
+  h.csum_offset = 16;
+  read.assign(wire::kVirtioNetHdrLen, std::byte{0});
+  h.emit(read);
+  read.insert(read.end(), frame.begin(), frame.end());
+  auto f = tap::parse_tap_frame(read, wire::kVirtioNetHdrLen);
+  if (!f) return false;
+  out = *f;
+  return true;
+}
+
 // A tap opened without IFF_VNET_HDR: the same transmit buffers, but frames
 // go out as they are, so each must fit the MTU and carry full checksums.
 class NoVnetSink final : public loop::FrameSink {
@@ -183,14 +214,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   NoVnetSink no_vnet(*detached, cfg.plan.mtu);
   loop::FrameSink* tx = detached.get();
   TcpConfig tc{NatConfig{cfg.plan, false}, kMaxFlows, {}, 0x5eed};
-  TcpFlows tcp(tc, host);
-  tcp.set_watcher(&watcher);
   services::GuestState guest;
+  TcpFlows tcp(tc, host, guest);
+  tcp.set_watcher(&watcher);
   stack::ServiceDispatcher dispatcher(cfg, guest);
   dispatcher.set_tcp(&tcp);
   MonoTime now{Duration::seconds(1000).ns};
   g_last.clear();
   std::vector<std::byte> frame;
+  std::vector<std::byte> read;  // a TSO frame behind its vnet header (op 5)
 
   Reader in{data, size};
   for (int steps = 0; !in.empty() && steps < 512; ++steps) {
@@ -252,6 +284,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 4: dispatcher.on_batch_end(now, *tx); break;
       case 5: {
         const uint8_t flags = in.u8();
+        if ((op & 0x40) != 0 && tx->has_vnet_hdr()) {
+          // A TSO segment: up to the 64 KiB an IP packet holds.
+          const size_t len = std::min<size_t>(in.u16(), 65000);
+          const auto gso_size = static_cast<uint16_t>(536 + 4 * size_t{in.u8()});
+          if (g_last.empty()) break;
+          frame = reply_to(g_last, flags, len);
+          tap::TapFrame f;
+          if (frame.empty() || !as_tso_read(frame, gso_size, read, f)) break;
+          dispatcher.on_frame(f.frame, f.meta, now, *tx);
+          break;
+        }
         const uint8_t len = in.u8();
         if (g_last.empty()) break;
         frame = reply_to(g_last, flags, len);
@@ -262,16 +305,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 6: {
         ForwardTarget t;
-        t.v6 = (in.u8() & 1) != 0;
-        t.peer[0] = 192; t.peer[1] = 0; t.peer[2] = 2; t.peer[3] = 1;
-        if (t.v6) t.peer = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
-        t.guest = t.v6 ? std::array<uint8_t, 16>{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x64}
-                       : std::array<uint8_t, 16>{10, 0, 2, 100};
+        const bool v6 = (in.u8() & 1) != 0;
+        t.peer = *wire::IpAddr::parse(v6 ? "fd00::2" : "192.0.2.1");
+        t.guest = *wire::IpAddr::parse(v6 ? "fd00::64" : "10.0.2.100");
         t.peer_port = in.u16();
         t.guest_port = in.u16();
         const int fd = host.next_fd++;
         host.sockets[fd].connecting = false;
-        tcp.set_guest_mac(wire::MacAddr{{0x52, 0x54, 0, 0x12, 0x34, 0x56}});
+        guest.mac = wire::MacAddr{{0x52, 0x54, 0, 0x12, 0x34, 0x56}};
         (void)tcp.forward_tcp(Fd(fd), t, now, *tx);
         break;
       }

@@ -145,10 +145,10 @@ TEST(PortForward, TcpClientReachesTheSinkAsTheGateway) {
   ASSERT_TRUE((*engine)->run_until_watch());
   ASSERT_EQ(sink.targets.size(), 1u);
   const ForwardTarget& t = sink.targets[0];
-  EXPECT_FALSE(t.v6);
-  EXPECT_EQ(IpAddr::from(wire::Ipv4Addr::load(wire::as_bytes(t.peer), 0)).to_string(), "10.0.2.2");
+  EXPECT_FALSE(t.v6());
+  EXPECT_EQ(t.peer.to_string(), "10.0.2.2");
   EXPECT_EQ(t.peer_port, ntohs(me.sin_port));
-  EXPECT_EQ(wire::Ipv4Addr::load(wire::as_bytes(t.guest), 0).to_string(), "10.0.2.100");
+  EXPECT_EQ(t.guest.to_string(), "10.0.2.100");
   EXPECT_EQ(t.guest_port, 80);
   char buf[4] = {};
   EXPECT_EQ(::recv(client, buf, sizeof buf, 0), 2);  // the connection the sink got is ours

@@ -52,13 +52,15 @@ struct Harness {
   FakeWatcher watcher;
   std::vector<Out> out;
   std::unique_ptr<tap::TxQueue> tx;
+  services::GuestState learnt;  // the guest state the services learn into (stack::Stack's)
   TcpFlows flows;
   MonoTime now{Duration::seconds(100).ns};
   bool dns_stream = false;  // what the routing says of the next segments
 
   explicit Harness(size_t max_flows = 16, bool disable_loopback = false)
       : tx(tap::TxQueue::detached(64, [this](wire::ConstBytes f, const wire::VirtioNetHdrRepr& m) { record(f, m); })),
-        flows(TcpConfig{NatConfig{wire::AddressPlan{}, disable_loopback}, max_flows, {}}, host) {
+        flows(TcpConfig{NatConfig{wire::AddressPlan{}, disable_loopback}, max_flows, {}}, host,
+              learnt) {
     flows.set_watcher(&watcher);
   }
 
@@ -198,6 +200,16 @@ struct Harness {
     return n;
   }
 };
+
+// A connection from kWorld:5555, forwarded to the guest's kGuestPort.
+ForwardTarget forward_target() {
+  ForwardTarget t;
+  t.peer = wire::IpAddr::from(kWorld);
+  t.peer_port = 5555;
+  t.guest = wire::IpAddr::from(kGuest);
+  t.guest_port = kGuestPort;
+  return t;
+}
 
 // The data path runs twice: with SO_PEEK_OFF, and as on kernels before 6.9
 // (peeks from the queue's head, FakeTcpHost::peek_offset_works false).
@@ -440,6 +452,55 @@ TEST(TcpFlows, AtTheCapANewSynGetsAReset) {
   EXPECT_EQ(h.flows.size(), 1u);
 }
 
+// The flows live in a FlowTable (flows/flow_table.hpp): a released flow's
+// cookie names nothing, even once a new connection took its slot.
+TEST(TcpFlows, AStaleCookieFindsNothingAfterTheSlotWasReused) {
+  Harness h(1);
+  h.establish();
+  const int old_fd = h.fd();
+  const uint64_t old_cookie = h.watcher.find(old_fd)->cookie;
+  h.guest(tf::kRst, kIrs + 1, 0);
+  ASSERT_EQ(h.flows.size(), 0u);
+  h.out.clear();
+  h.guest(tf::kSyn, 5000, 0, "", 64240, true, kWorld, 81);
+  h.host.last().connecting = false;
+  h.ready(h.fd(), POLLOUT);
+  ASSERT_EQ(h.out.size(), 1u);
+  const uint32_t iss = h.out[0].seq;
+  h.guest(tf::kAck, 5001, iss + 1, "", 512, false, kWorld, 81);
+  ASSERT_EQ(h.flows.size(), 1u);
+  const uint64_t new_cookie = h.watcher.find(h.fd())->cookie;
+  ASSERT_EQ(new_cookie & 0xffffffffu, old_cookie & 0xffffffffu) << "the one slot, reused";
+  ASSERT_NE(new_cookie, old_cookie);
+  h.host.sockets.at(h.fd()).rx = "for the new flow";
+  h.out.clear();
+  h.flows.on_socket(old_cookie, POLLIN | POLLERR | POLLHUP, h.now, *h.tx);
+  h.flows.on_batch_end(h.now, *h.tx);
+  EXPECT_TRUE(h.out.empty()) << "a completion for the old flow reached the new one";
+  EXPECT_EQ(h.flows.size(), 1u);
+  h.ready(h.fd(), POLLIN);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].payload, "for the new flow");
+}
+
+// The idle limit of a half-closed flow lies far beyond the wheel's span.
+TEST(TcpFlows, AHalfClosedFlowLeftIdleEndsAfterTheIdleLimit) {
+  Harness h;
+  const uint32_t iss = h.establish();
+  h.guest(tf::kAck | tf::kFin, kIrs + 1, iss + 1, "", 512);
+  ASSERT_EQ(h.flows.size(), 1u);
+  h.out.clear();
+  h.tick(TcpFlows::kClosingIdle - Duration::seconds(1));
+  EXPECT_EQ(h.flows.size(), 1u);
+  EXPECT_TRUE(h.out.empty());
+  h.tick(Duration::seconds(1));
+  EXPECT_EQ(h.flows.size(), 0u);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kRst | tf::kAck);
+  EXPECT_EQ(h.flows.stats().timeouts, 1u);
+  EXPECT_TRUE(h.host.sockets.at(h.fd()).reset);
+}
+
 TEST(TcpFlows, SegmentForNoConnectionGetsAReset) {
   Harness h;
   h.guest(tf::kAck, 7, 1234, "data");
@@ -623,12 +684,8 @@ TEST(TcpFlows, SilentGuestIsGivenUpWithResets) {
 TEST_P(TcpFlowsBothPeekModes, ForwardedConnectionStartsWithOurSyn) {
   Harness h;
   h.host.peek_offset_works = GetParam();
-  h.flows.set_guest_mac(kGuestMac);
-  ForwardTarget t;
-  kWorld.store(wire::MutBytes(reinterpret_cast<std::byte*>(t.peer.data()), 16), 0);
-  t.peer_port = 5555;
-  kGuest.store(wire::MutBytes(reinterpret_cast<std::byte*>(t.guest.data()), 16), 0);
-  t.guest_port = kGuestPort;
+  h.learnt.mac = kGuestMac;
+  const ForwardTarget t = forward_target();
   h.host.sockets[77].connecting = false;
   ASSERT_TRUE(h.flows.forward_tcp(Fd(77), t, h.now, *h.tx));
   ASSERT_EQ(h.out.size(), 1u);
@@ -644,6 +701,26 @@ TEST_P(TcpFlowsBothPeekModes, ForwardedConnectionStartsWithOurSyn) {
   h.guest(tf::kAck | tf::kPsh, 9001, iss + 1, "reply", 512, false, kWorld, 5555);
   EXPECT_EQ(h.host.sockets[77].sent, "reply");
   EXPECT_EQ(h.flows.stats().forwarded, 1u);
+}
+
+// The MAC of a forwarded connection is the one in the guest state the
+// services learn into; a guest segment teaches TCP nothing of its own.
+TEST(TcpFlows, AForwardedConnectionNeedsTheGuestsMacFromTheGuestState) {
+  Harness h;
+  h.guest(tf::kAck, 7, 1234, "data");  // a segment from kGuestMac
+  h.out.clear();
+  const ForwardTarget t = forward_target();
+  h.host.sockets[77].connecting = false;
+  EXPECT_FALSE(h.flows.forward_tcp(Fd(77), t, h.now, *h.tx));
+  EXPECT_TRUE(h.out.empty());
+  EXPECT_EQ(h.flows.size(), 0u);
+  EXPECT_TRUE(h.host.sockets[77].closed);
+  EXPECT_TRUE(h.host.sockets[77].reset);
+  h.learnt.mac = kGuestMac;
+  h.host.sockets[78].connecting = false;
+  ASSERT_TRUE(h.flows.forward_tcp(Fd(78), t, h.now, *h.tx));
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].flags, tf::kSyn);
 }
 
 TEST_P(TcpFlowsBothPeekModes, ChurnLeavesNothingBehind) {
