@@ -8,11 +8,14 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
 
+#include "base/clock.hpp"
+#include "loop/socket_watcher.hpp"
 #include "wire/bytes.hpp"
 
 namespace tapir::flows {
@@ -73,5 +76,27 @@ class KernelDatagramHost final : public DatagramHost {
   int recv_error(int fd, HostIcmpError& out) override;
   void close(int fd) override;
 };
+
+// A flow just inserted (NEW, flows/flow_table.hpp) takes its connected host
+// socket and becomes ACTIVE: the socket is watched for POLLIN with the
+// flow's cookie and the idle deadline goes on the table's wheel. When the
+// engine has no watch left, the socket is closed, the slot freed, and
+// false returned. For UDP and ICMP echo flows, whose Flow has fd, last and
+// watch.
+template <class Table, class Flow>
+bool activate_datagram_flow(Table& table, Flow& f, int fd, DatagramHost& host,
+                            loop::SocketWatcher& watcher, loop::SocketClient& client,
+                            MonoTime now, Duration idle) {
+  f.fd = fd;
+  f.last = now;
+  f.watch = watcher.watch(fd, POLLIN, client, table.cookie(f));
+  if (!f.watch.valid()) {
+    host.close(fd);
+    table.erase(f);
+    return false;
+  }
+  table.arm(f, now + idle);
+  return true;
+}
 
 }  // namespace tapir::flows

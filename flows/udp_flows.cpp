@@ -73,17 +73,11 @@ UdpFlows::Flow* UdpFlows::open_flow(const UdpFlowKey& key, const sockaddr_storag
     return nullptr;
   }
   Flow* f = table_.insert(key);
-  f->fd = fd;
   f->guest_mac = guest_mac;
-  f->last = now;
-  f->watch = engine_->watch(fd, POLLIN, *this, table_.cookie(*f));
-  if (!f->watch.valid()) {
-    host_.close(fd);
-    table_.erase(*f);
+  if (!activate_datagram_flow(table_, *f, fd, host_, *engine_, *this, now, kIdleTimeout)) {
     ++stats_.socket_errors;
     return nullptr;
   }
-  table_.arm(*f, now + kIdleTimeout);
   ++stats_.created;
   return f;
 }
