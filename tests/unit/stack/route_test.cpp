@@ -258,7 +258,8 @@ TEST(Route, AUsoFrameBehindAnIpv6ExtensionHeaderCannotBeSplit) {
   auto p = wire::classify(f, {.gso_size = 100});
   ASSERT_TRUE(p);
   EXPECT_FALSE(wire::udp_gso_splittable(*p));
-  auto plain = wire::classify(udp(kG6, kFar6, 9, 300), {.gso_size = 100});
+  const Frame g = udp(kG6, kFar6, 9, 300);  // the packet views it: it must outlive them
+  auto plain = wire::classify(g, {.gso_size = 100});
   ASSERT_TRUE(plain);
   EXPECT_TRUE(wire::udp_gso_splittable(*plain));
 }
