@@ -63,8 +63,8 @@ bool dst_matches(Dst dst, const wire::GuestPacket& p, const services::ServiceCon
   switch (dst) {
     case Dst::kAny: return true;
     case Dst::kDns:
-      return p.v6() ? p.ip6->destination() == cfg.plan.dns6
-                    : p.ip4->destination() == cfg.plan.dns4;
+      return p.dst ==
+             (p.v6() ? wire::IpAddr::from(cfg.plan.dns6) : wire::IpAddr::from(cfg.plan.dns4));
     case Dst::kLocalEcho:
       return p.v6() ? services::is_local_echo_target(p.ip6->destination(), cfg)
                     : services::is_local_echo_target(p.ip4->destination(), cfg);
@@ -75,7 +75,7 @@ bool dst_matches(Dst dst, const wire::GuestPacket& p, const services::ServiceCon
 bool when_holds(When when, const wire::GuestPacket& p, const services::ServiceConfig& cfg) {
   switch (when) {
     case When::kAlways: return true;
-    case When::kSourceSet: return !p.source_unspecified();
+    case When::kSourceSet: return !p.src.is_unspecified();
     case When::kDhcp4: return cfg.dhcp;
     case When::kDhcp6: return cfg.dhcpv6;
   }

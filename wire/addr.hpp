@@ -98,6 +98,8 @@ struct IpAddr {
 
   Ipv4Addr as_v4() const;                             // meaningful when !v6
   Ipv6Addr as_v6() const { return Ipv6Addr{bytes}; }  // meaningful when v6
+  // 0.0.0.0 or :: (every byte zero, whichever the family).
+  bool is_unspecified() const { return bytes == std::array<uint8_t, 16>{}; }
   bool operator==(const IpAddr&) const = default;
 };
 

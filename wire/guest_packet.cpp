@@ -78,10 +78,6 @@ Expected<void, ParseError> parse_ipv6(GuestPacket& p) {
 
 }  // namespace
 
-bool GuestPacket::source_unspecified() const {
-  return v6() ? ip6->source().is_unspecified() : ip4->source().is_unspecified();
-}
-
 bool GuestPacket::tcp_checksum_ok() const {
   return v6() ? tcp->checksum_ok(ip6->source(), ip6->destination())
               : tcp->checksum_ok(ip4->source(), ip4->destination());

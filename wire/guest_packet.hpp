@@ -86,8 +86,6 @@ struct GuestPacket {
   uint16_t gso_size = 0;  // as classified (ClassifyOptions)
 
   bool v6() const { return net == Net::kIpv6; }
-  // IP only: the source is 0.0.0.0 or ::.
-  bool source_unspecified() const;
   // TCP only: whether the TCP checksum verifies over the pseudo-header.
   bool tcp_checksum_ok() const;
 };
