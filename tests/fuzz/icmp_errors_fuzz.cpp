@@ -3,7 +3,10 @@
 // two are type and code; the rest is the offending IP packet (or, for the
 // flow variant, 32 address bytes and the transport header's start). Every
 // frame built must fit the buffer, parse as Ethernet / IP / ICMP, and carry
-// valid checksums: the guest's stack drops a bad one silently.
+// valid checksums: the guest's stack drops a bad one silently. The builders
+// take only error types (their callers pass constants or filter what the
+// host's error queue says), so a type byte that is not one of the family's
+// errors is no input for them.
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -59,10 +62,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::byte> out(1514);
   size_t n = 0;
   if (mode == 0) {
+    if (!wire::icmp4_is_error(type)) return 0;
     auto ip = wire::Ipv4View::parse(rest);
     if (!ip) return 0;
     n = flows::build_icmp4_error(out, plan(), guest, *ip, type, code, 1500);
   } else if (mode == 1) {
+    if (!wire::icmp6_is_error(type)) return 0;
     auto ip = wire::Ipv6View::parse(rest);
     if (!ip) return 0;
     n = flows::build_icmp6_error(out, plan(), guest, *ip, type, code, 1280);
@@ -73,6 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(a.bytes.data(), rest.data(), 16);
     std::memcpy(b.bytes.data(), rest.data() + 16, 16);
     a.v6 = b.v6 = (std::to_integer<uint8_t>(rest[32]) & 1) != 0;
+    if (!(a.v6 ? wire::icmp6_is_error(type) : wire::icmp4_is_error(type))) return 0;
     const uint8_t proto = (std::to_integer<uint8_t>(rest[32]) & 2) != 0 ? 17 : 6;
     n = flows::build_icmp_error_for_flow(out, plan(), guest, a, b, proto, rest.subspan(33), type,
                                          code);
