@@ -16,6 +16,7 @@ enum DnsOpt : int {
   kOptDnsCacheSize,
   kOptDnsLog,
   kOptAddHost,
+  kOptDnsRoute,
   kOptDnsEnd,
 };
 
@@ -28,6 +29,7 @@ const option kDnsLongOptions[] = {
     {"dns-cache-size", required_argument, nullptr, kOptDnsCacheSize},
     {"dns-log", no_argument, nullptr, kOptDnsLog},
     {"add-host", required_argument, nullptr, kOptAddHost},
+    {"dns-route", required_argument, nullptr, kOptDnsRoute},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -37,6 +39,10 @@ const char kDnsUsage[] =
     "                         [ADDR]:PORT); default: the nameservers of --resolv-conf\n"
     "--resolv-conf=PATH       read upstream nameservers from PATH (default\n"
     "                         /etc/resolv.conf); re-read whenever it changes\n"
+    "--dns-route=DOMAIN=ADDR[:PORT]  send names under DOMAIN to ADDR instead (split\n"
+    "                         DNS; repeatable, longest DOMAIN wins, more ADDRs for one\n"
+    "                         DOMAIN fail over in order); DOMAIN=local: answer names\n"
+    "                         under DOMAIN only from --add-host, NXDOMAIN otherwise\n"
     "--dns-cache-size=N       DNS answers to keep (default 10000, 0 disables)\n"
     "--dns-log                log every DNS answer in one line\n"
     "--add-host=NAME:ADDR     answer NAME with ADDR (IPv4, IPv6 or host-gateway) and\n"
@@ -83,6 +89,11 @@ Expected<void, std::string> parse_dns_option(int c, const char* arg, Options& o)
       o.add_hosts.push_back(value);
       break;
     }
+    case kOptDnsRoute:
+      if (auto r = o.dns_routes.add(value); !r) {
+        return unexpected("invalid --dns-route \"" + value + "\": " + r.error());
+      }
+      break;
     default: return unexpected("not a DNS option: " + std::to_string(c));
   }
   return {};
