@@ -6,17 +6,7 @@
 # 127.0.0.2:53 (socat receiving and never answering) for failover.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-WORK=$(mktemp -d /tmp/tapir-e2e-dns.XXXXXX)
-PIDS=()
-cleanup() {
-  # (stderr of the whole block: bash reports each killed job there)
-  {
-    for p in "${PIDS[@]}"; do kill -9 "$p"; done
-    wait
-  } 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+e2e_cases_begin dns
 
 
 dnsmasq -k --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces --port=53 \

@@ -150,6 +150,23 @@ e2e_setup() {
   TAPIR="$BIN/tapir"
 }
 
+# e2e_cases_begin NAME: for a user-side cases script: WORK, a private
+# directory, and PIDS, where the script adds the servers it starts; at exit
+# the servers are killed and WORK removed.
+e2e_cases_begin() {
+  WORK=$(mktemp -d "/tmp/tapir-e2e-$1.XXXXXX")
+  PIDS=()
+  trap e2e_cases_end EXIT
+}
+e2e_cases_end() {
+  # (stderr of the whole block: bash reports each killed job there)
+  {
+    for p in "${PIDS[@]}"; do kill -9 "$p"; done
+    wait
+  } 2>/dev/null
+  rm -rf "$WORK"
+}
+
 # e2e_take_counts LOG: adopts the "N passed, M failed" line a user-side
 # script printed last; one that ended early counts as a failure.
 e2e_take_counts() {
