@@ -253,6 +253,8 @@ class Forwarder {
 
   Forwarder(ForwarderConfig config, BuiltinNames builtin, ForwarderIo& io);
 
+  // The hosts files' entries (BuiltinNames::set_hosts), on every reload.
+  void set_hosts(std::vector<HostEntry> entries) { builtin_.set_hosts(std::move(entries)); }
   // The default set's upstreams (resolv.conf reloads); routed sets are fixed.
   void set_upstreams(const std::vector<Endpoint>& upstreams) { sets_[0].set_upstreams(upstreams); }
 
