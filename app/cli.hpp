@@ -90,6 +90,9 @@ struct Options {
   size_t dns_cache_size = 10000;                // --dns-cache-size; 0 disables the cache
   bool dns_log = false;                         // --dns-log
   std::vector<std::string> add_hosts;           // --add-host NAME:ADDR, repeatable, checked
+  // --hosts-file, repeatable; empty: /etc/hosts, unless --no-hosts.
+  std::vector<std::string> hosts_files;
+  bool no_hosts = false;                        // --no-hosts
   dns::RouteTable dns_routes;                   // --dns-route DOMAIN=ADDR[:PORT]|local, repeatable
 
   // IPv6 follows slirp4netns (-6 turns it on) except for tapir's own

@@ -17,6 +17,8 @@ enum DnsOpt : int {
   kOptDnsLog,
   kOptAddHost,
   kOptDnsRoute,
+  kOptHostsFile,
+  kOptNoHosts,
   kOptDnsEnd,
 };
 
@@ -30,6 +32,8 @@ const option kDnsLongOptions[] = {
     {"dns-log", no_argument, nullptr, kOptDnsLog},
     {"add-host", required_argument, nullptr, kOptAddHost},
     {"dns-route", required_argument, nullptr, kOptDnsRoute},
+    {"hosts-file", required_argument, nullptr, kOptHostsFile},
+    {"no-hosts", no_argument, nullptr, kOptNoHosts},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -47,7 +51,10 @@ const char kDnsUsage[] =
     "--dns-log                log every DNS answer in one line\n"
     "--add-host=NAME:ADDR     answer NAME with ADDR (IPv4, IPv6 or host-gateway) and\n"
     "                         ADDR's reverse name with NAME, in the DNS forwarder\n"
-    "                         (repeatable)\n";
+    "                         (repeatable; wins over the hosts files)\n"
+    "--hosts-file=PATH        answer the names of hosts file PATH (repeatable; default\n"
+    "                         /etc/hosts); re-read whenever it changes\n"
+    "--no-hosts               read no hosts file\n";
 
 bool is_dns_option(int c) { return c >= kFirstDnsOption && c < kOptDnsEnd; }
 
@@ -94,6 +101,14 @@ Expected<void, std::string> parse_dns_option(int c, const char* arg, Options& o)
         return unexpected("invalid --dns-route \"" + value + "\": " + r.error());
       }
       break;
+    case kOptHostsFile:
+      if (value.empty()) return unexpected(std::string("--hosts-file needs a file name"));
+      if (o.hosts_files.size() >= kMaxHostsFiles) {
+        return unexpected("at most " + std::to_string(kMaxHostsFiles) + " --hosts-file options");
+      }
+      o.hosts_files.push_back(value);
+      break;
+    case kOptNoHosts: o.no_hosts = true; break;
     default: return unexpected("not a DNS option: " + std::to_string(c));
   }
   return {};

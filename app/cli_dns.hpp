@@ -13,6 +13,8 @@ namespace tapir::app {
 
 // getopt_long values of the DNS options: kFirstDnsOption and up.
 inline constexpr int kFirstDnsOption = 2000;
+// As many as the DNS service watches (DnsServiceConfig::kMaxHostsFiles).
+inline constexpr size_t kMaxHostsFiles = 16;
 
 // Terminated by an all-zero entry.
 extern const option kDnsLongOptions[];

@@ -76,6 +76,9 @@ tapir::dns::DnsServiceConfig dns_config(const tapir::app::Options& opts,
   d.forwarder.routes = opts.dns_routes;
   d.log_queries = opts.dns_log;
   d.add_hosts = opts.add_hosts;
+  if (!opts.no_hosts) {
+    d.hosts_files = opts.hosts_files.empty() ? std::vector<std::string>{"/etc/hosts"} : opts.hosts_files;
+  }
   // host.containers.internal is the gateway address, which reaches the host.
   d.builtin.host4 = plan.gateway4;
   d.builtin.gateway4 = plan.gateway4;

@@ -260,9 +260,29 @@ TEST(Cli, DnsOptions) {
     EXPECT_EQ(err.error(), c.error);
   }
 
+  EXPECT_TRUE(d->hosts_files.empty());  // /etc/hosts (app/main.cpp)
+  EXPECT_FALSE(d->no_hosts);
+  auto hosts = parse({"--hosts-file", "/tmp/a", "--hosts-file=/tmp/b", "--no-hosts", "1", "tap0"});
+  ASSERT_TRUE(hosts) << hosts.error();
+  EXPECT_EQ(hosts->hosts_files, (std::vector<std::string>{"/tmp/a", "/tmp/b"}));
+  EXPECT_TRUE(hosts->no_hosts);
+  auto empty = parse({"--hosts-file=", "1", "tap0"});
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error(), "--hosts-file needs a file name");
+  std::vector<std::string> many;
+  for (int i = 0; i < 17; ++i) {
+    std::string opt = "--hosts-file=/tmp/h";
+    opt += std::to_string(i);
+    many.push_back(opt);
+  }
+  many.insert(many.end(), {"1", "tap0"});
+  auto too_many = parse(many);
+  ASSERT_FALSE(too_many);
+  EXPECT_EQ(too_many.error(), "at most 16 --hosts-file options");
+
   const std::string help = usage_text();
   for (const char* opt : {"--disable-dns", "--dns-upstream", "--resolv-conf", "--dns-cache-size",
-                          "--dns-log", "--add-host", "--dns-route"}) {
+                          "--dns-log", "--add-host", "--dns-route", "--hosts-file", "--no-hosts"}) {
     EXPECT_NE(help.find(opt), std::string::npos) << opt;
   }
 }
