@@ -174,6 +174,23 @@ e2e_cases_end() {
   rm -rf "$WORK"
 }
 
+# e2e_guest_up: for a user-side cases script: a guest (new user and
+# network namespaces, the user mapped to root) that sleeps, in GUEST (and
+# PIDS) once it is in its own network namespace; in_guest CMD... runs CMD
+# there.
+e2e_netns_differs() {
+  # Read on every try (a "$(...)" in wait_for's arguments would be read once).
+  local n
+  n=$(readlink "/proc/$1/ns/net" 2>/dev/null) && [ -n "$n" ] && [ "$n" != "$(readlink /proc/self/ns/net)" ]
+}
+e2e_guest_up() {
+  unshare --user --map-root-user --net sleep 300 &
+  GUEST=$!
+  PIDS+=("$GUEST")
+  wait_for e2e_netns_differs "$GUEST"
+}
+in_guest() { nsenter -t "$GUEST" -U -n --preserve-credentials "$@"; }
+
 # e2e_take_counts LOG: adopts the "N passed, M failed" line a user-side
 # script printed last; one that ended early counts as a failure.
 e2e_take_counts() {
