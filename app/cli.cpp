@@ -9,8 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "dns/builtin.hpp"
-#include "dns/resolv_conf.hpp"
+#include "app/cli_dns.hpp"
 
 namespace tapir::app {
 namespace {
@@ -26,7 +25,6 @@ enum LongOnly : int {
   kOptEnableSeccomp,
   kOptOutboundAddr,
   kOptOutboundAddr6,
-  kOptDisableDns,
   kOptMacaddress,
   kOptTargetType,
   kOptDebug,
@@ -36,16 +34,11 @@ enum LongOnly : int {
   kOptNoDhcp,
   kOptNoNdp,
   kOptNoDhcpv6,
-  kOptDnsUpstream,
-  kOptResolvConf,
-  kOptDnsCacheSize,
-  kOptDnsLog,
   kOptMaxFlows,
   kOptMaxUdpFlows,
   kOptMaxIcmpFlows,
   kOptPcap,
   kOptNoOffload,
-  kOptAddHost,
 };
 
 // -p values wait until IPv6 is decided (the guest family of [::] rules).
@@ -69,7 +62,6 @@ const option kLongOptions[] = {
     {"enable-seccomp", no_argument, nullptr, kOptEnableSeccomp},
     {"outbound-addr", required_argument, nullptr, kOptOutboundAddr},
     {"outbound-addr6", required_argument, nullptr, kOptOutboundAddr6},
-    {"disable-dns", no_argument, nullptr, kOptDisableDns},
     {"macaddress", required_argument, nullptr, kOptMacaddress},
     {"target-type", required_argument, nullptr, kOptTargetType},
     {"help", no_argument, nullptr, 'h'},
@@ -82,18 +74,25 @@ const option kLongOptions[] = {
     {"no-dhcp", no_argument, nullptr, kOptNoDhcp},
     {"no-ndp", no_argument, nullptr, kOptNoNdp},
     {"no-dhcpv6", no_argument, nullptr, kOptNoDhcpv6},
-    {"dns-upstream", required_argument, nullptr, kOptDnsUpstream},
-    {"resolv-conf", required_argument, nullptr, kOptResolvConf},
-    {"dns-cache-size", required_argument, nullptr, kOptDnsCacheSize},
-    {"dns-log", no_argument, nullptr, kOptDnsLog},
     {"max-flows", required_argument, nullptr, kOptMaxFlows},
     {"max-udp-flows", required_argument, nullptr, kOptMaxUdpFlows},
     {"max-icmp-flows", required_argument, nullptr, kOptMaxIcmpFlows},
     {"pcap", required_argument, nullptr, kOptPcap},
     {"no-offload", no_argument, nullptr, kOptNoOffload},
-    {"add-host", required_argument, nullptr, kOptAddHost},
     {nullptr, 0, nullptr, 0},
 };
+
+// kLongOptions and kDnsLongOptions (cli_dns.hpp), for getopt_long.
+const option* all_long_options() {
+  static const std::vector<option> all = [] {
+    std::vector<option> v;
+    for (const option* o = kLongOptions; o->name != nullptr; ++o) v.push_back(*o);
+    for (const option* o = kDnsLongOptions; o->name != nullptr; ++o) v.push_back(*o);
+    v.push_back({nullptr, 0, nullptr, 0});
+    return v;
+  }();
+  return all.data();
+}
 
 constexpr char kShortOptions[] = "+ce:r:m:6a:p:hvq";
 
@@ -237,8 +236,10 @@ size_t Options::icmp_flow_cap() const {
   return max_icmp_flows.value_or(std::min(kDefaultMaxIcmpFlows, max_flows));
 }
 
-const char* usage_text() {
-  return "Usage: tapir [OPTION]... PID|PATH [TAPNAME]\n"
+namespace {
+
+constexpr char kUsageHead[] =
+         "Usage: tapir [OPTION]... PID|PATH [TAPNAME]\n"
          "       tapir run [OPTION]... [--] [CMD [ARG]...]\n"
          "User-mode networking for unprivileged network namespaces.\n"
          "\n"
@@ -274,17 +275,9 @@ const char* usage_text() {
          "--hostname=NAME          hostname offered by DHCP (and set inside, with run)\n"
          "--no-dhcp                do not answer DHCPv4\n"
          "--no-ndp                 do not send router advertisements\n"
-         "--no-dhcpv6              do not answer DHCPv6\n"
-         "--disable-dns            do not answer DNS queries on the DNS address\n"
-         "--dns-upstream=ADDR[:PORT]  DNS server to forward to (repeatable; IPv6 as\n"
-         "                         [ADDR]:PORT); default: the nameservers of --resolv-conf\n"
-         "--resolv-conf=PATH       read upstream nameservers from PATH (default\n"
-         "                         /etc/resolv.conf); re-read whenever it changes\n"
-         "--dns-cache-size=N       DNS answers to keep (default 10000, 0 disables)\n"
-         "--dns-log                log every DNS answer in one line\n"
-         "--add-host=NAME:ADDR     answer NAME with ADDR (IPv4, IPv6 or host-gateway) and\n"
-         "                         ADDR's reverse name with NAME, in the DNS forwarder\n"
-         "                         (repeatable)\n"
+         "--no-dhcpv6              do not answer DHCPv6\n";
+
+constexpr char kUsageTail[] =
          "--max-flows=N            at most N TCP connections (default 65536); beyond, new\n"
          "                         connections are reset. Also caps the two below\n"
          "--max-udp-flows=N        at most N UDP flows, each a host socket and port\n"
@@ -303,9 +296,6 @@ const char* usage_text() {
          "--debug                  log debugging detail\n"
          "-h, --help               show this help and exit\n"
          "-v, --version            show version and exit\n";
-}
-
-namespace {
 
 Expected<Options, std::string> parse_arguments(int argc, char* const* argv) {
   Options o;
@@ -332,11 +322,16 @@ Expected<Options, std::string> parse_arguments(int argc, char* const* argv) {
   std::vector<std::string> publish_specs;
   while (true) {
     int longindex = -1;
-    const int c = getopt_long(n, args.data(), shortopts, kLongOptions, &longindex);
+    const option* const longopts = all_long_options();
+    const int c = getopt_long(n, args.data(), shortopts, longopts, &longindex);
     if (c == -1) break;
+    if (is_dns_option(c)) {
+      if (auto r = parse_dns_option(c, optarg, o); !r) return unexpected(r.error());
+      continue;
+    }
     // The option as the user spelled its name (not its value).
     const std::string opt_name =
-        longindex >= 0 ? "--" + std::string(kLongOptions[longindex].name) : std::string("-") + static_cast<char>(c);
+        longindex >= 0 ? "--" + std::string(longopts[longindex].name) : std::string("-") + static_cast<char>(c);
     long v = 0;
     switch (c) {
       case 'c': o.configure = true; break;
@@ -408,38 +403,6 @@ Expected<Options, std::string> parse_arguments(int argc, char* const* argv) {
       case kOptNoDhcp: o.no_dhcp = true; break;
       case kOptNoNdp: o.no_ndp = true; break;
       case kOptNoDhcpv6: o.no_dhcpv6 = true; break;
-      case kOptDnsUpstream: {
-        auto e = dns::parse_upstream(optarg);
-        if (!e) {
-          return unexpected("invalid --dns-upstream \"" + std::string(optarg) + "\": " +
-                            dns::upstream_error_name(e.error()));
-        }
-        o.dns_upstreams.push_back(std::move(*e));
-        break;
-      }
-      case kOptResolvConf:
-        if (*optarg == '\0') return unexpected(std::string("--resolv-conf needs a file name"));
-        o.resolv_conf = optarg;
-        break;
-      case kOptDnsCacheSize:
-        if (!parse_long(optarg, 0, 10'000'000, v)) {
-          return unexpected(std::string("--dns-cache-size must be an integer 0-10000000"));
-        }
-        o.dns_cache_size = static_cast<size_t>(v);
-        break;
-      case kOptDnsLog: o.dns_log = true; break;
-      case kOptAddHost: {
-        // Checked here for a one-line error at startup; host-gateway needs
-        // the host's address, which NAT mode always has.
-        dns::BuiltinConfig bc;
-        bc.host4 = wire::Ipv4Addr::from_octets(10, 0, 2, 2);
-        if (auto r = dns::BuiltinNames(bc).add_host(optarg); !r) {
-          return unexpected("invalid --add-host \"" + std::string(optarg) + "\": " +
-                            dns::add_host_error_name(r.error()));
-        }
-        o.add_hosts.emplace_back(optarg);
-        break;
-      }
       case 'q': o.log_level = LogLevel::kWarn; break;
       case kOptDebug: o.log_level = LogLevel::kDebug; break;
       case 'h': o.mode = Mode::kHelp; return o;
@@ -484,7 +447,6 @@ Expected<Options, std::string> parse_arguments(int argc, char* const* argv) {
         if (*optarg == '\0') return unexpected(std::string("--pcap needs a file name"));
         o.pcap_path = optarg;
         break;
-      case kOptDisableDns: o.disable_dns = true; break;
       case kOptEnableSandbox:
       case kOptCreateSandbox:
       case kOptEnableSeccomp: return unexpected(not_yet(opt_name.c_str(), "the sandbox"));
@@ -494,7 +456,7 @@ Expected<Options, std::string> parse_arguments(int argc, char* const* argv) {
         if (std::strncmp(bad, "--", 2) == 0) {
           // A long option: unknown, or known and missing its argument.
           const std::string name = std::string(bad + 2).substr(0, std::string(bad + 2).find('='));
-          for (const option* lo = kLongOptions; lo->name != nullptr; ++lo) {
+          for (const option* lo = all_long_options(); lo->name != nullptr; ++lo) {
             if (name == lo->name && lo->has_arg == required_argument) {
               return unexpected("option --" + name + " requires an argument");
             }
@@ -564,6 +526,11 @@ Expected<Options, std::string> parse_arguments(int argc, char* const* argv) {
 }
 
 }  // namespace
+
+const char* usage_text() {
+  static const std::string text = std::string(kUsageHead) + kDnsUsage + kUsageTail;
+  return text.c_str();
+}
 
 Expected<std::vector<flows::ForwardRule>, std::string> parse_publish(std::string_view spec,
                                                                     bool ipv6) {

@@ -21,6 +21,7 @@
 #include "base/expected.hpp"
 #include "base/log.hpp"
 #include "dns/endpoint.hpp"
+#include "dns/route_table.hpp"
 #include "flows/port_forward.hpp"
 #include "wire/address_plan.hpp"
 
@@ -89,6 +90,10 @@ struct Options {
   size_t dns_cache_size = 10000;                // --dns-cache-size; 0 disables the cache
   bool dns_log = false;                         // --dns-log
   std::vector<std::string> add_hosts;           // --add-host NAME:ADDR, repeatable, checked
+  // --hosts-file, repeatable; empty: /etc/hosts, unless --no-hosts.
+  std::vector<std::string> hosts_files;
+  bool no_hosts = false;                        // --no-hosts
+  dns::RouteTable dns_routes;                   // --dns-route DOMAIN=ADDR[:PORT]|local, repeatable
 
   // IPv6 follows slirp4netns (-6 turns it on) except for tapir's own
   // invocations (run mode, or no TAPNAME), which turn it on when the host

@@ -73,8 +73,12 @@ tapir::dns::DnsServiceConfig dns_config(const tapir::app::Options& opts,
                                         const tapir::wire::AddressPlan& plan) {
   tapir::dns::DnsServiceConfig d;
   d.forwarder.cache.max_entries = opts.dns_cache_size;
+  d.forwarder.routes = opts.dns_routes;
   d.log_queries = opts.dns_log;
   d.add_hosts = opts.add_hosts;
+  if (!opts.no_hosts) {
+    d.hosts_files = opts.hosts_files.empty() ? std::vector<std::string>{"/etc/hosts"} : opts.hosts_files;
+  }
   // host.containers.internal is the gateway address, which reaches the host.
   d.builtin.host4 = plan.gateway4;
   d.builtin.gateway4 = plan.gateway4;
@@ -102,6 +106,12 @@ tapir::dns::DnsServiceConfig dns_config(const tapir::app::Options& opts,
     }
   }
   for (const auto& u : d.upstreams) LOG_DEBUG("dns upstream: %s", u.to_string().c_str());
+  for (const auto& r : opts.dns_routes.routes()) {
+    for (const auto& u : r.upstreams) {
+      LOG_DEBUG("dns route: %s -> %s", r.domain.to_string().c_str(), u.to_string().c_str());
+    }
+    if (r.local) LOG_DEBUG("dns route: %s -> local", r.domain.to_string().c_str());
+  }
   return d;
 }
 

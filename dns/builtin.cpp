@@ -166,16 +166,24 @@ std::optional<size_t> BuiltinNames::answer(const Message& query, MutBytes out) c
     return std::nullopt;
   }
   if (q->qclass != kClassIn && q->qclass != rrtype::kAny) return std::nullopt;
+  if (auto n = answer_from(entries_, query, out)) return n;
+  if (hosts_.empty()) return std::nullopt;
+  return answer_from(hosts_, query, out);
+}
+
+std::optional<size_t> BuiltinNames::answer_from(const std::vector<HostEntry>& table,
+                                                const Message& query, MutBytes out) const {
+  const auto q = query.question();
   const Name qname = query.qname();
   const bool want_a = q->qtype == rrtype::kA || q->qtype == rrtype::kAny;
   const bool want_aaaa = q->qtype == rrtype::kAaaa || q->qtype == rrtype::kAny;
   const bool want_ptr = q->qtype == rrtype::kPtr || q->qtype == rrtype::kAny;
 
   bool mine = false;
-  for (const Entry& e : entries_) mine = mine || e.name.equals_ci(qname);
+  for (const HostEntry& e : table) mine = mine || e.name.equals_ci(qname);
   if (mine) {
     ResponseBuilder rb(out, query, rcode::kNoError, true);
-    for (const Entry& e : entries_) {
+    for (const HostEntry& e : table) {
       if (!e.name.equals_ci(qname)) continue;
       if (!e.v6 && want_a) rb.add_a(config_.ttl, e.a4);
       if (e.v6 && want_aaaa) rb.add_aaaa(config_.ttl, e.a6);
@@ -185,7 +193,7 @@ std::optional<size_t> BuiltinNames::answer(const Message& query, MutBytes out) c
 
   const auto rev = parse_reverse(qname);
   if (!rev) return std::nullopt;
-  for (const Entry& e : entries_) {
+  for (const HostEntry& e : table) {
     const bool same = e.v6 == rev->v6 && (e.v6 ? e.a6 == rev->a6 : e.a4 == rev->a4);
     if (!same) continue;
     ResponseBuilder rb(out, query, rcode::kNoError, true);

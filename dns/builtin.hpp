@@ -15,6 +15,10 @@
 //     ip6.arpa, RFC 3596 2.5): PTR answers with the first entry that has
 //     that address, so the host's address resolves to host.containers.internal;
 //   * anything else: nullopt, "not mine", for the forwarder to pass on.
+// The hosts files' entries (hosts_file.hpp, set_hosts) come after the
+// table: a name or address the table has is answered from the table alone
+// (--add-host wins over the file), anything else from the hosts entries by
+// the same rules. set_hosts replaces them on a live reload.
 // Answers are authoritative (AA), echo the client's question and OPT
 // (message_build.hpp) and carry a short TTL: the table changes only with
 // tapir's command line, but a client should not hold it long past a restart.
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "base/expected.hpp"
+#include "dns/hosts_file.hpp"
 #include "dns/message.hpp"
 #include "wire/addr.hpp"
 
@@ -57,19 +62,20 @@ class BuiltinNames {
   Expected<void, AddHostError> add_host(std::string_view spec);
   void add(const Name& name, wire::Ipv4Addr addr);
   void add(const Name& name, const wire::Ipv6Addr& addr);
+  // The hosts files' entries, in order (replacing the last ones).
+  void set_hosts(std::vector<HostEntry> entries) { hosts_ = std::move(entries); }
+  size_t hosts_size() const { return hosts_.size(); }
 
   // The response to `query` if it is about a built-in name or address,
   // written to `out`; nullopt if not ("not mine") or if `out` is too small.
   std::optional<size_t> answer(const Message& query, MutBytes out) const;
 
  private:
-  struct Entry {
-    Name name;
-    bool v6 = false;
-    wire::Ipv4Addr a4;
-    wire::Ipv6Addr a6;
-  };
-  std::vector<Entry> entries_;
+  // The answer from `table` alone, if it has the name or address.
+  std::optional<size_t> answer_from(const std::vector<HostEntry>& table, const Message& query,
+                                    MutBytes out) const;
+  std::vector<HostEntry> entries_;
+  std::vector<HostEntry> hosts_;
   BuiltinConfig config_;
 };
 

@@ -43,7 +43,7 @@ Forwarder::Forwarder(ForwarderConfig config, BuiltinNames builtin, ForwarderIo& 
       builtin_(std::move(builtin)),
       io_(io),
       cache_(config_.cache, hash_for(config_.seed, 1)),
-      upstreams_(config_.upstream),
+      sets_(config_.routes.routes().size() + 1, UpstreamSet(config_.upstream)),
       rng_(config_.seed != 0 ? config_.seed : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()),
       index_hash_(hash_for(config_.seed, 2)),
       nonce_key_(hash_for(config_.seed, 3)),
@@ -60,6 +60,13 @@ Forwarder::Forwarder(ForwarderConfig config, BuiltinNames builtin, ForwarderIo& 
     waiters_[i].next = free_waiters_;
     free_waiters_ = static_cast<int32_t>(i);
   }
+  const auto& routes = config_.routes.routes();
+  for (size_t i = 0; i < routes.size(); ++i) sets_[i + 1].set_upstreams(routes[i].upstreams);
+}
+
+bool Forwarder::still_listed(const Pending& p, const Attempt& a) const {
+  const UpstreamSet& set = sets_[p.set];
+  return a.upstream < set.size() && set.endpoint(a.upstream) == a.to;
 }
 
 uint64_t Forwarder::question_hash(const Name& name, uint16_t qtype, uint16_t qclass, bool dnssec_ok,
@@ -185,7 +192,15 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
     deliver(w, *n);
     return false;
   }
-  if (upstreams_.size() == 0) {
+  const auto route = config_.routes.match(m->qname());
+  if (route && config_.routes.routes()[*route].local) {
+    // Only the built-in names live under a local domain (route_table.hpp).
+    ++stats_.local;
+    answer_error(client, query, rcode::kNxDomain);
+    return false;
+  }
+  const auto set = static_cast<uint16_t>(route ? *route + 1 : 0);
+  if (sets_[set].size() == 0) {
     ++stats_.servfail;
     answer_error(client, query, rcode::kServFail);
     return false;
@@ -232,6 +247,7 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
   p.rd = m->rd();
   p.cd = cd;
   p.hash = hash;
+  p.set = set;
   p.deadline = now + config_.total_deadline;
   if (!add_waiter(p, client, *m)) {
     finish_pending(slot);
@@ -244,13 +260,14 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
   p.next_in_bucket = head;
   head = s;
 
+  if (set != 0) ++stats_.routed;
   if (!send_next(slot, now)) {
     fail_pending(slot);
     return false;
   }
   // Re-probe an unhealthy upstream with a copy of this real query
   // (upstream_set.hpp); whichever answers first wins.
-  if (auto j = upstreams_.take_probe(now); j && (p.tried & bit(*j)) == 0) {
+  if (auto j = sets_[set].take_probe(now); j && (p.tried & bit(*j)) == 0) {
     if (send_attempt(slot, *j, now)) ++stats_.probes;
   }
   return true;
@@ -258,7 +275,7 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
 
 bool Forwarder::send_next(uint32_t slot, MonoTime now) {
   Pending& p = pending_[slot];
-  while (auto i = upstreams_.pick(p.tried)) {
+  while (auto i = sets_[p.set].pick(p.tried)) {
     if (send_attempt(slot, *i, now)) return true;
     // No free attempt: nothing else can be sent for this query.
     if (std::none_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& a) { return !a.open; })) {
@@ -289,10 +306,10 @@ bool Forwarder::send_attempt(uint32_t slot, size_t upstream, MonoTime now) {
   if (++a.generation == 0) a.generation = 1;
   a.tcp = false;
   a.upstream = static_cast<uint8_t>(upstream);
-  a.to = upstreams_.endpoint(upstream);
+  a.to = sets_[p.set].endpoint(upstream);
   a.sent = now;
   const AttemptRef ref{static_cast<uint32_t>(slot * kMaxAttempts + k), a.generation};
-  upstreams_.on_sent(upstream);
+  sets_[p.set].on_sent(upstream);
   ++stats_.upstream_queries;
   if (!io_.send_query(ref, a.to, ConstBytes(upstream_).first(len))) {
     ++stats_.send_failures;
@@ -348,9 +365,7 @@ void Forwarder::attempt_failed(uint32_t slot, Attempt& a, MonoTime now) {
   a.live = false;
   ++stats_.timeouts;
   // A reload may have renumbered the upstreams: only blame the one we asked.
-  if (a.upstream < upstreams_.size() && upstreams_.endpoint(a.upstream) == a.to) {
-    upstreams_.on_timeout(a.upstream, now);
-  }
+  if (still_listed(pending_[slot], a)) sets_[pending_[slot].set].on_timeout(a.upstream, now);
   continue_after(slot, now);
 }
 
@@ -378,8 +393,7 @@ bool Forwarder::own_query_came_back(uint32_t slot, const Message& query, MonoTim
     if (!a.open || a.nonce != *nonce) continue;
     ++stats_.loops;
     // Blame the upstream only if the list still has it where it was.
-    if (a.upstream < upstreams_.size() && upstreams_.endpoint(a.upstream) == a.to &&
-        upstreams_.on_loop(a.upstream, now)) {
+    if (still_listed(p, a) && sets_[p.set].on_loop(a.upstream, now)) {
       io_.loop_detected(a.to);
     }
     const bool was_live = a.live;
@@ -425,9 +439,7 @@ void Forwarder::on_reply(AttemptRef ref, const Endpoint& from, ConstBytes reply,
     return;
   }
   ++stats_.replies;
-  if (a->upstream < upstreams_.size() && upstreams_.endpoint(a->upstream) == a->to) {
-    upstreams_.on_reply(a->upstream, now - a->sent);
-  }
+  if (still_listed(p, *a)) sets_[p.set].on_reply(a->upstream, now - a->sent);
   // check_reply parsed it; the message proper, without trailing bytes.
   const auto parsed = Message::parse(reply);
   if (parsed->tc() && !a->tcp && retry_over_tcp(slot, *a, ref, now)) return;
@@ -441,7 +453,7 @@ void Forwarder::on_reply(AttemptRef ref, const Endpoint& from, ConstBytes reply,
 }
 
 void Forwarder::on_tick(MonoTime now) {
-  upstreams_.expire_loops(now);
+  for (UpstreamSet& set : sets_) set.expire_loops(now);
   if (pending_used_ == 0) return;
   for (uint32_t slot = 0; slot < pending_.size(); ++slot) {
     Pending& p = pending_[slot];
@@ -513,19 +525,24 @@ DnsStatsSnapshot Forwarder::snapshot() const {
   s.dropped = stats_.dropped;
   s.loops = stats_.loops;
   s.tcp_retries = stats_.tcp_retries;
-  s.upstreams.reserve(upstreams_.size());
-  for (size_t i = 0; i < upstreams_.size(); ++i) {
-    const UpstreamStats& u = upstreams_.stats(i);
-    UpstreamSnapshot o;
-    o.address = upstreams_.endpoint(i).to_string();
-    o.queries = u.queries;
-    o.replies = u.replies;
-    o.timeouts = u.timeouts;
-    o.loops = u.loops;
-    o.latency_us = u.srtt.ns > 0 ? static_cast<uint64_t>(u.srtt.ns) / 1000 : 0;
-    o.healthy = u.healthy;
-    o.looping = u.looping;
-    s.upstreams.push_back(std::move(o));
+  s.routed = stats_.routed;
+  s.local = stats_.local;
+  for (size_t k = 0; k < sets_.size(); ++k) {
+    const UpstreamSet& set = sets_[k];
+    for (size_t i = 0; i < set.size(); ++i) {
+      const UpstreamStats& u = set.stats(i);
+      UpstreamSnapshot o;
+      if (k != 0) o.route = config_.routes.routes()[k - 1].domain.to_string();
+      o.address = set.endpoint(i).to_string();
+      o.queries = u.queries;
+      o.replies = u.replies;
+      o.timeouts = u.timeouts;
+      o.loops = u.loops;
+      o.latency_us = u.srtt.ns > 0 ? static_cast<uint64_t>(u.srtt.ns) / 1000 : 0;
+      o.healthy = u.healthy;
+      o.looping = u.looping;
+      s.upstreams.push_back(std::move(o));
+    }
   }
   return s;
 }

@@ -13,7 +13,10 @@
 //      QDCOUNT != 1                            -> FORMERR (RFC 9619: exactly one);
 //   3. a built-in name (builtin.hpp)           -> answered, never forwarded;
 //   4. a cache hit (cache.hpp)                 -> answered;
-//   5. no upstream configured                  -> SERVFAIL;
+//   5. the question's upstream set (route_table.hpp: the longest
+//      --dns-route domain it is under, else the default set):
+//      a `local` route                         -> NXDOMAIN, never forwarded;
+//      no upstream in the set                  -> SERVFAIL;
 //   6. the same question already in flight     -> the client waits on it
 //      (coalescing: one upstream query for many clients, keyed like the
 //      cache by lower-cased QNAME, QTYPE, QCLASS, DO and CD: a CD=0 client
@@ -23,8 +26,12 @@
 //   7. otherwise a new pending query: a fresh random ID (RFC 5452 9.2;
 //      the source port is that of a pooled connected socket, which dns/io
 //      retires after a few uses, so ports keep changing) is
-//      sent to UpstreamSet::pick(), plus a probe copy to an unhealthy
-//      upstream whose re-probe time has come.
+//      sent to that set's UpstreamSet::pick(), plus a probe copy to an
+//      unhealthy upstream of the set whose re-probe time has come.
+//
+// Each routed domain has an UpstreamSet of its own, with the default
+// set's failover, health, re-probing and loop holdoff; the one cache
+// serves them all, since a question's set follows from its name alone.
 //
 // A pending query is a sequence of attempts, each to one upstream with its
 // own ID. An attempt that goes unanswered for attempt_timeout marks its
@@ -100,6 +107,7 @@
 #include "dns/keyed_hash.hpp"
 #include "dns/message.hpp"
 #include "dns/message_build.hpp"
+#include "dns/route_table.hpp"
 #include "dns/upstream_set.hpp"
 #include "wire/addr.hpp"
 
@@ -173,6 +181,7 @@ struct ForwarderConfig {
   size_t max_udp_answer = 65535;  // an extra cap on UDP answers (the glue's MTU budget)
   CacheConfig cache;
   UpstreamSetConfig upstream;
+  RouteTable routes;  // --dns-route
   uint64_t seed = 0;  // for query IDs, loop nonces and the index hashes; 0: std::random_device
 };
 
@@ -196,12 +205,15 @@ struct ForwarderStats {
   uint64_t pool_full = 0;      // no room for a pending query or a waiter
   uint64_t loops = 0;          // our own upstream queries that came back from a client: dropped
   uint64_t tcp_retries = 0;    // truncated UDP answers asked again over TCP
+  uint64_t routed = 0;         // questions sent to a --dns-route set
+  uint64_t local = 0;          // NXDOMAIN for a name under a DOMAIN=local route
 };
 
 // What `stats` in the control API reports about the forwarder: a copy,
 // taken when asked (Forwarder::snapshot, DnsService::snapshot); plain
 // numbers, nothing that points back into the forwarder.
 struct UpstreamSnapshot {
+  std::string route;        // the --dns-route domain of its set; empty: the default set
   std::string address;      // "127.0.0.1:53", "[fe80::1%eth0]:53" (Endpoint::to_string)
   uint64_t queries = 0;     // attempts sent to it (probes included)
   uint64_t replies = 0;     // accepted replies
@@ -226,9 +238,11 @@ struct DnsStatsSnapshot {
   uint64_t dropped = 0;           // too short, or a response
   uint64_t loops = 0;             // forwarding loops caught
   uint64_t tcp_retries = 0;       // truncated UDP answers asked again over TCP
+  uint64_t routed = 0;            // questions sent to a --dns-route set
+  uint64_t local = 0;             // NXDOMAIN under a DOMAIN=local route
   uint64_t tcp_streams = 0;       // guest TCP connections open now (DnsService only)
   uint64_t tcp_streams_total = 0;  // ... adopted in all (DnsService only)
-  std::vector<UpstreamSnapshot> upstreams;  // in preference order
+  std::vector<UpstreamSnapshot> upstreams;  // the default set, then each route's; in preference order
 };
 
 class Forwarder {
@@ -239,7 +253,10 @@ class Forwarder {
 
   Forwarder(ForwarderConfig config, BuiltinNames builtin, ForwarderIo& io);
 
-  void set_upstreams(const std::vector<Endpoint>& upstreams) { upstreams_.set_upstreams(upstreams); }
+  // The hosts files' entries (BuiltinNames::set_hosts), on every reload.
+  void set_hosts(std::vector<HostEntry> entries) { builtin_.set_hosts(std::move(entries)); }
+  // The default set's upstreams (resolv.conf reloads); routed sets are fixed.
+  void set_upstreams(const std::vector<Endpoint>& upstreams) { sets_[0].set_upstreams(upstreams); }
 
   // True when the client now waits on an upstream query: exactly one
   // ForwarderIo::answer for it comes later. False when it was answered
@@ -258,7 +275,9 @@ class Forwarder {
   // Allocates (the upstream list): for the control API, not the data path.
   DnsStatsSnapshot snapshot() const;
   const Cache& cache() const { return cache_; }
-  const UpstreamSet& upstreams() const { return upstreams_; }
+  const UpstreamSet& upstreams() const { return sets_[0]; }
+  // Route i's set (RouteTable::routes() order).
+  const UpstreamSet& route_upstreams(size_t i) const { return sets_.at(i + 1); }
 
  private:
   struct Attempt {
@@ -284,6 +303,7 @@ class Forwarder {
     int32_t next_in_bucket = -1;
     int32_t waiters = -1;  // head of the waiter list
     uint64_t tried = 0;    // UpstreamSet::pick bitmask
+    uint16_t set = 0;      // index in sets_: 0 default, 1 + route
     MonoTime deadline{};
     std::array<Attempt, kMaxAttempts> attempts{};
   };
@@ -308,6 +328,9 @@ class Forwarder {
   bool add_waiter(Pending& p, const ClientKey& client, const Message& query);
   // Sends the next attempt (pick order); false when no upstream is left.
   bool send_next(uint32_t slot, MonoTime now);
+  // The attempt's upstream is still where it was in its set (a reload
+  // may have renumbered the default set): only then is it blamed or credited.
+  bool still_listed(const Pending& p, const Attempt& a) const;
   bool send_attempt(uint32_t slot, size_t upstream, MonoTime now);
   void attempt_failed(uint32_t slot, Attempt& a, MonoTime now);
   // After an attempt stopped being live: the next upstream, or the end.
@@ -331,7 +354,8 @@ class Forwarder {
   BuiltinNames builtin_;
   ForwarderIo& io_;
   Cache cache_;
-  UpstreamSet upstreams_;
+  // [0] the default set, [1 + i] route i's (empty for a local route).
+  std::vector<UpstreamSet> sets_;
   std::mt19937_64 rng_;
   KeyedHash index_hash_;  // the question index
   KeyedHash nonce_key_;   // loop nonces: nonce_key_(attempt counter)

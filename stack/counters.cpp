@@ -127,11 +127,14 @@ StatGroup stats_table(const StackCounters& c) {
     g.count("dropped", d.dropped);
     g.count("loops", d.loops);
     g.count("tcp_retries", d.tcp_retries);
+    g.count("routed", d.routed);
+    g.count("local", d.local);
     g.count("tcp_streams", d.tcp_streams);
     g.count("tcp_streams_total", d.tcp_streams_total);
     g.list("upstreams");
     for (const auto& u : d.upstreams) {
       StatGroup& up = g.add_item("upstreams");
+      up.text("route", u.route);
       up.text("address", u.address);
       up.count("queries", u.queries);
       up.count("replies", u.replies);

@@ -8,11 +8,13 @@
 #
 #   dns.sh TAPIR [--quick] [--time S] [--clients N]
 #          [--engines "tapir slirp4netns pasta direct"] [--repeat N] [--out FILE.json]
-# Environment: BENCH_TIME, BENCH_CLIENTS, BENCH_ENGINES, BENCH_REPEAT, BENCH_OUT.
+#          [--querysets "unique repeat routed"]
+# Environment: BENCH_TIME, BENCH_CLIENTS, BENCH_ENGINES, BENCH_REPEAT, BENCH_OUT, BENCH_QUERYSETS.
 #
-# Two query sets: "unique" (no name twice, tapir's cache off with
-# --dns-cache-size 0) and "repeat" (50 names over and over, tapir's cache
-# on). Prints queries/s and lost queries with tapir's ratios to slirp4netns
+# Three query sets: "unique" (no name twice, tapir's cache off with
+# --dns-cache-size 0), "repeat" (50 names over and over, tapir's cache
+# on) and "routed" (unique's, with 20 --dns-route domains in tapir, one of
+# them bench.test: the cost of split DNS; the other engines run it as unique). Prints queries/s and lost queries with tapir's ratios to slirp4netns
 # and to the upstream itself, and writes every run to a JSON file. With
 # --repeat N, everything N times, engines interleaved; medians reported.
 BENCH_NAME="bench e2e dns"
@@ -23,8 +25,9 @@ BENCH_TIME=${BENCH_TIME:-10}
 BENCH_CLIENTS=${BENCH_CLIENTS:-4}
 ENGINES=${BENCH_ENGINES:-"tapir slirp4netns pasta direct"}
 REPEAT=${BENCH_REPEAT:-1}
+QSETS=${BENCH_QUERYSETS:-"unique repeat routed"}
 OUT=${BENCH_OUT:-}
-usage() { sed -n '9,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-1}"; }
+usage() { sed -n '9,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-1}"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) BENCH_TIME=3 ;;
@@ -32,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --clients) BENCH_CLIENTS=${2:?}; shift ;;
     --engines) ENGINES=${2:?}; shift ;;
     --repeat) REPEAT=${2:?}; shift ;;
+    --querysets) QSETS=${2:?}; shift ;;
     --out) OUT=${2:?}; shift ;;
     -h|--help) usage 0 ;;
     *) bench_log "unknown argument: $1"; usage ;;
@@ -43,6 +47,9 @@ done
 [[ $BENCH_CLIENTS =~ ^[1-9][0-9]?$ ]] || bench_die "--clients: use 1..99"
 for e in $ENGINES; do
   case "$e" in tapir|slirp4netns|pasta|direct) ;; *) bench_die "unknown engine $e" ;; esac
+done
+for q in $QSETS; do
+  case "$q" in unique|repeat|routed) ;; *) bench_die "unknown query set $q" ;; esac
 done
 
 tools=(dnsperf dnsmasq dig timeout)
@@ -58,7 +65,7 @@ ip netns exec "$E2E_HNS" sysctl -qw net.ipv4.ip_unprivileged_port_start=53
 
 bench_log "dnsperf -c $BENCH_CLIENTS -l $BENCH_TIME; engines: $ENGINES; repeat: $REPEAT"
 for rep in $(seq "$REPEAT"); do
-  for qset in unique repeat; do
+  for qset in $QSETS; do
     for engine in $ENGINES; do
       bench_log "$engine, $qset names$([[ $REPEAT -gt 1 ]] && echo ", round $rep of $REPEAT") ..."
       e2e_as_user env BENCH_TIME="$BENCH_TIME" BENCH_CLIENTS="$BENCH_CLIENTS" \
@@ -75,7 +82,7 @@ jq -s --arg commit "$(bench_commit)" --arg date "$(date -u +%FT%TZ)" \
   --argjson t "$BENCH_TIME" --argjson c "$BENCH_CLIENTS" --argjson n "$REPEAT" --arg kernel "$(uname -r)" \
   --arg dnsperf "$(dnsperf -h 2>&1 | sed -n 's/^Version //p')" \
   --arg slirp "$(slirp4netns --version 2>/dev/null | head -1)" \
-  --arg passt "$(dpkg-query -W -f='${Version}' passt 2>/dev/null)" '
+  --arg passt "$(dpkg-query -W -f='${Version}' passt 2>/dev/null)" --arg qsets "$QSETS" '
   def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
                       else (.[length / 2 - 1] + .[length / 2]) / 2 end;
   . as $runs
@@ -93,7 +100,7 @@ jq -s --arg commit "$(bench_commit)" --arg date "$(date -u +%FT%TZ)" \
    config: {time_s: $t, clients: $c, repeat: $n, upstream: "dnsmasq on the host namespace loopback"},
    summary: $summary,
    runs: $runs,
-   ratios: (["unique", "repeat"] | map(. as $q | {queryset: $q,
+   ratios: ($qsets | [splits(" +")] | map(select(. != "")) | map(. as $q | {queryset: $q,
      tapir_vs_slirp4netns: ratio(qps("tapir"; $q); qps("slirp4netns"; $q)),
      tapir_vs_pasta: ratio(qps("tapir"; $q); qps("pasta"; $q)),
      tapir_vs_direct: ratio(qps("tapir"; $q); qps("direct"; $q))}))}
@@ -109,8 +116,12 @@ done
   printf 'names'; printf '\t%s' $ENGINES
   for e in "${ratio_cols[@]}"; do printf '\ttapir/%s' "$e"; done
   printf '\n'
-  for qset in unique repeat; do
-    row=("$qset$([[ $qset == unique ]] && echo ' (tapir cache off)' || echo ' (tapir cache on)')")
+  for qset in $QSETS; do
+    case "$qset" in
+      unique) row=("unique (tapir cache off)") ;;
+      repeat) row=("repeat (tapir cache on)") ;;
+      routed) row=("unique, 20 --dns-route in tapir (cache off)") ;;
+    esac
     declare -A q=()
     for e in $ENGINES; do
       cell=$(jq -r --arg e "$e" --arg q "$qset" '.summary[] | select(.engine == $e and .queryset == $q)
@@ -136,7 +147,7 @@ if [[ ${#helpers[@]} -gt 0 ]]; then
   echo "CPU of the network helper process (utime+stime), microseconds per answered query"
   {
     printf 'names'; printf '\t%s' "${helpers[@]}"; printf '\n'
-    for qset in unique repeat; do
+    for qset in $QSETS; do
       row=("$qset")
       for e in "${helpers[@]}"; do
         row+=("$(jq -r --arg e "$e" --arg q "$qset" '.summary[] | select(.engine == $e and .queryset == $q)

@@ -3,8 +3,11 @@
 # unprivileged test user in the benchmark's host namespace.
 #   dns_engine.sh ENGINE QUERYSET
 # ENGINE: tapir | slirp4netns | pasta | direct (dnsperf straight at the
-# upstream). QUERYSET: unique (every name once; tapir's cache off) or
-# repeat (a few names over and over; tapir's cache on, its default size).
+# upstream). QUERYSET: unique (every name once; tapir's cache off),
+# repeat (a few names over and over; tapir's cache on, its default size)
+# or routed (unique's names, with 20 --dns-route domains configured in
+# tapir: bench.test among them, to the same upstream, so every query walks
+# the routes and goes out through a routed set; the others are as unique).
 # The upstream is dnsmasq on this namespace's 127.0.0.1:53, answering every
 # name under bench.test from its configuration. Prints one JSON object; a
 # failure is reported in it, never by the script's exit status.
@@ -35,7 +38,7 @@ fail() {
 # The query sets. unique: more distinct names than any engine gets through
 # in the run, so nothing repeats; repeat: 50 names, round and round.
 case "$qset" in
-  unique) awk 'BEGIN { for (i = 0; i < 1000000; i++) printf "u%d.bench.test A\n", i }' >"$WORK/queries" ;;
+  unique|routed) awk 'BEGIN { for (i = 0; i < 1000000; i++) printf "u%d.bench.test A\n", i }' >"$WORK/queries" ;;
   repeat) awk 'BEGIN { for (i = 0; i < 50; i++) printf "r%d.bench.test A\n", i }' >"$WORK/queries" ;;
   *) fail "unknown query set $qset" ;;
 esac
@@ -63,10 +66,15 @@ else
     tapir)
       [[ -x ${TAPIR:-} ]] || fail "no tapir binary"
       cache=()
-      [[ $qset == unique ]] && cache=(--dns-cache-size 0)
+      [[ $qset == unique || $qset == routed ]] && cache=(--dns-cache-size 0)
+      routes=()
+      if [[ $qset == routed ]]; then
+        for i in $(seq 19); do routes+=(--dns-route "corp$i.example=127.0.0.$((i + 1)):53"); done
+        routes+=(--dns-route bench.test=127.0.0.1:53)
+      fi
       # Upstreams from the namespace's resolv.conf (nameserver 127.0.0.1),
       # as slirp4netns and pasta find theirs.
-      "$TAPIR" -c "${cache[@]}" "$GUEST" tap0 >"$WORK/helper.log" 2>&1 &
+      "$TAPIR" -c "${cache[@]}" "${routes[@]}" "$GUEST" tap0 >"$WORK/helper.log" 2>&1 &
       server=10.0.2.3 ;;
     slirp4netns)
       slirp4netns --configure "$GUEST" tap0 >"$WORK/helper.log" 2>&1 &

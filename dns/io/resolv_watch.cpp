@@ -33,12 +33,12 @@ std::string base_of(const std::string& p) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
-// The file's text, or nullopt when it cannot be read (missing, a
-// directory, no permission).
-std::optional<std::string> read_file(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+}  // namespace
+
+std::optional<std::string> FileWatch::read_now() const {
+  Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return std::nullopt;
-  std::string text(ResolvConfWatch::kMaxFile, '\0');
+  std::string text(kMaxFile, '\0');
   size_t len = 0;
   while (len < text.size()) {
     const ssize_t n = ::read(fd.get(), text.data() + len, text.size() - len);
@@ -51,8 +51,6 @@ std::optional<std::string> read_file(const std::string& path) {
   return text;
 }
 
-}  // namespace
-
 std::string describe_upstreams(const std::vector<dns::Endpoint>& list) {
   if (list.empty()) return "none";
   std::string s;
@@ -63,8 +61,7 @@ std::string describe_upstreams(const std::vector<dns::Endpoint>& list) {
   return s;
 }
 
-ResolvConfWatch::ResolvConfWatch(std::string path, std::vector<dns::Endpoint> current)
-    : path_(std::move(path)), last_(std::move(current)) {
+FileWatch::FileWatch(std::string path) : path_(std::move(path)) {
   fd_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!fd_) {
     LOG_WARN("dns: inotify: %s; changes to %s need a restart", strerrordesc_np(errno),
@@ -78,7 +75,7 @@ ResolvConfWatch::ResolvConfWatch(std::string path, std::vector<dns::Endpoint> cu
   }
 }
 
-void ResolvConfWatch::add_dir_watch(const std::string& file) {
+void FileWatch::add_dir_watch(const std::string& file) {
   const std::string dir = dir_of(file);
   const std::string name = base_of(file);
   const int wd = ::inotify_add_watch(fd_.get(), dir.c_str(), kDirEvents | IN_ONLYDIR);
@@ -92,7 +89,7 @@ void ResolvConfWatch::add_dir_watch(const std::string& file) {
   dirs_.push_back({wd, dir, name});
 }
 
-void ResolvConfWatch::watch_chain() {
+void FileWatch::watch_chain() {
   std::string p = path_;
   for (int hop = 0; hop < kMaxHops; ++hop) {
     add_dir_watch(p);
@@ -104,7 +101,7 @@ void ResolvConfWatch::watch_chain() {
   }
 }
 
-bool ResolvConfWatch::relevant(int wd, const char* name, uint32_t mask) const {
+bool FileWatch::relevant(int wd, const char* name, uint32_t mask) const {
   for (const Dir& d : dirs_) {
     if (d.wd != wd || d.name != name) continue;
     if ((mask & IN_CREATE) != 0) {
@@ -119,7 +116,7 @@ bool ResolvConfWatch::relevant(int wd, const char* name, uint32_t mask) const {
   return false;
 }
 
-std::optional<std::vector<dns::Endpoint>> ResolvConfWatch::on_readable() {
+bool FileWatch::on_readable() {
   // inotify(7): a buffer of this size holds at least one event of any name length.
   alignas(inotify_event) char buf[4096 + sizeof(inotify_event) + NAME_MAX + 1];
   bool changed = false;
@@ -138,20 +135,65 @@ std::optional<std::vector<dns::Endpoint>> ResolvConfWatch::on_readable() {
       if (relevant(ev->wd, ev->name, ev->mask)) changed = true;
     }
   }
-  if (!changed) return std::nullopt;
   // The link may point somewhere new now.
-  watch_chain();
+  if (changed) watch_chain();
+  return changed;
+}
+
+std::optional<std::vector<dns::Endpoint>> ResolvConfWatch::on_readable() {
+  if (!watch_.on_readable()) return std::nullopt;
   return check_now();
 }
 
 std::optional<std::vector<dns::Endpoint>> ResolvConfWatch::check_now() {
-  const auto text = read_file(path_);
+  return changed(watch_.read_now());
+}
+
+std::optional<std::vector<dns::Endpoint>> ResolvConfWatch::changed(
+    const std::optional<std::string>& text) {
   if (!text) return std::nullopt;  // gone for now: keep the last list
   auto list = dns::parse_resolv_conf(*text).nameservers;
   if (list == last_) return std::nullopt;
   last_ = list;
   ++reloads_;
   return list;
+}
+
+HostsWatch::HostsWatch(const std::vector<std::string>& paths) {
+  watches_.reserve(paths.size());
+  for (const std::string& p : paths) watches_.emplace_back(p);
+  last_ = read_all();
+}
+
+std::vector<HostEntry> HostsWatch::read_all() {
+  std::vector<HostEntry> all;
+  for (const FileWatch& w : watches_) {
+    const auto text = w.read_now();
+    if (!text) {
+      LOG_DEBUG("dns: cannot read hosts file %s: %s", w.path().c_str(), strerrordesc_np(errno));
+      continue;
+    }
+    HostsFile h = parse_hosts(*text);
+    LOG_DEBUG("dns: %s: %zu entries (%zu bad lines, %zu bad names, %zu skipped)", w.path().c_str(),
+              h.entries.size(), h.bad_lines, h.bad_names, h.skipped);
+    for (HostEntry& e : h.entries) {
+      if (all.size() >= kMaxHostEntries) break;
+      all.push_back(std::move(e));
+    }
+  }
+  return all;
+}
+
+std::optional<std::vector<HostEntry>> HostsWatch::on_readable(size_t i) {
+  if (!watches_.at(i).on_readable()) return std::nullopt;
+  return check_now();
+}
+
+std::optional<std::vector<HostEntry>> HostsWatch::check_now() {
+  auto all = read_all();
+  if (all == last_) return std::nullopt;
+  last_ = all;
+  return all;
 }
 
 }  // namespace tapir::dns

@@ -8,6 +8,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -95,6 +96,11 @@ DnsService::DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg)
       stream_idle_(cfg.stream_idle),
       streams_(cfg.max_streams) {
   forwarder_.set_upstreams(cfg.upstreams);
+  if (!cfg.hosts_files.empty()) {
+    cfg.hosts_files.resize(std::min(cfg.hosts_files.size(), DnsServiceConfig::kMaxHostsFiles));
+    hosts_watch_.emplace(cfg.hosts_files);
+    forwarder_.set_hosts(hosts_watch_->entries());
+  }
   sockets_.resize(forwarder_.attempt_capacity());
   // At most one pooled socket per attempt is busy; idle ones fill the rest.
   udp_.resize(forwarder_.attempt_capacity());
@@ -118,6 +124,7 @@ DnsService::~DnsService() {
 void DnsService::attach(loop::SocketWatcher& engine) {
   engine_ = &engine;
   start_resolv_watch(engine);
+  start_hosts_watch(engine);
   timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!timer_) {
     LOG_WARN("dns: timerfd: %s; timeouts follow the 1 s tick", strerrordesc_np(errno));
@@ -149,6 +156,26 @@ void DnsService::on_resolv_change() {
     LOG_INFO("dns: %s changed; upstreams now %s", resolv_conf_.c_str(),
              describe_upstreams(*list).c_str());
   }
+}
+
+void DnsService::start_hosts_watch(loop::SocketWatcher& engine) {
+  if (!hosts_watch_) return;
+  for (size_t i = 0; i < hosts_watch_->size(); ++i) {
+    const FileWatch& w = hosts_watch_->watch(i);
+    if (!w.valid()) continue;
+    hosts_handles_.push_back(engine.watch(w.fd(), POLLIN, *this, kHostsCookie - i));
+    if (!hosts_handles_.back().valid()) {
+      LOG_WARN("dns: no engine slot to watch %s; changes to it need a restart", w.path().c_str());
+    }
+  }
+  // A change between the constructor's read and the watches would otherwise go unseen.
+  on_hosts_change(hosts_watch_->check_now());
+}
+
+void DnsService::on_hosts_change(std::optional<std::vector<dns::HostEntry>> entries) {
+  if (!entries) return;
+  LOG_INFO("dns: hosts files changed; %zu entries now", entries->size());
+  forwarder_.set_hosts(std::move(*entries));
 }
 
 void DnsService::update_timer(bool expired) {
@@ -199,6 +226,8 @@ void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop
     forwarder_.on_tick(now);
   } else if (cookie == kResolvCookie) {
     on_resolv_change();
+  } else if (hosts_watch_ && kHostsCookie - cookie < hosts_watch_->size()) {
+    on_hosts_change(hosts_watch_->on_readable(kHostsCookie - cookie));
   } else if (static_cast<uint32_t>(cookie) >= kStreamBase) {
     (void)revents;  // errors show up as recv's or send's errno
     stream_ready(cookie, now);

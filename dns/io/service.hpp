@@ -24,6 +24,7 @@
 //                                             -> Forwarder::on_tick
 //   inotify on resolv.conf's directory        -> Forwarder::set_upstreams
 //                                                (dns_resolv_watch.hpp)
+//   inotify on each hosts file's directory    -> Forwarder::set_hosts (HostsWatch)
 //   adopt_stream (guest TCP to port 53)       -> length-prefixed queries in, answers
 //                                                out (dns_stream.cpp)
 //
@@ -75,6 +76,11 @@ struct DnsServiceConfig {
   // (dns_resolv_watch.hpp) and a change replaces the upstreams live.
   // Empty with --dns-upstream, which is fixed.
   std::string resolv_conf;
+  // Hosts files (--hosts-file, or /etc/hosts; none with --no-hosts): read
+  // at start and watched, a change replacing their entries live. At most
+  // kMaxHostsFiles.
+  std::vector<std::string> hosts_files;
+  static constexpr size_t kMaxHostsFiles = 16;
   bool log_queries = false;  // --dns-log: one line per answer
   // Guest TCP connections (adopt_stream, dns_stream.cpp).
   size_t max_streams = 64;
@@ -216,6 +222,8 @@ class DnsService final : public loop::SocketClient, public flows::StreamService,
   static constexpr uint32_t kUdpBase = 0x4000'0000u;
   static constexpr uint64_t kTimerCookie = ~uint64_t{0};
   static constexpr uint64_t kResolvCookie = ~uint64_t{1};
+  // Hosts file i: kHostsCookie - i.
+  static constexpr uint64_t kHostsCookie = ~uint64_t{2};
 
   void answer(const dns::ClientKey& client, wire::ConstBytes msg) override;
   bool send_query(dns::AttemptRef attempt, const dns::Endpoint& to, wire::ConstBytes query) override;
@@ -251,6 +259,8 @@ class DnsService final : public loop::SocketClient, public flows::StreamService,
   // since; outside any forwarder call (ForwarderIo must not call back in).
   void resume_streams(MonoTime now);
   void on_resolv_change();
+  void start_hosts_watch(loop::SocketWatcher& engine);
+  void on_hosts_change(std::optional<std::vector<dns::HostEntry>> entries);
 
   wire::AddressPlan plan_;
   bool log_queries_;
@@ -270,6 +280,8 @@ class DnsService final : public loop::SocketClient, public flows::StreamService,
   std::vector<dns::Endpoint> initial_upstreams_;
   std::optional<ResolvConfWatch> resolv_watch_;
   loop::WatchHandle resolv_handle_;
+  std::optional<HostsWatch> hosts_watch_;
+  std::vector<loop::WatchHandle> hosts_handles_;
   Duration loop_holdoff_;
   Duration stream_idle_;
   std::vector<Stream> streams_;

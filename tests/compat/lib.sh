@@ -80,7 +80,8 @@ compat_as_user() {
   timeout --kill-after=10 "$t" \
     nsenter --net="/run/netns/$E2E_HNS" -- \
     unshare --pid --fork --kill-child --mount --mount-proc -- \
-    sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$E2E_RESOLV" \
+    sh -c 'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/hosts && shift && exec "$@"' \
+    "$E2E_RESOLV" "$E2E_HOSTS" \
     setpriv --reuid="$E2E_UID" --regid="$E2E_GID" --init-groups \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$WORK/home" USER="$E2E_USER" \
     LOGNAME="$E2E_USER" XDG_RUNTIME_DIR="$WORK/run" TMPDIR="$WORK/tmp" TAPIR="$TAPIR" WORK="$WORK" \

@@ -6,17 +6,7 @@
 # 127.0.0.2:53 (socat receiving and never answering) for failover.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-WORK=$(mktemp -d /tmp/tapir-e2e-dns.XXXXXX)
-PIDS=()
-cleanup() {
-  # (stderr of the whole block: bash reports each killed job there)
-  {
-    for p in "${PIDS[@]}"; do kill -9 "$p"; done
-    wait
-  } 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+e2e_cases_begin dns
 
 
 dnsmasq -k --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces --port=53 \
@@ -36,16 +26,7 @@ queries() { grep -c "query\[$1\] $2 from" "$WORK/dnsmasq.log" 2>/dev/null; }
 
 # --- guest 1: upstream from a resolv.conf of the test's own ------------------
 printf '# test resolv.conf\nnameserver 127.0.0.1\nsearch test\n' >"$WORK/resolv.conf"
-unshare --user --map-root-user --net sleep 300 &
-GUEST=$!; PIDS+=("$GUEST")
-# In its own network namespace once unshare is done: read on every try (a
-# "$(...)" in the arguments would be read once, before the loop).
-netns_differs() {
-  local n
-  n=$(readlink "/proc/$1/ns/net" 2>/dev/null) && [ -n "$n" ] && [ "$n" != "$(readlink /proc/self/ns/net)" ]
-}
-wait_for netns_differs "$GUEST"
-in_guest() { nsenter -t "$GUEST" -U -n --preserve-credentials "$@"; }
+e2e_guest_up
 "$TAPIR" --debug -c -6 --resolv-conf "$WORK/resolv.conf" --dns-log "$GUEST" tap0 \
   >"$WORK/out" 2>"$WORK/err" &
 TAPIR_PID=$!; PIDS+=("$TAPIR_PID")

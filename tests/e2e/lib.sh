@@ -61,6 +61,11 @@ e2e_netns_up() {
   E2E_RESOLV=$(mktemp /tmp/tapir-e2e-resolv.XXXXXX)
   echo "nameserver 127.0.0.1" >"$E2E_RESOLV"
   chmod 0644 "$E2E_RESOLV"
+  # And as its /etc/hosts (which tapir answers from by default): the test's
+  # own, so no test depends on the machine's.
+  E2E_HOSTS=$(mktemp /tmp/tapir-e2e-hosts.XXXXXX)
+  echo "# the e2e tests' /etc/hosts (tests/e2e/lib.sh)" >"$E2E_HOSTS"
+  chmod 0644 "$E2E_HOSTS"
   # Ping sockets for everyone inside the test's host namespace only.
   ip netns exec "$E2E_HNS" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 }
@@ -73,16 +78,18 @@ e2e_netns_down() {
   [[ -n ${E2E_HNS:-} ]] && ip netns del "$E2E_HNS" 2>/dev/null
   [[ -n ${E2E_WNS:-} ]] && ip netns del "$E2E_WNS" 2>/dev/null
   [[ -n ${E2E_RESOLV:-} ]] && rm -f "$E2E_RESOLV"
+  [[ -n ${E2E_HOSTS:-} ]] && rm -f "$E2E_HOSTS"
   return 0
 }
 
 
 # e2e_as_user CMD...: runs CMD in the host namespace as the test user,
-# seeing the test's resolv.conf. (nsenter, not `ip netns exec`, so /sys and
-# the cgroup mounts stay.)
+# seeing the test's resolv.conf and hosts file. (nsenter, not `ip netns
+# exec`, so /sys and the cgroup mounts stay.)
 e2e_as_user() {
   nsenter --net="/run/netns/$E2E_HNS" -- unshare --mount --propagation private -- \
-    sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$E2E_RESOLV" \
+    sh -c 'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/hosts && shift && exec "$@"' \
+    "$E2E_RESOLV" "$E2E_HOSTS" \
     setpriv --reuid="$E2E_UID" --regid="$E2E_GID" --init-groups \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="/home/$E2E_USER" USER="$E2E_USER" \
     TAPIR="$TAPIR" E2E_RUN_ID="$E2E_RUN_ID" TAPIR_NO_PEEK_OFF="${TAPIR_NO_PEEK_OFF:-}" "$@"
@@ -149,6 +156,40 @@ e2e_setup() {
   chmod 755 "$BIN" "$BIN/tapir"
   TAPIR="$BIN/tapir"
 }
+
+# e2e_cases_begin NAME: for a user-side cases script: WORK, a private
+# directory, and PIDS, where the script adds the servers it starts; at exit
+# the servers are killed and WORK removed.
+e2e_cases_begin() {
+  WORK=$(mktemp -d "/tmp/tapir-e2e-$1.XXXXXX")
+  PIDS=()
+  trap e2e_cases_end EXIT
+}
+e2e_cases_end() {
+  # (stderr of the whole block: bash reports each killed job there)
+  {
+    for p in "${PIDS[@]}"; do kill -9 "$p"; done
+    wait
+  } 2>/dev/null
+  rm -rf "$WORK"
+}
+
+# e2e_guest_up: for a user-side cases script: a guest (new user and
+# network namespaces, the user mapped to root) that sleeps, in GUEST (and
+# PIDS) once it is in its own network namespace; in_guest CMD... runs CMD
+# there.
+e2e_netns_differs() {
+  # Read on every try (a "$(...)" in wait_for's arguments would be read once).
+  local n
+  n=$(readlink "/proc/$1/ns/net" 2>/dev/null) && [ -n "$n" ] && [ "$n" != "$(readlink /proc/self/ns/net)" ]
+}
+e2e_guest_up() {
+  unshare --user --map-root-user --net sleep 300 &
+  GUEST=$!
+  PIDS+=("$GUEST")
+  wait_for e2e_netns_differs "$GUEST"
+}
+in_guest() { nsenter -t "$GUEST" -U -n --preserve-credentials "$@"; }
 
 # e2e_take_counts LOG: adopts the "N passed, M failed" line a user-side
 # script printed last; one that ended early counts as a failure.

@@ -233,9 +233,56 @@ TEST(Cli, DnsOptions) {
     EXPECT_EQ(err.error().find('\n'), std::string::npos) << err.error();
   }
 
+  auto routes = parse({"--dns-route", "corp.example=10.8.0.53", "--dns-route=corp.example=[fd00::53]:5353",
+                       "--dns-route=containers.internal=local", "1", "tap0"});
+  ASSERT_TRUE(routes) << routes.error();
+  ASSERT_EQ(routes->dns_routes.routes().size(), 2u);
+  EXPECT_EQ(routes->dns_routes.routes()[0].upstreams.size(), 2u);
+  EXPECT_TRUE(routes->dns_routes.routes()[1].local);
+  const std::vector<BadCase> bad_routes = {
+      {{"--dns-route=corp.example", "1", "tap0"},
+       "invalid --dns-route \"corp.example\": expected DOMAIN=ADDR[:PORT] or DOMAIN=local"},
+      {{"--dns-route=corp.example=vpn", "1", "tap0"},
+       "invalid --dns-route \"corp.example=vpn\": upstream \"vpn\": not an IPv4 or IPv6 address"},
+      {{"--dns-route=a..b=10.8.0.53", "1", "tap0"},
+       "invalid --dns-route \"a..b=10.8.0.53\": \"a..b\" is not a domain name (empty label, label "
+       "over 63 or name over 255 octets)"},
+      {{"--dns-route=c.test=local", "--dns-route=c.test=10.8.0.53", "1", "tap0"},
+       "invalid --dns-route \"c.test=10.8.0.53\": c.test is routed both to local and to an upstream"},
+      {{"--dns-route=c.test=10.8.0.53:0\n", "1", "tap0"},
+       "invalid --dns-route \"c.test=10.8.0.53:0\\n\": upstream \"10.8.0.53:0\\n\": bad port (1-65535)"},
+      {{"--dns-route", "1", "tap0"},
+       "invalid --dns-route \"1\": expected DOMAIN=ADDR[:PORT] or DOMAIN=local"},
+  };
+  for (const auto& c : bad_routes) {
+    auto err = parse(c.args);
+    ASSERT_FALSE(err) << c.args[0];
+    EXPECT_EQ(err.error(), c.error);
+  }
+
+  EXPECT_TRUE(d->hosts_files.empty());  // /etc/hosts (app/main.cpp)
+  EXPECT_FALSE(d->no_hosts);
+  auto hosts = parse({"--hosts-file", "/tmp/a", "--hosts-file=/tmp/b", "--no-hosts", "1", "tap0"});
+  ASSERT_TRUE(hosts) << hosts.error();
+  EXPECT_EQ(hosts->hosts_files, (std::vector<std::string>{"/tmp/a", "/tmp/b"}));
+  EXPECT_TRUE(hosts->no_hosts);
+  auto empty = parse({"--hosts-file=", "1", "tap0"});
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error(), "--hosts-file needs a file name");
+  std::vector<std::string> many;
+  for (int i = 0; i < 17; ++i) {
+    std::string opt = "--hosts-file=/tmp/h";
+    opt += std::to_string(i);
+    many.push_back(opt);
+  }
+  many.insert(many.end(), {"1", "tap0"});
+  auto too_many = parse(many);
+  ASSERT_FALSE(too_many);
+  EXPECT_EQ(too_many.error(), "at most 16 --hosts-file options");
+
   const std::string help = usage_text();
   for (const char* opt : {"--disable-dns", "--dns-upstream", "--resolv-conf", "--dns-cache-size",
-                          "--dns-log", "--add-host"}) {
+                          "--dns-log", "--add-host", "--dns-route", "--hosts-file", "--no-hosts"}) {
     EXPECT_NE(help.find(opt), std::string::npos) << opt;
   }
 }

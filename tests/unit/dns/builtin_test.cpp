@@ -155,5 +155,26 @@ TEST(DnsBuiltin, IgnoresResponsesAndOtherClasses) {
   EXPECT_FALSE(b.answer(*Message::parse(cb(c)), mb(out)));
 }
 
+TEST(DnsBuiltin, HostsFileEntriesAnswerAfterTheTableAndAreReplacedWhole) {
+  BuiltinNames b(nat_plan());
+  ASSERT_TRUE(b.add_host("db.test:192.0.2.7"));
+  b.set_hosts(parse_hosts("192.0.2.70 db.test\n192.0.2.8 web.test www\n2001:db8::8 web.test\n"
+                          "10.0.2.99 host.containers.internal\n")
+                  .entries);
+  // --add-host and the built-in names win: their addresses only.
+  EXPECT_EQ(ask(b, query("db.test", rrtype::kA)), Rr{"A 192.0.2.7"});
+  EXPECT_EQ(ask(b, query("host.containers.internal", rrtype::kA)), Rr{"A 10.0.2.2"});
+  EXPECT_EQ(ask(b, query("WEB.test", rrtype::kA)), Rr{"A 192.0.2.8"});
+  EXPECT_EQ(ask(b, query("web.test", rrtype::kAaaa)), Rr{"AAAA 2001:db8::8"});
+  EXPECT_EQ(ask(b, query("www", rrtype::kMx)), Rr{});  // the name exists: NODATA
+  EXPECT_EQ(ask(b, query("8.2.0.192.in-addr.arpa", rrtype::kPtr)), Rr{"PTR web.test"});
+  EXPECT_EQ(ask(b, query("7.2.0.192.in-addr.arpa", rrtype::kPtr)), Rr{"PTR db.test"});
+  EXPECT_FALSE(ask(b, query("other.test", rrtype::kA)));
+  b.set_hosts(parse_hosts("192.0.2.9 web.test\n").entries);
+  EXPECT_EQ(ask(b, query("web.test", rrtype::kA)), Rr{"A 192.0.2.9"});
+  EXPECT_FALSE(ask(b, query("www", rrtype::kA)));
+  EXPECT_FALSE(ask(b, query("8.2.0.192.in-addr.arpa", rrtype::kPtr)));
+}
+
 }  // namespace
 }  // namespace tapir::dns

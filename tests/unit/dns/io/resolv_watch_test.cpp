@@ -169,5 +169,40 @@ TEST(ResolvConfWatch, MissingDirectoryIsNotValid) {
   EXPECT_FALSE(w.valid());
 }
 
+// Hosts files (--hosts-file, repeatable): the entries of all of them in
+// order, and a change to any one reported as the whole new list.
+TEST(HostsWatch, EntriesOfEveryFileAndEachChangeAsANewList) {
+  TempDir d;
+  const fs::path a = d.path / "hosts";
+  const fs::path b = d.path / "more";
+  write_file(a, "127.0.0.1 localhost\n192.0.2.7 db.test\n");
+  write_file(b, "192.0.2.8 web.test\n");
+  HostsWatch w({a.string(), b.string(), (d.path / "missing").string()});
+  ASSERT_EQ(w.size(), 3u);
+  ASSERT_EQ(w.entries().size(), 2u);
+  EXPECT_EQ(w.entries()[0].name.to_string(), "db.test");
+  EXPECT_EQ(w.entries()[1].name.to_string(), "web.test");
+  EXPECT_FALSE(w.on_readable(1));  // nothing happened yet
+
+  replace_file(b, "192.0.2.9 web.test\n");
+  auto list = w.on_readable(1);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[1].a4, wire::Ipv4Addr::from_octets(192, 0, 2, 9));
+  // The same entries with other comments: nothing to reload.
+  write_file(a, "# edited\n192.0.2.7   db.test\n");
+  EXPECT_FALSE(w.on_readable(0));
+  // A file that appears adds its entries.
+  write_file(d.path / "missing", "192.0.2.10 late.test\n");
+  list = w.on_readable(2);
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->size(), 3u);
+  // One that goes keeps nothing.
+  fs::remove(a);
+  list = w.on_readable(0);
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->size(), 2u);
+}
+
 }  // namespace
 }  // namespace tapir::dns

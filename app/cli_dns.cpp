@@ -1,0 +1,118 @@
+#include "app/cli_dns.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "dns/builtin.hpp"
+#include "dns/resolv_conf.hpp"
+
+namespace tapir::app {
+namespace {
+
+enum DnsOpt : int {
+  kOptDisableDns = kFirstDnsOption,
+  kOptDnsUpstream,
+  kOptResolvConf,
+  kOptDnsCacheSize,
+  kOptDnsLog,
+  kOptAddHost,
+  kOptDnsRoute,
+  kOptHostsFile,
+  kOptNoHosts,
+  kOptDnsEnd,
+};
+
+}  // namespace
+
+const option kDnsLongOptions[] = {
+    {"disable-dns", no_argument, nullptr, kOptDisableDns},
+    {"dns-upstream", required_argument, nullptr, kOptDnsUpstream},
+    {"resolv-conf", required_argument, nullptr, kOptResolvConf},
+    {"dns-cache-size", required_argument, nullptr, kOptDnsCacheSize},
+    {"dns-log", no_argument, nullptr, kOptDnsLog},
+    {"add-host", required_argument, nullptr, kOptAddHost},
+    {"dns-route", required_argument, nullptr, kOptDnsRoute},
+    {"hosts-file", required_argument, nullptr, kOptHostsFile},
+    {"no-hosts", no_argument, nullptr, kOptNoHosts},
+    {nullptr, 0, nullptr, 0},
+};
+
+const char kDnsUsage[] =
+    "--disable-dns            do not answer DNS queries on the DNS address\n"
+    "--dns-upstream=ADDR[:PORT]  DNS server to forward to (repeatable; IPv6 as\n"
+    "                         [ADDR]:PORT); default: the nameservers of --resolv-conf\n"
+    "--resolv-conf=PATH       read upstream nameservers from PATH (default\n"
+    "                         /etc/resolv.conf); re-read whenever it changes\n"
+    "--dns-route=DOMAIN=ADDR[:PORT]  send names under DOMAIN to ADDR instead (split\n"
+    "                         DNS; repeatable, longest DOMAIN wins, more ADDRs for one\n"
+    "                         DOMAIN fail over in order); DOMAIN=local: answer names\n"
+    "                         under DOMAIN only from --add-host and the hosts files,\n"
+    "                         NXDOMAIN otherwise\n"
+    "--dns-cache-size=N       DNS answers to keep (default 10000, 0 disables)\n"
+    "--dns-log                log every DNS answer in one line\n"
+    "--add-host=NAME:ADDR     answer NAME with ADDR (IPv4, IPv6 or host-gateway) and\n"
+    "                         ADDR's reverse name with NAME, in the DNS forwarder\n"
+    "                         (repeatable; wins over the hosts files)\n"
+    "--hosts-file=PATH        answer the names of hosts file PATH (repeatable; default\n"
+    "                         /etc/hosts); re-read whenever it changes\n"
+    "--no-hosts               read no hosts file\n";
+
+bool is_dns_option(int c) { return c >= kFirstDnsOption && c < kOptDnsEnd; }
+
+Expected<void, std::string> parse_dns_option(int c, const char* arg, Options& o) {
+  const std::string value = arg != nullptr ? arg : "";
+  switch (c) {
+    case kOptDisableDns: o.disable_dns = true; break;
+    case kOptDnsUpstream: {
+      auto e = dns::parse_upstream(value);
+      if (!e) {
+        return unexpected("invalid --dns-upstream \"" + value + "\": " + dns::upstream_error_name(e.error()));
+      }
+      o.dns_upstreams.push_back(std::move(*e));
+      break;
+    }
+    case kOptResolvConf:
+      if (value.empty()) return unexpected(std::string("--resolv-conf needs a file name"));
+      o.resolv_conf = value;
+      break;
+    case kOptDnsCacheSize: {
+      errno = 0;
+      char* end = nullptr;
+      const long v = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || errno != 0 || *end != '\0' || v < 0 || v > 10'000'000) {
+        return unexpected(std::string("--dns-cache-size must be an integer 0-10000000"));
+      }
+      o.dns_cache_size = static_cast<size_t>(v);
+      break;
+    }
+    case kOptDnsLog: o.dns_log = true; break;
+    case kOptAddHost: {
+      // Checked here for a one-line error at startup; host-gateway needs
+      // the host's address, which NAT mode always has.
+      dns::BuiltinConfig bc;
+      bc.host4 = wire::Ipv4Addr::from_octets(10, 0, 2, 2);
+      if (auto r = dns::BuiltinNames(bc).add_host(value); !r) {
+        return unexpected("invalid --add-host \"" + value + "\": " + dns::add_host_error_name(r.error()));
+      }
+      o.add_hosts.push_back(value);
+      break;
+    }
+    case kOptDnsRoute:
+      if (auto r = o.dns_routes.add(value); !r) {
+        return unexpected("invalid --dns-route \"" + value + "\": " + r.error());
+      }
+      break;
+    case kOptHostsFile:
+      if (value.empty()) return unexpected(std::string("--hosts-file needs a file name"));
+      if (o.hosts_files.size() >= kMaxHostsFiles) {
+        return unexpected("at most " + std::to_string(kMaxHostsFiles) + " --hosts-file options");
+      }
+      o.hosts_files.push_back(value);
+      break;
+    case kOptNoHosts: o.no_hosts = true; break;
+    default: return unexpected("not a DNS option: " + std::to_string(c));
+  }
+  return {};
+}
+
+}  // namespace tapir::app
