@@ -1,21 +1,8 @@
 #include "dns/hosts_file.hpp"
 
+#include "dns/text.hpp"
+
 namespace tapir::dns {
-namespace {
-
-bool blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
-
-// The next blank-separated token of `line` from `*pos`; empty at the end.
-std::string_view next_token(std::string_view line, size_t* pos) {
-  size_t i = *pos;
-  while (i < line.size() && blank(line[i])) ++i;
-  const size_t start = i;
-  while (i < line.size() && !blank(line[i])) ++i;
-  *pos = i;
-  return line.substr(start, i - start);
-}
-
-}  // namespace
 
 HostsFile parse_hosts(std::string_view text) {
   HostsFile out;
@@ -27,7 +14,7 @@ HostsFile parse_hosts(std::string_view text) {
     start = end + 1;
     if (const size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     size_t pos = 0;
-    const std::string_view addr = next_token(line, &pos);
+    const std::string_view addr = next_word(line, &pos);
     if (addr.empty()) continue;  // blank or comment only
     HostEntry proto;
     bool usable = true;
@@ -43,7 +30,7 @@ HostsFile parse_hosts(std::string_view text) {
       continue;
     }
     size_t names = 0;
-    for (std::string_view t = next_token(line, &pos); !t.empty(); t = next_token(line, &pos)) {
+    for (std::string_view t = next_word(line, &pos); !t.empty(); t = next_word(line, &pos)) {
       ++names;
       auto name = Name::from_text(t);
       if (!name || name->is_root()) {

@@ -3,26 +3,21 @@
 #include <algorithm>
 #include <optional>
 
+#include "dns/text.hpp"
+
 namespace tapir::dns {
 namespace {
 
 constexpr uint16_t kDnsPortDefault = 53;
 constexpr size_t kMaxScopeLen = 15;  // IFNAMSIZ - 1
 
-bool is_blank(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
-}
-
-// Splits a line into blank-separated tokens, stopping at a comment token.
+// A line's blank-separated words, up to a comment word ('#' or ';').
 std::vector<std::string_view> tokens(std::string_view line) {
   std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && is_blank(line[i])) ++i;
-    if (i == line.size() || line[i] == '#' || line[i] == ';') break;
-    const size_t start = i;
-    while (i < line.size() && !is_blank(line[i])) ++i;
-    out.push_back(line.substr(start, i - start));
+  size_t pos = 0;
+  for (auto t = next_word(line, &pos); !t.empty() && t[0] != '#' && t[0] != ';';
+       t = next_word(line, &pos)) {
+    out.push_back(t);
   }
   return out;
 }
