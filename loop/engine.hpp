@@ -114,6 +114,7 @@ class Engine final : public SocketWatcher {
 
   const EngineStats& stats() const { return stats_; }
   const char* ring_mode() const { return ring_.setup_mode(); }
+  const Ring& ring() const { return ring_; }
 
  private:
   Engine(Ring ring, const EngineConfig& cfg, LoopHandler& handler);

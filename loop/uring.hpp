@@ -9,6 +9,13 @@
 // The ring is created with SINGLE_ISSUER | DEFER_TASKRUN where the kernel
 // has them (6.1+: completions are processed only when we ask, on our one
 // thread), falling back to COOP_TASKRUN, then to no flags.
+//
+// seccomp cannot see what a ring does, so the ring is created disabled
+// (IORING_SETUP_R_DISABLED), restricted to kAllowedOps with no SQE flags and
+// no register operations (IORING_REGISTER_RESTRICTIONS, 5.10+), then
+// enabled: a submission of any other opcode (OPENAT, CONNECT, ...) completes
+// with -EACCES. Where the kernel refuses, the ring is unrestricted and
+// restricted() says so.
 
 #include <liburing.h>
 
@@ -46,6 +53,14 @@ struct Tag {
   }
 };
 
+// Every opcode tapir submits: tap I/O (tap/tap_io: WRITE, NOP) and the
+// loop's polls, tick and cancels (loop/engine). A new io_uring_prep_* call
+// elsewhere needs its opcode here, or it completes with -EACCES.
+inline constexpr uint8_t kAllowedOps[] = {
+    IORING_OP_NOP,          IORING_OP_WRITE,   IORING_OP_POLL_ADD,       IORING_OP_POLL_REMOVE,
+    IORING_OP_TIMEOUT,      IORING_OP_TIMEOUT_REMOVE, IORING_OP_ASYNC_CANCEL,
+};
+
 class Ring {
  public:
   static SysResult<Ring> create(unsigned entries);
@@ -63,11 +78,16 @@ class Ring {
   SysResult<void> submit_and_wait();
   io_uring* raw() { return &ring_; }
   const char* setup_mode() const { return mode_; }
+  // Whether kAllowedOps is enforced; if not, the errno the kernel gave.
+  bool restricted() const { return restricted_; }
+  int restrict_error() const { return restrict_error_; }
 
  private:
   Ring() = default;
   io_uring ring_{};
   bool live_ = false;
+  bool restricted_ = false;
+  int restrict_error_ = 0;
   const char* mode_ = "";
 };
 

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <string>
 
 #include "base/log.hpp"
 #include "wire/pcap.hpp"
@@ -131,7 +133,14 @@ void Stack::stop() {
 }
 
 std::string Stack::describe() const {
-  return std::string("io_uring ") + engine_->ring_mode();
+  const loop::Ring& ring = engine_->ring();
+  std::string d = std::string("io_uring ") + ring.setup_mode();
+  if (ring.restricted()) {
+    d += ", restricted to " + std::to_string(std::size(loop::kAllowedOps)) + " opcodes";
+  } else {
+    d += std::string(", unrestricted: ") + strerrordesc_np(ring.restrict_error());
+  }
+  return d;
 }
 
 StackCounters Stack::counters() const {
