@@ -20,8 +20,9 @@ set(allowed_flows "base;wire;services;loop;tap")
 set(allowed_dns/io "base;wire;services;dns;loop;flows")
 set(allowed_stack "base;wire;services;dns;loop;tap;flows;dns/io")
 set(allowed_ns "base;wire;tap")
-set(allowed_app "base;wire;services;dns;loop;tap;flows;dns/io;stack;ns")
-set(modules base wire services dns loop tap flows dns/io stack ns app)
+set(allowed_sandbox "base")
+set(allowed_app "base;wire;services;dns;loop;tap;flows;dns/io;stack;ns;sandbox")
+set(modules base wire services dns loop tap flows dns/io stack ns sandbox app)
 
 # The module a path belongs to: the longest module folder it starts with.
 function(module_of path out)
