@@ -338,6 +338,11 @@ Expected<std::unique_ptr<ApiServer>, std::string> ApiServer::open(const std::str
 ApiServer::~ApiServer() {
   // The engine may be gone at exit; its shutdown() cancelled the polls.
   conns_.clear();
+  if (keep_file_) {
+    LOG_DEBUG("api: %s stays (sandboxed: no path can be removed); the next start replaces it",
+              path_.c_str());
+    return;
+  }
   ::unlink(path_.c_str());
 }
 

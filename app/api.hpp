@@ -140,7 +140,10 @@ class ApiServer final : public loop::SocketClient {
   static Expected<std::unique_ptr<ApiServer>, std::string> open(const std::string& path,
                                                                 ApiHandler& handler,
                                                                 ApiLimits limits = {});
-  ~ApiServer() override;  // removes the socket file
+  ~ApiServer() override;  // removes the socket file, unless told not to
+  // The sandbox and the seccomp filter leave tapir no way to remove a path:
+  // the file stays at exit, and the next start replaces it as a stale one.
+  void keep_file_at_exit() { keep_file_ = true; }
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
 
@@ -177,6 +180,7 @@ class ApiServer final : public loop::SocketClient {
   static constexpr uint64_t kTimerCookie = 1;
 
   std::string path_;
+  bool keep_file_ = false;  // keep_file_at_exit()
   Fd listener_;
   Fd timer_;
   ApiHandler& handler_;

@@ -155,10 +155,6 @@ Expected<T, std::string> one_line(Expected<T, std::string> r) {
   return r;
 }
 
-std::string not_yet(const char* opt, const char* issue) {
-  return std::string(opt) + " is not implemented in this build of tapir yet (" + issue + ")";
-}
-
 Expected<std::vector<flows::ForwardRule>, std::string> parse_publish_spec(std::string_view spec,
                                                                          bool ipv6) {
   const std::string quoted = "invalid -p/--publish \"" + std::string(spec) + "\": ";
@@ -268,6 +264,11 @@ constexpr char kUsageHead[] =
          "                         the IPv4 address of this interface\n"
          "--outbound-addr6=ADDR    the same for IPv6\n"
          "--netns-type=TYPE        specify network namespace type ([path|pid], default=pid)\n"
+         "--enable-sandbox         once everything is open, enter new mount, IPC and UTS\n"
+         "                         namespaces with an empty read-only root holding only /etc\n"
+         "                         and /run, and drop capabilities to CAP_NET_BIND_SERVICE\n"
+         "--enable-seccomp         once everything is open, allow only the system calls\n"
+         "                         tapir needs (seccomp); others fail with EPERM\n"
          "--userns-path=PATH       specify user namespace path\n"
          "--macaddress=MAC         specify the MAC address of the TAP (only valid with -c)\n"
          "--disable-ipv6           no IPv6, even where tapir would turn it on by default\n"
@@ -448,8 +449,8 @@ Expected<Options, std::string> parse_arguments(int argc, char* const* argv) {
         o.pcap_path = optarg;
         break;
       case kOptEnableSandbox:
-      case kOptCreateSandbox:
-      case kOptEnableSeccomp: return unexpected(not_yet(opt_name.c_str(), "the sandbox"));
+      case kOptCreateSandbox: o.enable_sandbox = true; break;
+      case kOptEnableSeccomp: o.enable_seccomp = true; break;
       case '?':
       default: {
         const char* bad = args[static_cast<size_t>(optind - 1)];

@@ -76,6 +76,8 @@ struct Options {
   size_t icmp_flow_cap() const;
   std::string pcap_path;               // --pcap: every tap frame, both ways
   bool no_offload = false;             // --no-offload: no vnet header, no TSO/checksum offload
+  bool enable_sandbox = false;         // --enable-sandbox (--create-sandbox): sandbox/sandbox
+  bool enable_seccomp = false;         // --enable-seccomp: sandbox/seccomp
 
   // Port forwarding and the control API (flows/port_forward, app/api).
   // -p/--publish, repeatable: checked here, turned into rules with

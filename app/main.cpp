@@ -5,9 +5,11 @@
 // inside them (ns/attach), and the process lifecycle (app/serve), which
 // runs the engine (stack/).
 
+#include <limits.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -22,6 +24,7 @@
 #include "ns/host.hpp"
 #include "ns/namespace.hpp"
 #include "ns/spawn.hpp"
+#include "sandbox/seccomp.hpp"
 
 #ifndef TAPIR_VERSION
 #define TAPIR_VERSION "0.1.0"
@@ -40,7 +43,7 @@ void print_version() {
   std::printf("commit: %s\n", TAPIR_GIT_COMMIT);
   std::printf("libslirp: none (this build has no libslirp engine yet)\n");
   std::printf("SLIRP_CONFIG_VERSION_MAX: none\n");
-  std::printf("libseccomp: none (this build has no seccomp sandbox yet)\n");
+  std::printf("libseccomp: %s\n", tapir::sandbox::libseccomp_version().c_str());
   std::printf(
       "engine: io_uring (TCP, UDP and ping translation with tap offloads, DNS forwarder, "
       "services)\n");
@@ -113,6 +116,31 @@ tapir::dns::DnsServiceConfig dns_config(const tapir::app::Options& opts,
     if (r.local) LOG_DEBUG("dns route: %s -> local", r.domain.to_string().c_str());
   }
   return d;
+}
+
+// The directories the DNS forwarder re-reads files in (resolv.conf, hosts
+// files, and every directory their symlinks lead through, as the watch
+// follows them), resolved, for the sandbox's root to keep.
+std::vector<std::string> dns_read_dirs(const tapir::dns::DnsServiceConfig& d) {
+  std::vector<std::string> files = d.hosts_files;
+  if (!d.resolv_conf.empty()) files.push_back(d.resolv_conf);
+  std::vector<std::string> dirs;
+  auto dir_of = [](const std::string& p) {
+    const size_t slash = p.rfind('/');
+    return slash == std::string::npos ? std::string(".") : slash == 0 ? std::string("/") : p.substr(0, slash);
+  };
+  for (std::string p : files) {
+    for (int hop = 0; hop < 8; ++hop) {  // dns/io/resolv_watch's limit
+      char real[PATH_MAX];
+      if (::realpath(dir_of(p).c_str(), real) != nullptr) dirs.emplace_back(real);
+      char target[PATH_MAX];
+      const ssize_t n = ::readlink(p.c_str(), target, sizeof target - 1);
+      if (n <= 0) break;
+      target[n] = '\0';
+      p = target[0] == '/' ? std::string(target) : dir_of(p) + "/" + target;
+    }
+  }
+  return dirs;
 }
 
 }  // namespace
@@ -223,5 +251,8 @@ int main(int argc, char** argv) {
     if (rules) cfg.publish.insert(cfg.publish.end(), rules->begin(), rules->end());
   }
   cfg.api_socket = opts.api_socket;
+  cfg.sandbox = opts.enable_sandbox;
+  cfg.seccomp = opts.enable_seccomp;
+  if (cfg.sandbox && cfg.dns) cfg.sandbox_read_dirs = dns_read_dirs(*cfg.dns);
   return tapir::app::serve(*tap, cfg, services);
 }

@@ -15,6 +15,8 @@
 #include "app/stats_reply.hpp"
 #include "base/log.hpp"
 #include "ns/namespace.hpp"
+#include "sandbox/sandbox.hpp"
+#include "sandbox/seccomp.hpp"
 #include "stack/stack.hpp"
 
 namespace tapir::app {
@@ -99,6 +101,16 @@ void log_totals(const stack::StatGroup& t) {
       v(t, "dns.servfail"), v(t, "drops.dns_disabled"));
 }
 
+// --enable-sandbox, then --enable-seccomp (whose filter forbids what the
+// sandbox's set-up calls).
+Expected<void, std::string> lock(const ServeConfig& cfg) {
+  if (cfg.sandbox) {
+    if (auto r = sandbox::enter_sandbox({.read_dirs = cfg.sandbox_read_dirs}); !r) return r;
+  }
+  if (cfg.seccomp) return sandbox::apply_seccomp();
+  return {};
+}
+
 // Everything but the totals; `at_exit` gets the engine's counters once it
 // stopped.
 int serve_until_end(ns::Attached& tap, const ServeConfig& cfg,
@@ -178,6 +190,7 @@ int serve_until_end(ns::Attached& tap, const ServeConfig& cfg,
       return 1;
     }
     api = std::move(*s);
+    if (cfg.sandbox || cfg.seccomp) api->keep_file_at_exit();
     if (!api->attach(engine.watcher())) {
       LOG_ERROR("cannot watch the API socket: no engine slot");
       return 1;
@@ -185,6 +198,10 @@ int serve_until_end(ns::Attached& tap, const ServeConfig& cfg,
   }
   if (auto r = engine.start(); !r) {
     LOG_ERROR("cannot start the engine: %s", r.error().c_str());
+    return 1;
+  }
+  if (auto r = lock(cfg); !r) {
+    LOG_ERROR("%s", r.error().c_str());
     return 1;
   }
   signal_ready(cfg.ready_fd);

@@ -49,6 +49,12 @@ struct ServeConfig {
   std::vector<flows::ForwardRule> publish;
   // -a/--api-socket; empty: no control API.
   std::string api_socket;
+  // --enable-sandbox and --enable-seccomp: put up once everything above is
+  // open and the engine runs, before -r is signalled (sandbox/). A step
+  // that fails ends tapir with a one-line error naming it.
+  bool sandbox = false;
+  bool seccomp = false;
+  std::vector<std::string> sandbox_read_dirs;  // kept in the sandbox's root
 };
 
 // Runs until one of the ends above; returns the process exit status.
