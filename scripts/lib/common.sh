@@ -23,6 +23,8 @@ TAPIR_TEST_PACKAGES=(iproute2 util-linux procps passwd jq podman runc conmon roo
 TAPIR_TEST_PACKAGES+=(isc-dhcp-client ndisc6 socat xxd iputils-ping curl)
 # The DNS e2e: dig and a local upstream (tests/e2e/dns_cases.sh).
 TAPIR_TEST_PACKAGES+=(bind9-dnsutils dnsmasq-base)
+# The sandbox e2e reads the capabilities a running tapir kept (getpcaps).
+TAPIR_TEST_PACKAGES+=(libcap2-bin)
 # scripts/test-kernel: qemu for the VM, kmod for the kernel package's
 # modules.dep (depmod) and their load order (modprobe --show-depends).
 TAPIR_KERNEL_PACKAGES=(qemu-system-x86 kmod)

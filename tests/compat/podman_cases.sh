@@ -43,6 +43,9 @@ podman_case() {
     find "$XDG_RUNTIME_DIR" -name 'slirp4netns*.log' -exec sh -c 'echo "# $1:"; sed "s/^/#   /" "$1"' _ {} \; 2>/dev/null
   fi
   check "$name: podman passed --mtu=$mtu" grep -q -- "--mtu=$mtu " <<<"$cmdline "
+  # tapir's --help lists both, so podman asks for the sandbox and the filter.
+  check "$name: podman passed --enable-sandbox" grep -q -- "--enable-sandbox " <<<"$cmdline "
+  check "$name: podman passed --enable-seccomp" grep -q -- "--enable-seccomp " <<<"$cmdline "
   check "$name: tap0 has $addr" grep -qF "    inet $addr " "$out"
   check "$name: default via $gw dev tap0" grep -qF "default via $gw dev tap0" "$out"
   check "$name: tap0 MTU is $mtu" grep -qE "^[0-9]+: tap0: .* mtu $mtu " "$out"

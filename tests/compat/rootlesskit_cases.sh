@@ -44,6 +44,9 @@ rk_case mtu1500 1500 "${NET[@]}" --mtu=1500
 rk_case mtu9000 9000 "${NET[@]}" --mtu=9000
 rk_case ipv6 65520 "${NET[@]}" --ipv6
 rk_case cidr 1500 10.0.135.228/25 10.0.135.130 --cidr=10.0.135.128/25 --mtu=1500
+# =true, not auto: rootlesskit refuses to start unless the helper's --help
+# lists --enable-sandbox and --enable-seccomp, and then passes both.
+rk_case sandbox 65520 "${NET[@]}" --slirp4netns-sandbox=true --slirp4netns-seccomp=true
 # Passed on to the helper; only where tapir's --help offers it (rootlesskit
 # refuses a helper that does not).
 if [[ $("$TAPIR" --help) == *--disable-host-loopback* ]]; then

@@ -49,7 +49,7 @@ is_up() { [[ $(in_guest ip -j link show "$1" | jq -r '.[0].flags | index("UP") !
 # --- PID mode, -c, ready-fd as a pipe ---------------------------------------
 start_guest || { echo "not ok - guest namespace"; exit 1; }
 mkfifo "$WORK/ready"
-"$TAPIR" -c -r 3 "$GUEST" tap0 3>"$WORK/ready" >"$WORK/out1" 2>"$WORK/err1" &
+"$TAPIR" "${E2E_LOCK[@]}" -c -r 3 "$GUEST" tap0 3>"$WORK/ready" >"$WORK/out1" 2>"$WORK/err1" &
 T=$!; PIDS+=("$T")
 READY=$(timeout 10 cat "$WORK/ready")
 check "ready-fd (pipe) gets exactly \"1\" and is closed" test "$READY" = 1
@@ -67,7 +67,7 @@ check "SIGTERM: the tap it created is gone" wait_for eval '! has_tap tap0'
 
 # --- ready-fd as a regular file, exit-fd ------------------------------------
 mkfifo "$WORK/exitfifo"
-"$TAPIR" -c -r 3 -e 4 "$GUEST" tap0 3>"$WORK/readyfile" 4<"$WORK/exitfifo" >/dev/null 2>&1 &
+"$TAPIR" "${E2E_LOCK[@]}" -c -r 3 -e 4 "$GUEST" tap0 3>"$WORK/readyfile" 4<"$WORK/exitfifo" >/dev/null 2>&1 &
 T=$!; PIDS+=("$T")
 exec 5>"$WORK/exitfifo"   # the writer the exit-fd watches
 file_is_1() { [[ $(cat "$WORK/readyfile" 2>/dev/null) == 1 ]]; }
@@ -78,7 +78,7 @@ check "exit-fd HUP: tapir exits" wait_exit "$T"
 check "exit-fd HUP: exit status 0" test "$EXIT_CODE" = 0
 
 # --- the target goes away -----------------------------------------------------
-"$TAPIR" -c "$GUEST" tap0 >/dev/null 2>"$WORK/err6" &
+"$TAPIR" "${E2E_LOCK[@]}" -c "$GUEST" tap0 >/dev/null 2>"$WORK/err6" &
 T=$!; PIDS+=("$T")
 wait_for has_tap tap0
 kill -9 "$GUEST"
@@ -87,7 +87,7 @@ check "target killed: exit status 0" test "$EXIT_CODE" = 0 || { echo "# status $
 
 # --- --cidr and --macaddress --------------------------------------------------
 start_guest
-"$TAPIR" -c --cidr 10.0.135.128/25 --macaddress 52:54:00:12:34:56 -m 9000 "$GUEST" tap0 >/dev/null 2>&1 &
+"$TAPIR" "${E2E_LOCK[@]}" -c --cidr 10.0.135.128/25 --macaddress 52:54:00:12:34:56 -m 9000 "$GUEST" tap0 >/dev/null 2>&1 &
 T=$!; PIDS+=("$T")
 route_via() { [[ $(default_via 2>/dev/null) == "$1" ]]; }
 wait_for route_via 10.0.135.130
@@ -98,14 +98,14 @@ check "--mtu 9000 is applied" test "$(link_field tap0 mtu)" = 9000
 kill "$T"; wait_exit "$T"
 
 # --- no TAPNAME: tap0, configured --------------------------------------------
-"$TAPIR" "$GUEST" >/dev/null 2>"$WORK/err5" &
+"$TAPIR" "${E2E_LOCK[@]}" "$GUEST" >/dev/null 2>"$WORK/err5" &
 T=$!; PIDS+=("$T")
 wait_for route_via 10.0.2.2 || cat "$WORK/err5"
 check "tapir PID (no TAPNAME) configures tap0" test "$(addr_of tap0)" = 10.0.2.100/24
 kill "$T"; wait_exit "$T"
 
 # --- path + userns-path -------------------------------------------------------
-"$TAPIR" -c --netns-type=path --userns-path="/proc/$GUEST/ns/user" "/proc/$GUEST/ns/net" tap1 >/dev/null 2>"$WORK/err2" &
+"$TAPIR" "${E2E_LOCK[@]}" -c --netns-type=path --userns-path="/proc/$GUEST/ns/user" "/proc/$GUEST/ns/net" tap1 >/dev/null 2>"$WORK/err2" &
 T=$!; PIDS+=("$T")
 tap1_configured() { [[ $(addr_of tap1 2>/dev/null) == 10.0.2.100/24 ]]; }
 check "path + userns-path: tap1 configured" wait_for tap1_configured
@@ -116,7 +116,7 @@ cat >"$WORK/inner.sh" <<'INNER'
 unshare --net sleep 300 &
 G=$!
 for _ in $(seq 100); do [[ $(readlink /proc/$G/ns/net) != "$(readlink /proc/self/ns/net)" ]] && break; sleep 0.05; done
-"$TAPIR" -c --netns-type=path "/proc/$G/ns/net" tap0 >/dev/null 2>&1 &
+"$TAPIR" "${E2E_LOCK[@]}" -c --netns-type=path "/proc/$G/ns/net" tap0 >/dev/null 2>&1 &
 T=$!
 for _ in $(seq 200); do nsenter -t $G -n ip -4 -br addr show tap0 2>/dev/null | grep -q 10.0.2.100/24 && break; sleep 0.05; done
 nsenter -t $G -n ip -4 -br addr show tap0
@@ -129,7 +129,7 @@ check "path mode inside the owning user namespace" \
 # --- an existing persistent tap (rootlesskit pre-creates tap0) ---------------
 in_guest ip tuntap add mode tap name tap0
 in_guest ip link set tap0 up
-"$TAPIR" "$GUEST" tap0 >/dev/null 2>"$WORK/err3" &
+"$TAPIR" "${E2E_LOCK[@]}" "$GUEST" tap0 >/dev/null 2>"$WORK/err3" &
 T=$!; PIDS+=("$T")
 check "persistent tap: tapir attaches to it" wait_for grep -q 'attached tap0' "$WORK/err3"
 carrier_on() { [[ $(link_field tap0 operstate) != DOWN ]]; }
@@ -138,15 +138,15 @@ kill "$T"; wait_exit "$T"
 check "persistent tap: left in place after tapir exits" has_tap tap0
 
 # --- tapir run ---------------------------------------------------------------
-OUT=$("$TAPIR" run -- ip -j -4 addr show tap0 2>/dev/null)
+OUT=$("$TAPIR" run "${E2E_LOCK[@]}" -- ip -j -4 addr show tap0 2>/dev/null)
 check "tapir run: the command sees tap0 with 10.0.2.100/24" \
   test "$(jq -r '.[0].addr_info[0] | "\(.local)/\(.prefixlen)"' <<<"$OUT")" = 10.0.2.100/24
-OUT=$("$TAPIR" run -- ip -j -4 route show default 2>/dev/null)
+OUT=$("$TAPIR" run "${E2E_LOCK[@]}" -- ip -j -4 route show default 2>/dev/null)
 check "tapir run: default route via 10.0.2.2" test "$(jq -r '.[0].gateway' <<<"$OUT")" = 10.0.2.2
-check "tapir run: the command runs as root inside" test "$("$TAPIR" run -- id -u 2>/dev/null)" = 0
-"$TAPIR" run -- sh -c 'exit 7' 2>/dev/null
+check "tapir run: the command runs as root inside" test "$("$TAPIR" run "${E2E_LOCK[@]}" -- id -u 2>/dev/null)" = 0
+"$TAPIR" run "${E2E_LOCK[@]}" -- sh -c 'exit 7' 2>/dev/null
 check "tapir run: exits with the command's status" test $? = 7
-"$TAPIR" run -- /nonexistent/cmd 2>"$WORK/err4"
+"$TAPIR" run "${E2E_LOCK[@]}" -- /nonexistent/cmd 2>"$WORK/err4"
 check "tapir run: a missing command gives 127" test $? = 127
 check "tapir run: ... and says so in one line" test "$(wc -l <"$WORK/err4")" = 1
 no_tapir_left() {
@@ -188,7 +188,7 @@ bad "--userns-path that is not a user namespace" "/proc/$GUEST/ns/net is not a u
 # from hanging the suite.
 ROOT_USERNS="$(dirname "${BASH_SOURCE[0]}")/root-userns"
 if [[ -r $ROOT_USERNS ]]; then
-  timeout 30 "$TAPIR" --userns-path="$ROOT_USERNS" "$GUEST" tap9 >/dev/null 2>"$WORK/userns.err"
+  timeout 30 "$TAPIR" "${E2E_LOCK[@]}" --userns-path="$ROOT_USERNS" "$GUEST" tap9 >/dev/null 2>"$WORK/userns.err"
   rc=$?
   check "bad input, --userns-path that cannot be joined: exit 1" test "$rc" = 1 || echo "#   rc=$rc"
   check "bad input, --userns-path that cannot be joined: one line naming the path and errno" \
@@ -202,7 +202,7 @@ fi
 # untouched. (tapir run: its stderr carries only the error.)
 printf 'keep me\n' >"$WORK/victim"
 ln -s "$WORK/victim" "$WORK/link.pcap"
-err=$("$TAPIR" run --pcap "$WORK/link.pcap" -- true 2>&1); rc=$?
+err=$("$TAPIR" run "${E2E_LOCK[@]}" --pcap "$WORK/link.pcap" -- true 2>&1); rc=$?
 check "bad input, --pcap at a symbolic link: exit 1" test "$rc" = 1 || echo "#   rc=$rc"
 check "bad input, --pcap at a symbolic link: one line naming it" \
   bash -c '[[ $(wc -l <<<"$1") == 1 && "$1" == *"$2"*"symbolic link"* ]]' _ "$err" "$WORK/link.pcap" \

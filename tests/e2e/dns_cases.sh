@@ -27,7 +27,7 @@ queries() { grep -c "query\[$1\] $2 from" "$WORK/dnsmasq.log" 2>/dev/null; }
 # --- guest 1: upstream from a resolv.conf of the test's own ------------------
 printf '# test resolv.conf\nnameserver 127.0.0.1\nsearch test\n' >"$WORK/resolv.conf"
 e2e_guest_up
-"$TAPIR" --debug -c -6 --resolv-conf "$WORK/resolv.conf" --dns-log "$GUEST" tap0 \
+"$TAPIR" "${E2E_LOCK[@]}" --debug -c -6 --resolv-conf "$WORK/resolv.conf" --dns-log "$GUEST" tap0 \
   >"$WORK/out" 2>"$WORK/err" &
 TAPIR_PID=$!; PIDS+=("$TAPIR_PID")
 tap_ready() { in_guest ip -4 addr show dev tap0 2>/dev/null | grep -q 10.0.2.100; }
@@ -110,7 +110,7 @@ exec nsenter -t $GUEST -U -n --preserve-credentials socat -T1 - UDP4:10.0.2.3:53
 S
 socat UDP4-RECVFROM:53,bind=127.0.0.5,fork EXEC:"bash $WORK/relay.sh" 2>"$WORK/relay.err" &
 PIDS+=($!)
-"$TAPIR" -c --dns-upstream 127.0.0.5 --dns-upstream 127.0.0.1 "$GUEST" tap0 \
+"$TAPIR" "${E2E_LOCK[@]}" -c --dns-upstream 127.0.0.5 --dns-upstream 127.0.0.1 "$GUEST" tap0 \
   >"$WORK/loop.out" 2>"$WORK/loop.err" &
 TAPIR_PID=$!; PIDS+=("$TAPIR_PID")
 wait_for tap_ready
@@ -138,7 +138,7 @@ c2=$(wc -l <"$WORK/dead.count")
 echo "first=$a ms1=$(( (t1 - t0) / 1000000 )) second=$b dead=$(( c2 - c1 ))"
 S
 sed -i "s|\$WORK|$WORK|g" "$WORK/failover.sh"
-"$TAPIR" run --dns-upstream 127.0.0.2 --dns-upstream 127.0.0.1:53 -- bash "$WORK/failover.sh" \
+"$TAPIR" run "${E2E_LOCK[@]}" --dns-upstream 127.0.0.2 --dns-upstream 127.0.0.1:53 -- bash "$WORK/failover.sh" \
   >"$WORK/failover" 2>"$WORK/failover.err"
 read -r first ms1 second dead < <(sed -E 's/first=(\S*) ms1=(\S*) second=(\S*) dead=(\S*)/\1 \2 \3 \4/' "$WORK/failover")
 check "first upstream silent: answer from the second (${first:-none})" test "${first:-}" = 192.0.2.10
@@ -153,7 +153,7 @@ check "a later query skips the dead upstream (it received ${dead:-?} queries mea
 check "the silent upstream received the first query" test "$(wc -l <"$WORK/dead.count")" -ge 1
 
 # --- all upstreams silent: SERVFAIL, not NXDOMAIN, before glibc's 5 s ------
-"$TAPIR" run --dns-upstream 127.0.0.2 -- dig +time=5 +tries=1 @10.0.2.3 example.test \
+"$TAPIR" run "${E2E_LOCK[@]}" --dns-upstream 127.0.0.2 -- dig +time=5 +tries=1 @10.0.2.3 example.test \
   >"$WORK/dead" 2>&1
 check "no upstream answers -> SERVFAIL" grep -q 'status: SERVFAIL' "$WORK/dead"
 
@@ -203,7 +203,7 @@ echo "tcp=$(dig +time=3 +tries=1 +tcp +noedns @10.0.2.3 +short big.example.test 
 echo "noedns=$(dig +time=3 +tries=1 +noedns +ignore @10.0.2.3 big.example.test A |
   sed -nE 's/.*flags: ([a-z ]*);.*ANSWER: ([0-9]+).*/\1 \2/p')"
 S
-"$TAPIR" run --dns-upstream 127.0.0.6 -- bash "$WORK/tc.sh" >"$WORK/tc" 2>"$WORK/tc.err"
+"$TAPIR" run "${E2E_LOCK[@]}" --dns-upstream 127.0.0.6 -- bash "$WORK/tc.sh" >"$WORK/tc" 2>"$WORK/tc.err"
 check "TC from upstream: all 40 records reach the guest over UDP with EDNS ($(sed -n 's/^edns=//p' "$WORK/tc"))" \
   test "$(sed -n 's/^edns=//p' "$WORK/tc")" = 40
 check "... after one UDP and one TCP exchange with the upstream ($(tr '\n' ' ' <"$WORK/tc.log"))" \
@@ -257,7 +257,7 @@ printf 'nameserver 127.0.0.1\n' >"$WORK/etc/resolv.conf"           # that file r
 ask_until r5 192.0.2.10
 S
 sed -i "s|\$WORK|$WORK|g" "$WORK/reload.sh"
-"$TAPIR" run --resolv-conf "$WORK/etc/resolv.conf" -- bash "$WORK/reload.sh" \
+"$TAPIR" run "${E2E_LOCK[@]}" --resolv-conf "$WORK/etc/resolv.conf" -- bash "$WORK/reload.sh" \
   >"$WORK/reload" 2>"$WORK/reload.err"
 answer_of() { sed -n "s/^$1=//p" "$WORK/reload"; }
 check "reload: before any change, the first upstream answers ($(answer_of r1))" test "$(answer_of r1)" = 192.0.2.10
@@ -277,7 +277,7 @@ sleep 1; echo "f1=$(dig +time=2 +tries=1 @10.0.2.3 +short f1.example.test A)"
 S
 sed -i "s|\$WORK|$WORK|g" "$WORK/fixed.sh"
 printf 'nameserver 127.0.0.1\n' >"$WORK/etc/resolv.conf"
-"$TAPIR" run --resolv-conf "$WORK/etc/resolv.conf" --dns-upstream 127.0.0.1 -- bash "$WORK/fixed.sh" \
+"$TAPIR" run "${E2E_LOCK[@]}" --resolv-conf "$WORK/etc/resolv.conf" --dns-upstream 127.0.0.1 -- bash "$WORK/fixed.sh" \
   >"$WORK/fixed" 2>"$WORK/fixed.err"
 check "--dns-upstream: a resolv.conf change is not applied ($(sed -n 's/^f1=//p' "$WORK/fixed"))" \
   test "$(sed -n 's/^f1=//p' "$WORK/fixed")" = 192.0.2.10
@@ -291,7 +291,7 @@ echo "aaaa=$(d DB.test AAAA)"
 echo "ptr=$(d -x 192.0.2.7)"
 echo "gw=$(d gw.test A)"
 S
-"$TAPIR" run --dns-upstream 127.0.0.1 --add-host db.test:192.0.2.7 --add-host db.test:fd00::7 \
+"$TAPIR" run "${E2E_LOCK[@]}" --dns-upstream 127.0.0.1 --add-host db.test:192.0.2.7 --add-host db.test:fd00::7 \
   --add-host gw.test:host-gateway -- bash "$WORK/addhost.sh" >"$WORK/addhost" 2>"$WORK/addhost.err"
 ah() { sed -n "s/^$1=//p" "$WORK/addhost"; }
 check "--add-host: A ($(ah a))" test "$(ah a)" = "192.0.2.7 "
@@ -299,14 +299,14 @@ check "--add-host: AAAA, any case ($(ah aaaa))" test "$(ah aaaa)" = "fd00::7 "
 check "--add-host: PTR ($(ah ptr))" test "$(ah ptr)" = "db.test. "
 check "--add-host NAME:host-gateway ($(ah gw))" test "$(ah gw)" = "10.0.2.2 "
 check "--add-host names never reached the upstream" test "$(queries A db.test)" = 0
-"$TAPIR" run --add-host nocolon -- true >"$WORK/badhost.out" 2>"$WORK/badhost.err"
+"$TAPIR" run "${E2E_LOCK[@]}" --add-host nocolon -- true >"$WORK/badhost.out" 2>"$WORK/badhost.err"
 rc=$?
 check "--add-host with a bad spec: exit $rc and one line ($(head -1 "$WORK/badhost.err"))" \
   test "$rc" -ne 0 -a "$(wc -l <"$WORK/badhost.err")" = 1 -a \
   "$(grep -c '^tapir: invalid --add-host "nocolon": expected NAME:ADDR$' "$WORK/badhost.err")" = 1
 
 # --- --disable-dns: nothing answers on the DNS address --------------------
-"$TAPIR" run --disable-dns --dns-upstream 127.0.0.1 -- \
+"$TAPIR" run "${E2E_LOCK[@]}" --disable-dns --dns-upstream 127.0.0.1 -- \
   dig +time=1 +tries=1 @10.0.2.3 example.test >"$WORK/disabled" 2>&1
 check "--disable-dns: the query times out" grep -q 'timed out' "$WORK/disabled"
 

@@ -19,7 +19,7 @@ asked() { grep -ci "query\[[A-Z]*\] $1 from" "$WORK/dnsmasq.log" 2>/dev/null; }
 printf '# test hosts\n192.0.2.30 files.test files\n2001:db8::30 files.test\n192.0.2.7 db.test\n' \
   >"$WORK/hosts"
 e2e_guest_up
-"$TAPIR" -c --dns-upstream 127.0.0.1 --hosts-file "$WORK/hosts" --add-host db.test:192.0.2.77 \
+"$TAPIR" "${E2E_LOCK[@]}" -c --dns-upstream 127.0.0.1 --hosts-file "$WORK/hosts" --add-host db.test:192.0.2.77 \
   "$GUEST" tap0 >"$WORK/out" 2>"$WORK/err" &
 TAPIR_PID=$!; PIDS+=("$TAPIR_PID")
 tap_ready() { in_guest ip -4 addr show dev tap0 2>/dev/null | grep -q 10.0.2.100; }
@@ -50,13 +50,13 @@ kill -TERM "$TAPIR_PID"; wait "$TAPIR_PID"
 # --- /etc/hosts by default; --no-hosts --------------------------------------
 # dns_hosts_test.sh put etc-hosts.test (and localhost) in the /etc/hosts this
 # user sees: the test's own file, never the machine's.
-"$TAPIR" run --dns-upstream 127.0.0.1 -- dig +time=3 +tries=1 @10.0.2.3 +short etc-hosts.test \
+"$TAPIR" run "${E2E_LOCK[@]}" --dns-upstream 127.0.0.1 -- dig +time=3 +tries=1 @10.0.2.3 +short etc-hosts.test \
   >"$WORK/default" 2>"$WORK/default.err"
 check "/etc/hosts is read by default ($(cat "$WORK/default"))" test "$(cat "$WORK/default")" = 192.0.2.40
-"$TAPIR" run --dns-upstream 127.0.0.1 --no-hosts -- dig +time=3 +tries=1 @10.0.2.3 +short etc-hosts.test \
+"$TAPIR" run "${E2E_LOCK[@]}" --dns-upstream 127.0.0.1 --no-hosts -- dig +time=3 +tries=1 @10.0.2.3 +short etc-hosts.test \
   >"$WORK/nohosts" 2>"$WORK/nohosts.err"
 check "--no-hosts: the name goes upstream ($(cat "$WORK/nohosts"))" test "$(cat "$WORK/nohosts")" = 192.0.2.99
-"$TAPIR" run --dns-upstream 127.0.0.1 -- dig +time=3 +tries=1 @10.0.2.3 +short localhost.test localhost \
+"$TAPIR" run "${E2E_LOCK[@]}" --dns-upstream 127.0.0.1 -- dig +time=3 +tries=1 @10.0.2.3 +short localhost.test localhost \
   >"$WORK/lo" 2>"$WORK/lo.err"
 check "loopback entries are not served (localhost goes upstream: $(tr '\n' ' ' <"$WORK/lo"))" \
   test "$(grep -c '^127\.' "$WORK/lo")" = 0

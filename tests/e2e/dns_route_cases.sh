@@ -49,7 +49,7 @@ d nxlocal other.lan.test A
 echo "nxstatus=$(dig +time=4 +tries=1 @10.0.2.3 other.lan.test A | sed -nE 's/.*status: ([A-Z]+),.*/\1/p')"
 d again intranet.corp.example A
 S
-"$TAPIR" run --dns-upstream 127.0.0.12 --dns-route corp.example=127.0.0.11 \
+"$TAPIR" run "${E2E_LOCK[@]}" --dns-upstream 127.0.0.12 --dns-route corp.example=127.0.0.11 \
   --dns-route 8.10.in-addr.arpa=127.0.0.11:53 --dns-route 'v6.corp.example=[::1]:53' \
   --dns-route lan.test=local --add-host printer.lan.test:10.0.2.50 \
   -- bash "$WORK/split.sh" >"$WORK/split" 2>"$WORK/split.err"
@@ -87,7 +87,7 @@ echo "second=$(dig +time=4 +tries=1 @10.0.2.3 +short fo2.corp.example A)"
 echo "dead=$(( $(wc -l <"$WORK/dead.count") - c1 ))"
 S
 sed -i "s|\$WORK|$WORK|g" "$WORK/failover.sh"
-"$TAPIR" run --dns-upstream 127.0.0.12 --dns-route corp.example=127.0.0.13 \
+"$TAPIR" run "${E2E_LOCK[@]}" --dns-upstream 127.0.0.12 --dns-route corp.example=127.0.0.13 \
   --dns-route corp.example=127.0.0.11 -- bash "$WORK/failover.sh" >"$WORK/failover" 2>"$WORK/failover.err"
 fo() { sed -n "s/^$1=//p" "$WORK/failover"; }
 check "first VPN resolver silent: the second one answers ($(fo first))" test "$(fo first)" = 10.8.0.10
@@ -100,7 +100,7 @@ check "... and the ISP was never asked for them ($(asked isp 'fo[12]\.corp\.exam
 # --- without a route, names pass through unchanged to the default upstream --
 # (how systemd-resolved's per-link ~domain routing on 127.0.0.53 applies:
 # tapir forwards the name as asked and the stub routes it.)
-"$TAPIR" run --dns-upstream 127.0.0.12 -- dig +time=4 +tries=1 @10.0.2.3 +short Plain.Corp.Example A \
+"$TAPIR" run "${E2E_LOCK[@]}" --dns-upstream 127.0.0.12 -- dig +time=4 +tries=1 @10.0.2.3 +short Plain.Corp.Example A \
   >"$WORK/plain" 2>"$WORK/plain.err"
 check "no route: a corp.example name goes to the default upstream ($(tr '\n' ' ' <"$WORK/plain"))" \
   test "$(cat "$WORK/plain")" = 192.0.2.66
@@ -108,7 +108,7 @@ check "... asked there by the name the guest gave" grep -qi 'query\[A\] plain\.c
 
 # --- bad values: refused with one line, before anything starts -------------
 bad_route() {
-  "$TAPIR" run --dns-route "$1" -- true >"$WORK/bad.out" 2>"$WORK/bad.err"
+  "$TAPIR" run "${E2E_LOCK[@]}" --dns-route "$1" -- true >"$WORK/bad.out" 2>"$WORK/bad.err"
   local rc=$?
   [ "$rc" -ne 0 ] && [ "$(wc -l <"$WORK/bad.err")" = 1 ] && grep -qxF "tapir: $2" "$WORK/bad.err" ||
     { echo "# rc=$rc: $(cat "$WORK/bad.err")"; return 1; }

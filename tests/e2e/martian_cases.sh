@@ -38,7 +38,7 @@ guest_round() {
   local dir="$WORK/$name" api="$WORK/$name/api.sock"
   mkdir -p "$dir" && chmod 777 "$dir"
   head -c 1048576 /dev/urandom >"$dir/data"
-  "$TAPIR" run --enable-ipv6 -a "$api" "$@" -- bash -c "
+  "$TAPIR" run "${E2E_LOCK[@]}" --enable-ipv6 -a "$api" "$@" -- bash -c "
     for i in \$(seq 400); do ip -6 addr show dev tap0 scope global -tentative | grep -q fd00:: && break; sleep 0.05; done
     ping -c1 -W5 10.0.2.2 >/dev/null 2>&1
     '$MT' send tap0 --port 7300 >$dir/send.log 2>&1

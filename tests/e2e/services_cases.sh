@@ -26,7 +26,7 @@ netns_differs() {
 wait_for netns_differs "$GUEST"
 in_guest() { nsenter -t "$GUEST" -U -n --preserve-credentials "$@"; }
 
-"$TAPIR" --debug -6 --mtu 1400 --search example.test --search corp.test "$GUEST" tap0 \
+"$TAPIR" "${E2E_LOCK[@]}" --debug -6 --mtu 1400 --search example.test --search corp.test "$GUEST" tap0 \
   >"$WORK/out" 2>"$WORK/err" &
 TAPIR_PID=$!; PIDS+=("$TAPIR_PID")
 tap_there() { in_guest ip link show tap0 >/dev/null 2>&1; }
@@ -119,6 +119,6 @@ check "the garbage frames were counted as malformed (${malformed:-?})" test "${m
 
 # --- ping to the gateway is tapir's own answer, with --disable-host-loopback too
 check "with --disable-host-loopback, ping 10.0.2.2 still answers" \
-  "$TAPIR" run --disable-host-loopback -- ping -q -c1 -W3 10.0.2.2 >/dev/null 2>&1
+  "$TAPIR" run "${E2E_LOCK[@]}" --disable-host-loopback -- ping -q -c1 -W3 10.0.2.2 >/dev/null 2>&1
 
 e2e_report "services (as $(id -un))"

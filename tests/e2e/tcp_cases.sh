@@ -27,7 +27,7 @@ guest() {
   local opts=()
   while [[ $1 != -- ]]; do opts+=("$1"); shift; done
   shift
-  timeout -k 5 120 "$TAPIR" run --debug "${opts[@]}" -- bash -c "$1" >"$WORK/$name.txt" 2>&1
+  timeout -k 5 120 "$TAPIR" run "${E2E_LOCK[@]}" --debug "${opts[@]}" -- bash -c "$1" >"$WORK/$name.txt" 2>&1
 }
 # The guest's IPv6 comes from SLAAC (tapir's router advertisements), after
 # the command started: a guest command that uses IPv6 first waits (at most
@@ -245,7 +245,7 @@ if want churn; then
 # 20 000 short connections; afterwards tapir's open fds are back where they
 # were before (polled until they settle, bounded).
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
-timeout -k 5 300 "$TAPIR" run --debug -- bash -c "touch $WORK/churn.ready; while [ ! -e $WORK/churn.go ]; do sleep 0.05; done
+timeout -k 5 300 "$TAPIR" run "${E2E_LOCK[@]}" --debug -- bash -c "touch $WORK/churn.ready; while [ ! -e $WORK/churn.go ]; do sleep 0.05; done
   '$TC' client --conns 20000 --parallel 8 --max-up 64 --max-down 64 --quiet 10.0.2.2:7000
   touch $WORK/churn.done; while [ ! -e $WORK/churn.end ]; do sleep 0.05; done" >"$WORK/churn.txt" 2>&1 &
 CHURN=$!; PIDS+=($!)

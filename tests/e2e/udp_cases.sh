@@ -26,7 +26,7 @@ echo_check() {
   head -c "$size" /dev/urandom >"$WORK/out.bin"
   # One datagram out (-b larger than the file: one read, one datagram), and
   # whatever comes back on the same socket within 3 idle seconds.
-  "$TAPIR" run "$@" -- sh -c "socat -T 3 -b 70000 - UDP4:$dst <$WORK/out.bin >$WORK/back.bin" \
+  "$TAPIR" run "${E2E_LOCK[@]}" "$@" -- sh -c "socat -T 3 -b 70000 - UDP4:$dst <$WORK/out.bin >$WORK/back.bin" \
     >/dev/null 2>"$WORK/err"
   check "$desc: $size bytes come back intact" \
     test "$(sha256sum <"$WORK/out.bin")" = "$(sha256sum <"$WORK/back.bin" 2>/dev/null)"
@@ -38,7 +38,7 @@ echo_check "a full-MTU datagram" 192.0.2.1:7001 1472
 echo_check "a jumbo datagram at MTU 65520" 192.0.2.1:7001 65000 --mtu 65520
 
 # --disable-host-loopback: the gateway's loopback is out of reach.
-"$TAPIR" run --disable-host-loopback -- sh -c "echo hi | socat -T 2 - UDP4:10.0.2.2:7002 >$WORK/dhl.out" \
+"$TAPIR" run "${E2E_LOCK[@]}" --disable-host-loopback -- sh -c "echo hi | socat -T 2 - UDP4:10.0.2.2:7002 >$WORK/dhl.out" \
   >/dev/null 2>&1
 check "--disable-host-loopback: nothing comes back from the host's loopback" test ! -s "$WORK/dhl.out"
 
@@ -47,7 +47,7 @@ check "--disable-host-loopback: nothing comes back from the host's loopback" tes
 # split it into 8 datagrams, and each must come back from the echo whole.
 UDPGSO="$(dirname "${BASH_SOURCE[0]}")/udpgso"
 if [[ -x $UDPGSO ]]; then
-  out=$("$TAPIR" run -- "$UDPGSO" 192.0.2.1 7001 8 1200 2>&1)
+  out=$("$TAPIR" run "${E2E_LOCK[@]}" -- "$UDPGSO" 192.0.2.1 7001 8 1200 2>&1)
   check "a UDP_SEGMENT send is split into datagrams that all come back whole" \
     grep -q '8 of 8 datagrams came back whole' <<<"$out" || echo "$out" | tail -3
 else
@@ -58,7 +58,7 @@ fi
 # Nothing listens on 192.0.2.1:7999: the world's kernel answers "port
 # unreachable" to tapir's socket, and tapir passes it on, so the guest's
 # connected socket fails with ECONNREFUSED.
-out=$("$TAPIR" run -- sh -c 'echo hi | socat -T 3 - UDP4:192.0.2.1:7999' 2>&1)
+out=$("$TAPIR" run "${E2E_LOCK[@]}" -- sh -c 'echo hi | socat -T 3 - UDP4:192.0.2.1:7999' 2>&1)
 check "ICMP port unreachable from the world reaches the guest's socket (ECONNREFUSED)" \
   grep -q 'Connection refused' <<<"$out"
 
@@ -73,7 +73,7 @@ if [[ -x $UDPSTREAM ]]; then
   stream_check() {
     local desc="$1" opts="$2"; shift 2
     # shellcheck disable=SC2086  # word splitting of the options is meant
-    out=$("$TAPIR" run $opts -- "$UDPSTREAM" "$@" 2>&1)
+    out=$("$TAPIR" run "${E2E_LOCK[@]}" $opts -- "$UDPSTREAM" "$@" 2>&1)
     check "$desc: $(grep udpstream: <<<"$out" | tail -1)" grep -q 'came back in order and intact$' <<<"$out"
   }
   stream_check "100 MB through the gateway (host loopback)" "" 10.0.2.2 7004 100000000
@@ -85,16 +85,16 @@ else
 fi
 
 # IPv6 echoes.
-out=$("$TAPIR" run -- sh -c "head -c 1200 /dev/urandom | tee $WORK/out6.bin | socat -T 3 -b 70000 - UDP6:[2001:db8::1]:7001 >$WORK/back6.bin" 2>&1)
+out=$("$TAPIR" run "${E2E_LOCK[@]}" -- sh -c "head -c 1200 /dev/urandom | tee $WORK/out6.bin | socat -T 3 -b 70000 - UDP6:[2001:db8::1]:7001 >$WORK/back6.bin" 2>&1)
 check "IPv6: 1200 bytes to the world come back intact" \
   test "$(sha256sum <"$WORK/out6.bin")" = "$(sha256sum <"$WORK/back6.bin" 2>/dev/null)"
 
 # --- ICMP echo to other hosts, through unprivileged ping sockets -------------
-out=$("$TAPIR" run -- ping -c3 -W3 192.0.2.1 2>&1)
+out=$("$TAPIR" run "${E2E_LOCK[@]}" -- ping -c3 -W3 192.0.2.1 2>&1)
 check "ping -c3 192.0.2.1 (the world) through a ping socket" grep -q '3 received' <<<"$out"
-out=$("$TAPIR" run -- ping -6 -c3 -W3 2001:db8::1 2>&1)
+out=$("$TAPIR" run "${E2E_LOCK[@]}" -- ping -6 -c3 -W3 2001:db8::1 2>&1)
 check "ping -6 -c3 2001:db8::1 (the world) through a ping socket" grep -q '3 received' <<<"$out"
-out=$("$TAPIR" run --disable-host-loopback -- ping -c1 -W3 10.0.2.50 2>&1)
+out=$("$TAPIR" run "${E2E_LOCK[@]}" --disable-host-loopback -- ping -c1 -W3 10.0.2.50 2>&1)
 check "--disable-host-loopback: ping to the host's loopback gets 'Net Unreachable'" \
   grep -qi 'net unreachable' <<<"$out"
 # (UDP to the gateway with --disable-host-loopback also draws ICMP net
