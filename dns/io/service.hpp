@@ -28,7 +28,7 @@
 //   adopt_stream (guest TCP to port 53)       -> length-prefixed queries in, answers
 //                                                out (dns_stream.cpp)
 //
-// Upstream UDP sockets come from a pool per upstream. Each is connected to
+// Upstream UDP sockets come from a pool per upstream (upstream_udp.cpp). Each is connected to
 // its upstream, so the kernel bound it to a random ephemeral source port
 // (RFC 5452 9.2) and drops datagrams from anyone else; check_reply() checks
 // the source, the ID and the question again anyway. A socket serves one
