@@ -19,6 +19,7 @@ enum DnsOpt : int {
   kOptDnsRoute,
   kOptHostsFile,
   kOptNoHosts,
+  kOptDnsLogFormat,
   kOptDnsEnd,
 };
 
@@ -34,6 +35,7 @@ const option kDnsLongOptions[] = {
     {"dns-route", required_argument, nullptr, kOptDnsRoute},
     {"hosts-file", required_argument, nullptr, kOptHostsFile},
     {"no-hosts", no_argument, nullptr, kOptNoHosts},
+    {"dns-log-format", required_argument, nullptr, kOptDnsLogFormat},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -50,6 +52,9 @@ const char kDnsUsage[] =
     "                         NXDOMAIN otherwise\n"
     "--dns-cache-size=N       DNS answers to keep (default 10000, 0 disables)\n"
     "--dns-log                log every DNS answer in one line\n"
+    "--dns-log-format=FORMAT  the form of --dns-log's lines: text (default) or json\n"
+    "                         (one JSON object per line: time, client, name, type,\n"
+    "                         outcome, upstream and latency_ms, reason)\n"
     "--add-host=NAME:ADDR     answer NAME with ADDR (IPv4, IPv6 or host-gateway) and\n"
     "                         ADDR's reverse name with NAME, in the DNS forwarder\n"
     "                         (repeatable; wins over the hosts files)\n"
@@ -110,6 +115,15 @@ Expected<void, std::string> parse_dns_option(int c, const char* arg, Options& o)
       o.hosts_files.push_back(value);
       break;
     case kOptNoHosts: o.no_hosts = true; break;
+    case kOptDnsLogFormat:
+      if (value == "text") {
+        o.dns_log_format = dns::LogFormat::kText;
+      } else if (value == "json") {
+        o.dns_log_format = dns::LogFormat::kJson;
+      } else {
+        return unexpected("invalid --dns-log-format \"" + value + "\": expected text or json");
+      }
+      break;
     default: return unexpected("not a DNS option: " + std::to_string(c));
   }
   return {};

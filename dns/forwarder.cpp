@@ -79,45 +79,46 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
   auto m = Message::parse(query);
   if (!m) {
     ++stats_.formerr;
-    answer_error(client, query, rcode::kFormErr);
+    answer_error(client, query, rcode::kFormErr, {Outcome::kFormerr});
     return false;
   }
   if (m->opcode() != opcode::kQuery) {
     ++stats_.notimp;
-    answer_error(client, query, rcode::kNotImp);
+    answer_error(client, query, rcode::kNotImp, {Outcome::kNotimp});
     return false;
   }
   const auto q = m->question();
   if (m->qdcount() != 1 || !q) {
     ++stats_.formerr;
-    answer_error(client, query, rcode::kFormErr);
+    answer_error(client, query, rcode::kFormErr, {Outcome::kFormerr});
     return false;
   }
   const MutBytes scratch(scratch_);
-  if (auto n = builtin_.answer(*m, scratch)) {
+  bool from_hosts = false;
+  if (auto n = builtin_.answer(*m, scratch, &from_hosts)) {
     ++stats_.builtin;
     ++stats_.answers;
-    io_.answer(client, scratch.first(*n));
+    io_.answer(client, scratch.first(*n), {from_hosts ? Outcome::kHosts : Outcome::kBuiltin});
     return false;
   }
   if (auto n = cache_.lookup(*m, now, scratch)) {
     ++stats_.cache_hits;
     Waiter w;
     fill_waiter(w, client, *m);
-    deliver(w, *n);
+    deliver(w, *n, {Outcome::kCache});
     return false;
   }
   const auto route = config_.routes.match(m->qname());
   if (route && config_.routes.routes()[*route].local) {
     // Only the built-in names live under a local domain (route_table.hpp).
     ++stats_.local;
-    answer_error(client, query, rcode::kNxDomain);
+    answer_error(client, query, rcode::kNxDomain, {Outcome::kLocal});
     return false;
   }
   const auto set = static_cast<uint16_t>(route ? *route + 1 : 0);
   if (sets_[set].size() == 0) {
     ++stats_.servfail;
-    answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail, {Outcome::kServfail, FailReason::kNoUpstream});
     return false;
   }
 
@@ -139,7 +140,7 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
     if (!add_waiter(p, client, *m)) {
       ++stats_.pool_full;
       ++stats_.servfail;
-      answer_error(client, query, rcode::kServFail);
+      answer_error(client, query, rcode::kServFail, {Outcome::kServfail, FailReason::kNoRoom});
       return false;
     }
     ++stats_.coalesced;
@@ -150,7 +151,7 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
   if (s < 0) {
     ++stats_.pool_full;
     ++stats_.servfail;
-    answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail, {Outcome::kServfail, FailReason::kNoRoom});
     return false;
   }
   const auto slot = static_cast<uint32_t>(s);
@@ -168,7 +169,7 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
     finish_pending(slot);
     ++stats_.pool_full;
     ++stats_.servfail;
-    answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail, {Outcome::kServfail, FailReason::kNoRoom});
     return false;
   }
   int32_t& head = buckets_[hash & (buckets_.size() - 1)];
@@ -177,7 +178,7 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
 
   if (set != 0) ++stats_.routed;
   if (!send_next(slot, now)) {
-    fail_pending(slot);
+    fail_pending(slot, FailReason::kExhausted);
     return false;
   }
   // Re-probe an unhealthy upstream with a copy of this real query
@@ -293,7 +294,7 @@ void Forwarder::continue_after(uint32_t slot, MonoTime now) {
   // Nothing left to ask. Earlier attempts may still answer late; if none is
   // open either, there is nothing to wait for.
   if (std::none_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& x) { return x.open; })) {
-    fail_pending(slot);
+    fail_pending(slot, FailReason::kExhausted);
   }
 }
 
@@ -318,7 +319,7 @@ bool Forwarder::own_query_came_back(uint32_t slot, const Message& query, MonoTim
       continue_after(slot, now);
     } else if (std::none_of(p.attempts.begin(), p.attempts.end(),
                             [](const Attempt& x) { return x.open; })) {
-      if (!send_next(slot, now)) fail_pending(slot);
+      if (!send_next(slot, now)) fail_pending(slot, FailReason::kExhausted);
     }
     return true;
   }
@@ -336,7 +337,7 @@ void Forwarder::on_attempt_error(AttemptRef ref, MonoTime now) {
     attempt_failed(slot, *a, now);
   } else if (std::none_of(pending_[slot].attempts.begin(), pending_[slot].attempts.end(),
                           [](const Attempt& x) { return x.open; })) {
-    if (!send_next(slot, now)) fail_pending(slot);
+    if (!send_next(slot, now)) fail_pending(slot, FailReason::kExhausted);
   }
 }
 
@@ -360,9 +361,10 @@ void Forwarder::on_reply(AttemptRef ref, const Endpoint& from, ConstBytes reply,
   if (parsed->tc() && !a->tcp && retry_over_tcp(slot, *a, ref, now)) return;
   const ConstBytes msg = parsed->bytes();
   cache_.insert(msg, p.dnssec_ok, p.cd, now);
+  const AnswerInfo info{Outcome::kUpstream, FailReason::kNone, &a->to, now - a->sent};
   for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
     std::memcpy(scratch_.data(), msg.data(), msg.size());
-    deliver(waiters_[static_cast<size_t>(i)], msg.size());
+    deliver(waiters_[static_cast<size_t>(i)], msg.size(), info);
   }
   finish_pending(slot);
 }
@@ -374,7 +376,7 @@ void Forwarder::on_tick(MonoTime now) {
     Pending& p = pending_[slot];
     if (!p.active) continue;
     if (now >= p.deadline) {
-      fail_pending(slot);
+      fail_pending(slot, FailReason::kDeadline);
       continue;
     }
     for (Attempt& a : p.attempts) {
@@ -386,7 +388,7 @@ void Forwarder::on_tick(MonoTime now) {
   }
 }
 
-void Forwarder::fail_pending(uint32_t slot) {
+void Forwarder::fail_pending(uint32_t slot, FailReason why) {
   const Pending& p = pending_[slot];
   for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
     const Waiter& w = waiters_[static_cast<size_t>(i)];
@@ -405,12 +407,12 @@ void Forwarder::fail_pending(uint32_t slot) {
     TAPIR_CHECK(n.has_value());
     ++stats_.servfail;
     ++stats_.answers;
-    io_.answer(w.client, ConstBytes(scratch_).first(*n));
+    io_.answer(w.client, ConstBytes(scratch_).first(*n), {Outcome::kServfail, why});
   }
   finish_pending(slot);
 }
 
-void Forwarder::deliver(const Waiter& w, size_t len) {
+void Forwarder::deliver(const Waiter& w, size_t len, const AnswerInfo& info) {
   const MutBytes all(scratch_);
   set_id(all.first(len), w.id);
   copy_question_case(all.first(len), w.qname);  // false only for a compressed question: keep it
@@ -422,7 +424,7 @@ void Forwarder::deliver(const Waiter& w, size_t len) {
     if (auto n = clamp_to_size(all.first(len), limit)) len = *n;
   }
   ++stats_.answers;
-  io_.answer(w.client, all.first(len));
+  io_.answer(w.client, all.first(len), info);
 }
 
 DnsStatsSnapshot Forwarder::snapshot() const {
@@ -462,11 +464,12 @@ DnsStatsSnapshot Forwarder::snapshot() const {
   return s;
 }
 
-void Forwarder::answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode) {
+void Forwarder::answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode,
+                             const AnswerInfo& info) {
   const MutBytes scratch(scratch_);
   if (auto n = build_error_response(scratch, query, rcode)) {
     ++stats_.answers;
-    io_.answer(client, scratch.first(*n));
+    io_.answer(client, scratch.first(*n), info);
   }
 }
 

@@ -145,13 +145,40 @@ struct AttemptRef {
   bool operator==(const AttemptRef&) const = default;
 };
 
+// How an answer came about, for the query log (dns/query_log.hpp).
+enum class Outcome : uint8_t {
+  kBuiltin,   // a built-in name or --add-host
+  kHosts,     // a hosts file
+  kCache,     // a fresh cache entry
+  kUpstream,  // an upstream's answer, whatever its RCODE
+  kServfail,  // our own SERVFAIL (AnswerInfo::reason says why)
+  kLocal,     // NXDOMAIN under a DOMAIN=local route
+  kFormerr,
+  kNotimp,
+};
+// Why no upstream answered (a SERVFAIL).
+enum class FailReason : uint8_t {
+  kNone,
+  kDeadline,     // total_deadline passed
+  kExhausted,    // every upstream of the set failed or timed out
+  kNoUpstream,   // the set has no upstream
+  kNoRoom,       // no pending query or waiter slot free
+};
+struct AnswerInfo {
+  Outcome outcome = Outcome::kUpstream;
+  FailReason reason = FailReason::kNone;
+  const Endpoint* upstream = nullptr;  // kUpstream: who answered (valid during the call)
+  Duration latency{};                  // kUpstream: since the answering attempt was sent
+};
+
 // What the forwarder asks of the glue. Calls may nest inside any of the
 // forwarder's entry points; none of them may call back into the forwarder.
 class ForwarderIo {
  public:
   virtual ~ForwarderIo() = default;
-  // Send `msg` (valid only during the call) to `client`.
-  virtual void answer(const ClientKey& client, ConstBytes msg) = 0;
+  // Send `msg` (valid only during the call) to `client`; `info` says how
+  // it came about (for the query log).
+  virtual void answer(const ClientKey& client, ConstBytes msg, const AnswerInfo& info) = 0;
   // Open a socket for `attempt` to `to`, send `query`; false if that
   // failed (the forwarder counts it and moves on to the next upstream).
   virtual bool send_query(AttemptRef attempt, const Endpoint& to, ConstBytes query) = 0;
@@ -338,17 +365,18 @@ class Forwarder {
   // True if `query` carries the loop nonce of one of the pending
   // question's open attempts (a loop; handled here).
   bool own_query_came_back(uint32_t slot, const Message& query, MonoTime now);
-  // Answers every waiting client SERVFAIL and ends the query.
   Attempt* find_attempt(AttemptRef ref, uint32_t* slot);
-  void fail_pending(uint32_t slot);
+  // Answers every waiting client SERVFAIL and ends the query.
+  void fail_pending(uint32_t slot, FailReason why);
   // Rewrites scratch_[0, len) for `w` and hands it to the glue.
-  void deliver(const Waiter& w, size_t len);
+  void deliver(const Waiter& w, size_t len, const AnswerInfo& info);
   // Asks the attempt's upstream again over TCP; false if the glue could not.
   bool retry_over_tcp(uint32_t slot, Attempt& a, AttemptRef ref, MonoTime now);
   // The pending question as it is asked upstream (ID and nonce unset).
   static QuerySpec question_of(const Pending& p);
   size_t build_attempt_query(const Pending& p, const Attempt& a);
-  void answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode);
+  void answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode,
+                    const AnswerInfo& info);
 
   ForwarderConfig config_;
   BuiltinNames builtin_;

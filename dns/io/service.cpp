@@ -13,6 +13,7 @@
 
 #include "base/log.hpp"
 #include "dns/io/sockaddr.hpp"
+#include "dns/query_log.hpp"
 #include "services/frame.hpp"
 
 namespace tapir::dns {
@@ -47,6 +48,7 @@ dns::BuiltinNames builtin_names(const DnsServiceConfig& cfg) {
 DnsService::DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg)
     : plan_(plan),
       log_queries_(cfg.log_queries),
+      log_format_(cfg.log_format),
       forwarder_(with_mtu(cfg.forwarder, plan.mtu), builtin_names(cfg), *this),
       rx_(dns::Forwarder::kMaxMessage),
       resolv_conf_(std::move(cfg.resolv_conf)),
@@ -296,8 +298,8 @@ void DnsService::loop_detected(const dns::Endpoint& upstream) {
            upstream.to_string().c_str(), static_cast<long long>(loop_holdoff_.ns / 1'000'000'000));
 }
 
-void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {
-  if (log_queries_) log_answer(c, msg);
+void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg, const dns::AnswerInfo& info) {
+  if (log_queries_) log_answer(c, msg, info);
   if (c.transport == dns::ClientKey::Transport::kTcp) return stream_answer(c, msg);
   if (tx_ == nullptr) return;
   wire::MutBytes out = tx_->acquire();
@@ -319,8 +321,9 @@ void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {
   tx_->send(n);
 }
 
-void DnsService::log_answer(const dns::ClientKey& c, wire::ConstBytes msg) const {
-  auto m = dns::Message::parse(msg);
+void DnsService::log_answer(const dns::ClientKey& c, wire::ConstBytes msg,
+                            const dns::AnswerInfo& info) const {
+  if (!log_enabled(LogLevel::kInfo)) return;
   // "10.0.2.100:40000", "[fd00::100]:40000", or for TCP the stream
   // ("tcp#3": the TCP translation has the address).
   // (append, not operator+: g++ 12 warns falsely about -Wrestrict on the latter)
@@ -332,14 +335,19 @@ void DnsService::log_answer(const dns::ClientKey& c, wire::ConstBytes msg) const
   } else {
     who.append(c.addr4.to_string()).append(":").append(std::to_string(c.port));
   }
-  if (!m) {
-    LOG_INFO("dns: %s -> malformed answer", who.c_str());
+  if (log_format_ == dns::LogFormat::kText) {
+    LOG_INFO("%s", dns::query_log_text(who, msg).c_str());
     return;
   }
-  const auto q = m->question();
-  LOG_INFO("dns: %s %s type %u -> rcode %u, %u answers%s", who.c_str(),
-           m->qname().to_string().c_str(), q ? q->qtype : 0U, m->rcode(), m->ancount(),
-           m->tc() ? ", truncated" : "");
+  // JSON Lines: the object alone on its line (no log prefix), one write.
+  std::string line = dns::query_log_json(wall_now(), who, msg, info);
+  line.push_back('\n');
+  for (size_t off = 0; off < line.size();) {
+    const ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
 }
 
 }  // namespace tapir::dns

@@ -7,6 +7,7 @@
 //     answer fits the client's size (512 without EDNS) and the glue's cap;
 //   * the glue is never asked to close an attempt it does not have open,
 //     nor to send on one that is open;
+//   * only an upstream's answer names an upstream (AnswerInfo);
 //   * after the total deadline, nothing is pending and every attempt the
 //     forwarder opened has been closed.
 //
@@ -45,8 +46,10 @@ struct Io final : ForwarderIo {
   std::set<uint64_t> open;
   size_t answers = 0;
 
-  void answer(const ClientKey& c, ConstBytes msg) override {
+  void answer(const ClientKey& c, ConstBytes msg, const AnswerInfo& info) override {
     ++answers;
+    // Only an upstream's answer names an upstream.
+    if ((info.upstream != nullptr) != (info.outcome == Outcome::kUpstream)) __builtin_trap();
     auto m = Message::parse(msg);
     if (!m || !m->qr()) __builtin_trap();
     if (c.transport == ClientKey::Transport::kUdp) {

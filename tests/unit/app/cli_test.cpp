@@ -282,9 +282,25 @@ TEST(Cli, DnsOptions) {
 
   const std::string help = usage_text();
   for (const char* opt : {"--disable-dns", "--dns-upstream", "--resolv-conf", "--dns-cache-size",
-                          "--dns-log", "--add-host", "--dns-route", "--hosts-file", "--no-hosts"}) {
+                          "--dns-log", "--add-host", "--dns-route", "--hosts-file", "--no-hosts",
+                          "--dns-log-format"}) {
     EXPECT_NE(help.find(opt), std::string::npos) << opt;
   }
+}
+
+TEST(Cli, DnsLogFormat) {
+  auto d = parse({"1", "tap0"});
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ(d->dns_log_format, dns::LogFormat::kText);
+  auto j = parse({"--dns-log", "--dns-log-format=json", "1", "tap0"});
+  ASSERT_TRUE(j) << j.error();
+  EXPECT_EQ(j->dns_log_format, dns::LogFormat::kJson);
+  auto t = parse({"--dns-log-format", "text", "1", "tap0"});
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(t->dns_log_format, dns::LogFormat::kText);
+  auto x = parse({"--dns-log-format", "xml", "1", "tap0"});
+  ASSERT_FALSE(x);
+  EXPECT_EQ(x.error(), "invalid --dns-log-format \"xml\": expected text or json");
 }
 
 TEST(Cli, Slirp4netnsStyleInvocation) {
