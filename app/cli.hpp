@@ -91,6 +91,7 @@ struct Options {
   size_t dns_cache_size = 10000;                // --dns-cache-size; 0 disables the cache
   bool dns_log = false;                         // --dns-log
   dns::LogFormat dns_log_format = dns::LogFormat::kText;  // --dns-log-format text|json
+  uint32_t dns_stale_max = 86400;               // --dns-stale-max, seconds; 0: no serve-stale
   std::vector<std::string> add_hosts;           // --add-host NAME:ADDR, repeatable, checked
   // --hosts-file, repeatable; empty: /etc/hosts, unless --no-hosts.
   std::vector<std::string> hosts_files;

@@ -101,21 +101,30 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
     io_.answer(client, scratch.first(*n), {from_hosts ? Outcome::kHosts : Outcome::kBuiltin});
     return false;
   }
-  if (auto n = cache_.lookup(*m, now, scratch)) {
-    ++stats_.cache_hits;
+  CacheHit hit;
+  if (auto n = cache_.lookup(*m, now, scratch, &hit)) {
     Waiter w;
     fill_waiter(w, client, *m);
+    if (hit.stale) {
+      // In the recheck window after a failed refresh: stale at once, and
+      // ask again in the background (RFC 8767 5).
+      ++stats_.stale;
+      deliver(w, *n, {Outcome::kStale});
+      if (refresh(*m, now)) ++stats_.refreshes;
+      return false;
+    }
+    ++stats_.cache_hits;
     deliver(w, *n, {Outcome::kCache});
     return false;
   }
-  const auto route = config_.routes.match(m->qname());
-  if (route && config_.routes.routes()[*route].local) {
+  const auto set_found = set_for(m->qname());
+  if (!set_found) {
     // Only the built-in names live under a local domain (route_table.hpp).
     ++stats_.local;
     answer_error(client, query, rcode::kNxDomain, {Outcome::kLocal});
     return false;
   }
-  const auto set = static_cast<uint16_t>(route ? *route + 1 : 0);
+  const uint16_t set = *set_found;
   if (sets_[set].size() == 0) {
     ++stats_.servfail;
     answer_error(client, query, rcode::kServFail, {Outcome::kServfail, FailReason::kNoUpstream});
@@ -127,6 +136,7 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
   const bool cd = m->cd();
   const Name qname = m->qname();
   const uint64_t hash = question_hash(qname, q->qtype, q->qclass, dnssec_ok, cd);
+  const AnswerInfo no_room{Outcome::kServfail, FailReason::kNoRoom};
   if (int32_t slot = find_pending(qname, q->qtype, q->qclass, dnssec_ok, cd, hash); slot >= 0) {
     if (own_query_came_back(static_cast<uint32_t>(slot), *m, now)) return false;
     Pending& p = pending_[static_cast<size_t>(slot)];
@@ -140,45 +150,32 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
     if (!add_waiter(p, client, *m)) {
       ++stats_.pool_full;
       ++stats_.servfail;
-      answer_error(client, query, rcode::kServFail, {Outcome::kServfail, FailReason::kNoRoom});
+      answer_error(client, query, rcode::kServFail, no_room);
       return false;
     }
     ++stats_.coalesced;
     return true;
   }
 
-  const int32_t s = new_pending();
+  const int32_t s = open_pending(*m, set, hash, now);
   if (s < 0) {
     ++stats_.pool_full;
     ++stats_.servfail;
-    answer_error(client, query, rcode::kServFail, {Outcome::kServfail, FailReason::kNoRoom});
+    answer_error(client, query, rcode::kServFail, no_room);
     return false;
   }
   const auto slot = static_cast<uint32_t>(s);
   Pending& p = pending_[slot];
-  p.qname = qname;
-  p.qtype = q->qtype;
-  p.qclass = q->qclass;
-  p.dnssec_ok = dnssec_ok;
-  p.rd = m->rd();
-  p.cd = cd;
-  p.hash = hash;
-  p.set = set;
-  p.deadline = now + config_.total_deadline;
   if (!add_waiter(p, client, *m)) {
     finish_pending(slot);
     ++stats_.pool_full;
     ++stats_.servfail;
-    answer_error(client, query, rcode::kServFail, {Outcome::kServfail, FailReason::kNoRoom});
+    answer_error(client, query, rcode::kServFail, no_room);
     return false;
   }
-  int32_t& head = buckets_[hash & (buckets_.size() - 1)];
-  p.next_in_bucket = head;
-  head = s;
-
   if (set != 0) ++stats_.routed;
   if (!send_next(slot, now)) {
-    fail_pending(slot, FailReason::kExhausted);
+    fail_pending(slot, now, FailReason::kExhausted);
     return false;
   }
   // Re-probe an unhealthy upstream with a copy of this real query
@@ -294,7 +291,7 @@ void Forwarder::continue_after(uint32_t slot, MonoTime now) {
   // Nothing left to ask. Earlier attempts may still answer late; if none is
   // open either, there is nothing to wait for.
   if (std::none_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& x) { return x.open; })) {
-    fail_pending(slot, FailReason::kExhausted);
+    fail_pending(slot, now, FailReason::kExhausted);
   }
 }
 
@@ -319,7 +316,7 @@ bool Forwarder::own_query_came_back(uint32_t slot, const Message& query, MonoTim
       continue_after(slot, now);
     } else if (std::none_of(p.attempts.begin(), p.attempts.end(),
                             [](const Attempt& x) { return x.open; })) {
-      if (!send_next(slot, now)) fail_pending(slot, FailReason::kExhausted);
+      if (!send_next(slot, now)) fail_pending(slot, now, FailReason::kExhausted);
     }
     return true;
   }
@@ -337,7 +334,7 @@ void Forwarder::on_attempt_error(AttemptRef ref, MonoTime now) {
     attempt_failed(slot, *a, now);
   } else if (std::none_of(pending_[slot].attempts.begin(), pending_[slot].attempts.end(),
                           [](const Attempt& x) { return x.open; })) {
-    if (!send_next(slot, now)) fail_pending(slot, FailReason::kExhausted);
+    if (!send_next(slot, now)) fail_pending(slot, now, FailReason::kExhausted);
   }
 }
 
@@ -376,7 +373,7 @@ void Forwarder::on_tick(MonoTime now) {
     Pending& p = pending_[slot];
     if (!p.active) continue;
     if (now >= p.deadline) {
-      fail_pending(slot, FailReason::kDeadline);
+      fail_pending(slot, now, FailReason::kDeadline);
       continue;
     }
     for (Attempt& a : p.attempts) {
@@ -388,12 +385,13 @@ void Forwarder::on_tick(MonoTime now) {
   }
 }
 
-void Forwarder::fail_pending(uint32_t slot, FailReason why) {
+void Forwarder::fail_pending(uint32_t slot, MonoTime now, FailReason why) {
   const Pending& p = pending_[slot];
   for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
     const Waiter& w = waiters_[static_cast<size_t>(i)];
-    // Rebuild the client's query from what we kept, and answer it SERVFAIL
-    // (RFC 1035 4.1.1; DESIGN.md: a failure is never NXDOMAIN).
+    // Rebuild the client's query from what we kept: the key of a stale
+    // answer (RFC 8767), or the question of a SERVFAIL (RFC 1035 4.1.1;
+    // DESIGN.md: a failure is never NXDOMAIN).
     QuerySpec spec = question_of(p);
     spec.id = w.id;
     spec.qname = w.qname;  // the client's spelling
@@ -402,8 +400,13 @@ void Forwarder::fail_pending(uint32_t slot, FailReason why) {
     spec.edns_udp_size = w.edns ? std::optional<uint16_t>(kAdvertisedUdpSize) : std::nullopt;
     const auto qlen = build_query(MutBytes(upstream_), spec);
     TAPIR_CHECK(qlen.has_value());
-    const auto n = build_error_response(MutBytes(scratch_), ConstBytes(upstream_).first(*qlen),
-                                        rcode::kServFail);
+    const ConstBytes rebuilt = ConstBytes(upstream_).first(*qlen);
+    if (auto n = serve_stale(rebuilt, now)) {
+      ++stats_.stale;
+      deliver(w, *n, {Outcome::kStale, why});
+      continue;
+    }
+    const auto n = build_error_response(MutBytes(scratch_), rebuilt, rcode::kServFail);
     TAPIR_CHECK(n.has_value());
     ++stats_.servfail;
     ++stats_.answers;
@@ -444,6 +447,8 @@ DnsStatsSnapshot Forwarder::snapshot() const {
   s.tcp_retries = stats_.tcp_retries;
   s.routed = stats_.routed;
   s.local = stats_.local;
+  s.stale = stats_.stale;
+  s.refreshes = stats_.refreshes;
   for (size_t k = 0; k < sets_.size(); ++k) {
     const UpstreamSet& set = sets_[k];
     for (size_t i = 0; i < set.size(); ++i) {

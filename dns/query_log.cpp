@@ -10,6 +10,7 @@ const char* outcome_name(Outcome o) noexcept {
     case Outcome::kBuiltin: return "builtin";
     case Outcome::kHosts: return "hosts";
     case Outcome::kCache: return "cache";
+    case Outcome::kStale: return "stale";
     case Outcome::kUpstream: return "upstream";
     case Outcome::kServfail: return "servfail";
     case Outcome::kLocal: return "local";

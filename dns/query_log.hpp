@@ -11,7 +11,8 @@
 //      "name":"example.test","type":1,"outcome":"upstream","rcode":0,
 //      "answers":1,"upstream":"127.0.0.1:53","latency_ms":1.234}
 //     "truncated":true when TC is set; "reason" (deadline, exhausted,
-//     no_upstream, no_room) for a SERVFAIL of ours; "upstream" and "latency_ms"
+//     no_upstream, no_room) for a SERVFAIL of ours and for a stale answer
+//     served because the upstreams failed; "upstream" and "latency_ms"
 //     only when an upstream answered. A name is its labels joined by dots,
 //     byte for byte, a dot or backslash inside a label escaped with a
 //     backslash (RFC 1035 5.1); in JSON `"` and `\` are escaped, and every

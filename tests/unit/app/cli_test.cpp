@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tapir::app {
@@ -283,8 +284,27 @@ TEST(Cli, DnsOptions) {
   const std::string help = usage_text();
   for (const char* opt : {"--disable-dns", "--dns-upstream", "--resolv-conf", "--dns-cache-size",
                           "--dns-log", "--add-host", "--dns-route", "--hosts-file", "--no-hosts",
-                          "--dns-log-format"}) {
+                          "--dns-stale-max", "--dns-log-format"}) {
     EXPECT_NE(help.find(opt), std::string::npos) << opt;
+  }
+}
+
+TEST(Cli, DnsStaleMax) {
+  auto d = parse({"1", "tap0"});
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ(d->dns_stale_max, 86400u);  // RFC 8767: on by default, 1 day
+  const std::pair<const char*, uint32_t> good[] = {
+      {"0", 0}, {"90", 90}, {"90s", 90}, {"30m", 1800}, {"12h", 43200}, {"2d", 172800}, {"30d", 2592000}};
+  for (const auto& [v, secs] : good) {
+    auto r = parse({"--dns-stale-max", v, "1", "tap0"});
+    ASSERT_TRUE(r) << v << ": " << r.error();
+    EXPECT_EQ(r->dns_stale_max, secs) << v;
+  }
+  for (const char* v : {"-1", "1x", "", "s", "31d", "1.5h", "1h30m", "99999999999"}) {
+    auto r = parse({"--dns-stale-max", v, "1", "tap0"});
+    ASSERT_FALSE(r) << v;
+    EXPECT_EQ(r.error(), std::string("invalid --dns-stale-max \"") + v +
+                             "\": expected a duration such as 0, 90s, 30m, 12h or 2d (at most 30d)");
   }
 }
 

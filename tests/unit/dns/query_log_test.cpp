@@ -50,7 +50,7 @@ TEST(DnsQueryLog, JsonLineForAnUpstreamAnswer) {
             R"("upstream":"127.0.0.1:5353","latency_ms":1.500})");
 }
 
-TEST(DnsQueryLog, JsonLineForServfailAndOddNames) {
+TEST(DnsQueryLog, JsonLineForServfailStaleAndOddNames) {
   Bytes q = query_for("x.test", 1);
   q[13] = '"';  // the label "x" becomes "\""
   const Bytes a = answer_to(q, 0, rcode::kServFail);
@@ -58,6 +58,10 @@ TEST(DnsQueryLog, JsonLineForServfailAndOddNames) {
             R"({"time":"1970-01-01T00:00:00.000Z","client":"[fd00::100]:53",)"
             R"("name":"\".test","type":1,"outcome":"servfail","rcode":2,"answers":0,)"
             R"("reason":"deadline"})");
+  const Bytes s = answer_to(query_for("example.test", 1));
+  EXPECT_EQ(query_log_json({0, 0}, "c", cb(s), {Outcome::kStale, FailReason::kExhausted}),
+            R"({"time":"1970-01-01T00:00:00.000Z","client":"c","name":"example.test",)"
+            R"("type":1,"outcome":"stale","rcode":0,"answers":1,"reason":"exhausted"})");
   EXPECT_EQ(query_log_json({0, 0}, "c", cb(Bytes{1}), {Outcome::kCache}),
             R"({"time":"1970-01-01T00:00:00.000Z","client":"c","outcome":"malformed"})");
 }
