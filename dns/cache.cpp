@@ -146,6 +146,11 @@ std::optional<size_t> Cache::lookup(const Message& query, MonoTime now, MutBytes
     return std::nullopt;
   }
   ++stats_.hits;
+  if (hit != nullptr) {
+    // The last tenth of the lifetime the entry was stored with.
+    const Duration lifetime = entry->expires - entry->stored;
+    hit->prefetch = now >= entry->expires + Duration::nanos(-lifetime.ns / 10);
+  }
   return n;
 }
 

@@ -43,6 +43,10 @@
 // background (RFC 8767 5, the failure recheck timer). A fresh insert
 // replaces the entry and ends all of it.
 //
+// Prefetch. A fresh hit in the last tenth of the entry's lifetime (its
+// TTL when stored) sets CacheHit::prefetch: the forwarder asks upstream
+// again in the background, so a name in use never expires.
+//
 // Time is the engine's MonoTime, passed in: the cache never reads a clock.
 //
 // Memory and allocation: insert() allocates (the list node, the key
@@ -88,6 +92,7 @@ inline constexpr Duration kStaleRecheck = Duration::seconds(30);
 // What lookup() found, besides the answer.
 struct CacheHit {
   bool stale = false;     // an expired entry in its recheck window, TTLs kStaleTtl
+  bool prefetch = false;  // fresh, in the last tenth of its lifetime: refresh it
 };
 
 enum class CacheVerdict : uint8_t {
@@ -135,7 +140,7 @@ class Cache {
   // client (before any clamp to its UDP size). Returns the length, or
   // nullopt on a miss, an expired entry, or `out` too small for it. With
   // `hit`: an expired entry in its recheck window is served stale, and
-  // `*hit` says so.
+  // `*hit` says so, or that a fresh one is due for a prefetch.
   std::optional<size_t> lookup(const Message& query, MonoTime now, MutBytes out,
                                CacheHit* hit = nullptr);
   // The expired entry for `query`, kept within stale_max, served stale

@@ -115,6 +115,7 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
     }
     ++stats_.cache_hits;
     deliver(w, *n, {Outcome::kCache});
+    if (hit.prefetch && config_.prefetch && refresh(*m, now)) ++stats_.prefetch;
     return false;
   }
   const auto set_found = set_for(m->qname());
@@ -448,6 +449,7 @@ DnsStatsSnapshot Forwarder::snapshot() const {
   s.routed = stats_.routed;
   s.local = stats_.local;
   s.stale = stats_.stale;
+  s.prefetch = stats_.prefetch;
   s.refreshes = stats_.refreshes;
   for (size_t k = 0; k < sets_.size(); ++k) {
     const UpstreamSet& set = sets_[k];

@@ -12,10 +12,11 @@
 //      OPCODE other than QUERY                 -> NOTIMP;
 //      QDCOUNT != 1                            -> FORMERR (RFC 9619: exactly one);
 //   3. a built-in name (builtin.hpp)           -> answered, never forwarded;
-//   4. a cache hit (cache.hpp)                 -> answered; an expired entry
-//      in its recheck window after a stale answer is answered stale
-//      (TTL 30) and refreshed in the background (a background query,
-//      forwarder_refresh.cpp);
+//   4. a cache hit (cache.hpp)                 -> answered; in the last tenth
+//      of the entry's TTL it is also prefetched (a background query,
+//      forwarder_refresh.cpp); an expired entry in its recheck window
+//      after a stale answer is answered stale (TTL 30) and refreshed
+//      in the background the same way;
 //   5. the question's upstream set (route_table.hpp: the longest
 //      --dns-route domain it is under, else the default set):
 //      a `local` route                         -> NXDOMAIN, never forwarded;
@@ -216,6 +217,7 @@ struct ForwarderConfig {
   CacheConfig cache;
   UpstreamSetConfig upstream;
   RouteTable routes;  // --dns-route
+  bool prefetch = true;  // refresh entries hit in the last tenth of their TTL (Cache, CacheHit)
   uint64_t seed = 0;  // for query IDs, loop nonces and the index hashes; 0: std::random_device
 };
 
@@ -242,6 +244,7 @@ struct ForwarderStats {
   uint64_t routed = 0;         // questions sent to a --dns-route set
   uint64_t local = 0;          // NXDOMAIN for a name under a DOMAIN=local route
   uint64_t stale = 0;          // expired answers served (serve-stale) instead of SERVFAIL
+  uint64_t prefetch = 0;       // background queries for entries near expiry
   uint64_t refreshes = 0;      // background queries for entries served stale
 };
 
@@ -277,6 +280,7 @@ struct DnsStatsSnapshot {
   uint64_t routed = 0;            // questions sent to a --dns-route set
   uint64_t local = 0;             // NXDOMAIN under a DOMAIN=local route
   uint64_t stale = 0;             // expired answers served instead of SERVFAIL (RFC 8767)
+  uint64_t prefetch = 0;          // entries refreshed in the background before expiry
   uint64_t refreshes = 0;         // entries served stale, refreshed in the background
   uint64_t tcp_streams = 0;       // guest TCP connections open now (DnsService only)
   uint64_t tcp_streams_total = 0;  // ... adopted in all (DnsService only)
@@ -388,8 +392,8 @@ class Forwarder {
   // A new pending query for `query`'s question, asked of `set`, linked
   // into the index; no waiter yet. -1 when the pool is full.
   int32_t open_pending(const Message& query, uint16_t set, uint64_t hash, MonoTime now);
-  // A background query for `query`'s question (the refresh of an entry
-  // served stale; forwarder_refresh.cpp): sent unless the set is
+  // A background query for `query`'s question (prefetch, or the refresh of
+  // an entry served stale; forwarder_refresh.cpp): sent unless the set is
   // empty, the question is already in flight (one at a time) or there is
   // no room. Nobody waits on it; its answer only goes into the cache.
   bool refresh(const Message& query, MonoTime now);

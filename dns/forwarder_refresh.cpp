@@ -1,12 +1,15 @@
 // Background queries and serve-stale (forwarder.hpp; cache.hpp "Serve
-// stale").
+// stale", "Prefetch").
 //
 // A background query is a pending query nobody waits on: the same
 // attempts, failover, deadline and loop detection as a client's, and its
-// answer goes into the cache like any other. A hit on an expired entry in
-// its recheck window (CacheHit::stale) starts one: the client is answered
-// stale at once, and the refresh's answer, once an upstream is back,
-// replaces the entry.
+// answer goes into the cache like any other. Two things start one:
+//   * prefetch: a fresh cache hit in the last tenth of the entry's TTL
+//     (CacheHit::prefetch), so an entry in use is replaced before it
+//     expires and its clients never see a miss;
+//   * refresh: a hit on an expired entry in its recheck window
+//     (CacheHit::stale), served stale at once; the refresh's answer, once
+//     an upstream is back, replaces it.
 // The question index makes it one at a time per question: while one is in
 // flight (or a client's query for the same question), no other starts,
 // and a client who asks meanwhile misses the cache and simply waits on it.

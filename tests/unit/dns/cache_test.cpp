@@ -215,6 +215,7 @@ TEST(DnsCache, RecheckWindowServesStaleAtOnce) {
   const auto len = cache.lookup(*qm, at(51), mb(out), &hit);
   ASSERT_TRUE(len);
   EXPECT_TRUE(hit.stale);
+  EXPECT_FALSE(hit.prefetch);
   EXPECT_EQ(first_ttl(cb(out).first(*len), Section::kAnswer), kStaleTtl);
   hit = {};
   EXPECT_FALSE(cache.lookup(*qm, at(80), mb(out), &hit));  // the window is 30 s
@@ -223,6 +224,22 @@ TEST(DnsCache, RecheckWindowServesStaleAtOnce) {
   ASSERT_EQ(cache.insert(cb(answer_with_ttl(30)), false, false, at(81)), CacheVerdict::kStored);
   ASSERT_TRUE(cache.lookup(*qm, at(82), mb(out), &hit));
   EXPECT_FALSE(hit.stale);
+}
+
+// Prefetch is due in the last tenth of the lifetime the entry was stored with.
+TEST(DnsCache, PrefetchDueInTheLastTenthOfTheTtl) {
+  Cache cache;
+  ASSERT_EQ(cache.insert(cb(answer_with_ttl(300)), false, false, kT0), CacheVerdict::kStored);
+  const Bytes query = captured(0);
+  auto qm = Message::parse(cb(query));
+  Bytes out(4096);
+  CacheHit hit;
+  ASSERT_TRUE(cache.lookup(*qm, at(269.9), mb(out), &hit));
+  EXPECT_FALSE(hit.prefetch);
+  ASSERT_TRUE(cache.lookup(*qm, at(270), mb(out), &hit));
+  EXPECT_TRUE(hit.prefetch);
+  EXPECT_FALSE(hit.stale);
+  EXPECT_EQ(cache.stats().hits, 2u);
 }
 
 // Expired entries kept for serve-stale count against max_entries like any.

@@ -1,4 +1,4 @@
-// Serve-stale (RFC 8767) in the forwarder
+// Serve-stale (RFC 8767) and prefetch in the forwarder
 // (forwarder_refresh.cpp), on the faked clock.
 #include <gtest/gtest.h>
 
@@ -112,6 +112,69 @@ TEST_F(ForwarderStaleTest, StaleAtOnceThenRefreshedInTheBackground) {
   EXPECT_EQ(io.answers[4].outcome, Outcome::kCache);
   EXPECT_EQ(answer_ttl(io.answers[4]), 300u);
   EXPECT_EQ(fwd->stats().stale, 3u);
+}
+
+// A hit in the last tenth of the TTL is answered from the cache at once and
+// refreshed upstream, once; the guest never meets a miss.
+TEST_F(ForwarderStaleTest, PrefetchRefreshesAPopularNameBeforeItExpires) {
+  cache_at(0);
+  const uint64_t misses = fwd->snapshot().cache_misses;
+  const size_t sent = io.sent.size();
+  fwd->on_query(client(2000), cb(query_for("example.test", 2)), at(200));
+  EXPECT_EQ(io.sent.size(), sent);  // not due yet
+  EXPECT_FALSE(fwd->on_query(client(2000), cb(query_for("example.test", 3)), at(271)));
+  ASSERT_EQ(io.answers.size(), 3u);
+  EXPECT_EQ(io.answers[2].outcome, Outcome::kCache);
+  ASSERT_EQ(io.sent.size(), sent + 1);
+  EXPECT_EQ(fwd->stats().prefetch, 1u);
+  fwd->on_query(client(2001), cb(query_for("example.test", 4)), at(272));
+  EXPECT_EQ(io.sent.size(), sent + 1);  // one prefetch in flight per entry
+  reply_to_last(272.1);
+  EXPECT_EQ(io.answers.size(), 4u);
+  // Past the old entry's expiry: the prefetched one answers.
+  fwd->on_query(client(2002), cb(query_for("example.test", 5)), at(350));
+  ASSERT_EQ(io.answers.size(), 5u);
+  EXPECT_EQ(io.answers[4].outcome, Outcome::kCache);
+  EXPECT_EQ(answer_ttl(io.answers[4]), 300u - 77u);
+  EXPECT_EQ(fwd->snapshot().cache_misses, misses);
+  EXPECT_EQ(fwd->stats().prefetch, 1u);
+  EXPECT_EQ(fwd->snapshot().prefetch, 1u);
+}
+
+TEST_F(ForwarderStaleTest, PrefetchOffAsksNothing) {
+  ForwarderConfig cfg;
+  cfg.prefetch = false;
+  make(cfg);
+  cache_at(0);
+  const size_t sent = io.sent.size();
+  fwd->on_query(client(2000), cb(query_for("example.test", 3)), at(271));
+  EXPECT_EQ(io.sent.size(), sent);
+  EXPECT_EQ(fwd->stats().prefetch, 0u);
+}
+
+// A failed prefetch leaves the entry as it was; the next hit may try again.
+TEST_F(ForwarderStaleTest, FailedPrefetchAnswersNobody) {
+  cache_at(0);
+  fwd->on_query(client(2000), cb(query_for("example.test", 3)), at(271));
+  EXPECT_EQ(fwd->pending(), 1u);
+  upstreams_silent(271.1, 274);
+  EXPECT_EQ(fwd->pending(), 0u);
+  EXPECT_EQ(io.answers.size(), 2u);
+  EXPECT_EQ(fwd->stats().servfail, 0u);
+  fwd->on_query(client(2000), cb(query_for("example.test", 4)), at(275));
+  EXPECT_EQ(fwd->stats().prefetch, 2u);
+}
+
+// A client asking while a refresh is in flight waits on it.
+TEST_F(ForwarderStaleTest, ClientJoinsABackgroundQuery) {
+  cache_at(0);
+  fwd->on_query(client(2000), cb(query_for("example.test", 3)), at(299.5));  // prefetch
+  EXPECT_TRUE(fwd->on_query(client(2001), cb(query_for("example.test", 4)), at(300.5)));
+  EXPECT_EQ(fwd->stats().coalesced, 1u);
+  reply_to_last(300.6);
+  ASSERT_EQ(io.answers.size(), 3u);
+  EXPECT_EQ(io.answers[2].outcome, Outcome::kUpstream);
+  EXPECT_EQ(parsed(io.answers[2].msg).id(), 4);
 }
 
 TEST_F(ForwarderStaleTest, EveryAnswerSaysWhereItCameFrom) {
