@@ -21,6 +21,7 @@
 #include "base/expected.hpp"
 #include "base/log.hpp"
 #include "dns/endpoint.hpp"
+#include "dns/query_log.hpp"
 #include "dns/route_table.hpp"
 #include "flows/port_forward.hpp"
 #include "wire/address_plan.hpp"
@@ -91,6 +92,8 @@ struct Options {
   std::string resolv_conf = "/etc/resolv.conf"; // --resolv-conf
   size_t dns_cache_size = 10000;                // --dns-cache-size; 0 disables the cache
   bool dns_log = false;                         // --dns-log
+  dns::LogFormat dns_log_format = dns::LogFormat::kText;  // --dns-log-format text|json
+  uint32_t dns_stale_max = 86400;               // --dns-stale-max, seconds; 0: no serve-stale
   std::vector<std::string> add_hosts;           // --add-host NAME:ADDR, repeatable, checked
   // --hosts-file, repeatable; empty: /etc/hosts, unless --no-hosts.
   std::vector<std::string> hosts_files;

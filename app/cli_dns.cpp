@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 
 #include "dns/builtin.hpp"
 #include "dns/resolv_conf.hpp"
@@ -19,6 +20,8 @@ enum DnsOpt : int {
   kOptDnsRoute,
   kOptHostsFile,
   kOptNoHosts,
+  kOptDnsStaleMax,
+  kOptDnsLogFormat,
   kOptDnsEnd,
 };
 
@@ -34,6 +37,8 @@ const option kDnsLongOptions[] = {
     {"dns-route", required_argument, nullptr, kOptDnsRoute},
     {"hosts-file", required_argument, nullptr, kOptHostsFile},
     {"no-hosts", no_argument, nullptr, kOptNoHosts},
+    {"dns-stale-max", required_argument, nullptr, kOptDnsStaleMax},
+    {"dns-log-format", required_argument, nullptr, kOptDnsLogFormat},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -49,13 +54,42 @@ const char kDnsUsage[] =
     "                         under DOMAIN only from --add-host and the hosts files,\n"
     "                         NXDOMAIN otherwise\n"
     "--dns-cache-size=N       DNS answers to keep (default 10000, 0 disables)\n"
+    "--dns-stale-max=DURATION  when every upstream fails, answer from cache entries\n"
+    "                         expired up to DURATION ago, with TTL 30 (RFC 8767;\n"
+    "                         e.g. 90s, 30m, 12h, 2d; default 1d, 0 disables)\n"
     "--dns-log                log every DNS answer in one line\n"
+    "--dns-log-format=FORMAT  the form of --dns-log's lines: text (default) or json\n"
+    "                         (one JSON object per line: time, client, name, type,\n"
+    "                         outcome, upstream and latency_ms, reason)\n"
     "--add-host=NAME:ADDR     answer NAME with ADDR (IPv4, IPv6 or host-gateway) and\n"
     "                         ADDR's reverse name with NAME, in the DNS forwarder\n"
     "                         (repeatable; wins over the hosts files)\n"
     "--hosts-file=PATH        answer the names of hosts file PATH (repeatable; default\n"
     "                         /etc/hosts); re-read whenever it changes\n"
     "--no-hosts               read no hosts file\n";
+
+namespace {
+
+// "0", "90", "90s", "30m", "12h", "2d" -> seconds; nullopt past kMaxStale.
+constexpr uint32_t kMaxStale = 30 * 86400;
+std::optional<uint32_t> parse_stale_max(const std::string& v) {
+  size_t digits = 0;
+  while (digits < v.size() && v[digits] >= '0' && v[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 9 || v.size() > digits + 1) return std::nullopt;
+  uint64_t n = std::stoull(v.substr(0, digits));
+  const char unit = digits < v.size() ? v[digits] : 's';
+  switch (unit) {
+    case 's': break;
+    case 'm': n *= 60; break;
+    case 'h': n *= 3600; break;
+    case 'd': n *= 86400; break;
+    default: return std::nullopt;
+  }
+  if (n > kMaxStale) return std::nullopt;
+  return static_cast<uint32_t>(n);
+}
+
+}  // namespace
 
 bool is_dns_option(int c) { return c >= kFirstDnsOption && c < kOptDnsEnd; }
 
@@ -110,6 +144,24 @@ Expected<void, std::string> parse_dns_option(int c, const char* arg, Options& o)
       o.hosts_files.push_back(value);
       break;
     case kOptNoHosts: o.no_hosts = true; break;
+    case kOptDnsStaleMax: {
+      const auto v = parse_stale_max(value);
+      if (!v) {
+        return unexpected("invalid --dns-stale-max \"" + value +
+                          "\": expected a duration such as 0, 90s, 30m, 12h or 2d (at most 30d)");
+      }
+      o.dns_stale_max = *v;
+      break;
+    }
+    case kOptDnsLogFormat:
+      if (value == "text") {
+        o.dns_log_format = dns::LogFormat::kText;
+      } else if (value == "json") {
+        o.dns_log_format = dns::LogFormat::kJson;
+      } else {
+        return unexpected("invalid --dns-log-format \"" + value + "\": expected text or json");
+      }
+      break;
     default: return unexpected("not a DNS option: " + std::to_string(c));
   }
   return {};

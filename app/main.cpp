@@ -77,7 +77,9 @@ tapir::dns::DnsServiceConfig dns_config(const tapir::app::Options& opts,
   tapir::dns::DnsServiceConfig d;
   d.forwarder.cache.max_entries = opts.dns_cache_size;
   d.forwarder.routes = opts.dns_routes;
+  d.forwarder.cache.stale_max = opts.dns_stale_max;
   d.log_queries = opts.dns_log;
+  d.log_format = opts.dns_log_format;
   d.add_hosts = opts.add_hosts;
   if (!opts.no_hosts) {
     d.hosts_files = opts.hosts_files.empty() ? std::vector<std::string>{"/etc/hosts"} : opts.hosts_files;

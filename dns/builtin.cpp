@@ -160,7 +160,8 @@ Expected<void, AddHostError> BuiltinNames::add_host(std::string_view spec) {
   return unexpected(AddHostError::kBadAddress);
 }
 
-std::optional<size_t> BuiltinNames::answer(const Message& query, MutBytes out) const {
+std::optional<size_t> BuiltinNames::answer(const Message& query, MutBytes out,
+                                           bool* from_hosts) const {
   const auto q = query.question();
   if (query.qr() || query.opcode() != opcode::kQuery || query.qdcount() != 1 || !q) {
     return std::nullopt;
@@ -168,7 +169,9 @@ std::optional<size_t> BuiltinNames::answer(const Message& query, MutBytes out) c
   if (q->qclass != kClassIn && q->qclass != rrtype::kAny) return std::nullopt;
   if (auto n = answer_from(entries_, query, out)) return n;
   if (hosts_.empty()) return std::nullopt;
-  return answer_from(hosts_, query, out);
+  auto n = answer_from(hosts_, query, out);
+  if (n && from_hosts != nullptr) *from_hosts = true;
+  return n;
 }
 
 std::optional<size_t> BuiltinNames::answer_from(const std::vector<HostEntry>& table,

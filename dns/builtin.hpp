@@ -68,7 +68,8 @@ class BuiltinNames {
 
   // The response to `query` if it is about a built-in name or address,
   // written to `out`; nullopt if not ("not mine") or if `out` is too small.
-  std::optional<size_t> answer(const Message& query, MutBytes out) const;
+  // `from_hosts`, if given, says whether a hosts file answered.
+  std::optional<size_t> answer(const Message& query, MutBytes out, bool* from_hosts = nullptr) const;
 
  private:
   // The answer from `table` alone, if it has the name or address.

@@ -104,41 +104,83 @@ CacheVerdict Cache::insert(ConstBytes answer, bool dnssec_ok, bool checking_disa
   return CacheVerdict::kStored;
 }
 
-std::optional<size_t> Cache::lookup(const Message& query, MonoTime now, MutBytes out) {
+Cache::List::iterator Cache::find(const Message& query) {
   const auto q = query.question();
-  if (lru_.empty() || !q || query.qdcount() != 1) {
-    ++stats_.misses;
-    return std::nullopt;
-  }
+  if (lru_.empty() || !q || query.qdcount() != 1) return lru_.end();
   const auto e = query.edns();
-  const Name qname = query.qname();
-  const auto it =
-      index_.find(QuestionKey(qname, q->qtype, q->qclass, e && e->dnssec_ok, query.cd()).view());
-  if (it == index_.end()) {
+  const auto it = index_.find(
+      QuestionKey(query.qname(), q->qtype, q->qclass, e && e->dnssec_ok, query.cd()).view());
+  return it == index_.end() ? lru_.end() : it->second;
+}
+
+bool Cache::drop_if_gone(List::iterator it, MonoTime now) {
+  if (now < it->expires + Duration::seconds(config_.stale_max)) return false;
+  erase(it);
+  ++stats_.expired;
+  return true;
+}
+
+std::optional<size_t> Cache::lookup(const Message& query, MonoTime now, MutBytes out,
+                                    CacheHit* hit) {
+  const List::iterator entry = find(query);
+  if (entry == lru_.end() || (now >= entry->expires && drop_if_gone(entry, now))) {
     ++stats_.misses;
     return std::nullopt;
   }
-  const List::iterator entry = it->second;
   if (now >= entry->expires) {
-    erase(entry);
-    ++stats_.expired;
+    // Kept for serve-stale: stale at once only in its recheck window.
+    if (hit == nullptr || now >= entry->recheck_until) {
+      ++stats_.misses;
+      return std::nullopt;
+    }
+    const auto n = serve(entry, query, now, out, true);
+    if (n) {
+      ++stats_.stale;
+      hit->stale = true;
+    }
+    return n;
+  }
+  const auto n = serve(entry, query, now, out, false);
+  if (!n) {
     ++stats_.misses;
     return std::nullopt;
   }
+  ++stats_.hits;
+  if (hit != nullptr) {
+    // The last tenth of the lifetime the entry was stored with.
+    const Duration lifetime = entry->expires - entry->stored;
+    hit->prefetch = now >= entry->expires + Duration::nanos(-lifetime.ns / 10);
+  }
+  return n;
+}
+
+std::optional<size_t> Cache::lookup_stale(const Message& query, MonoTime now, MutBytes out) {
+  if (config_.stale_max == 0) return std::nullopt;
+  const List::iterator entry = find(query);
+  if (entry == lru_.end() || now < entry->expires || drop_if_gone(entry, now)) return std::nullopt;
+  const auto n = serve(entry, query, now, out, true);
+  if (!n) return std::nullopt;
+  entry->recheck_until = now + kStaleRecheck;
+  ++stats_.stale;
+  return n;
+}
+
+std::optional<size_t> Cache::serve(List::iterator entry, const Message& query, MonoTime now,
+                                   MutBytes out, bool stale) {
   const size_t len = entry->answer.size();
-  if (out.size() < len) {
-    ++stats_.misses;
-    return std::nullopt;
-  }
+  if (out.size() < len) return std::nullopt;
   std::memcpy(out.data(), entry->answer.data(), len);
   const MutBytes msg = out.first(len);
-  const int64_t elapsed_ns = std::max<int64_t>(0, (now - entry->stored).ns);
-  const int64_t elapsed_s = std::min<int64_t>(elapsed_ns / kNanosPerSecond, UINT32_MAX);
-  age_ttls(msg, static_cast<uint32_t>(elapsed_s));
+  if (stale) {
+    rewrite_ttls(msg, [](uint32_t) { return kStaleTtl; });
+  } else {
+    const int64_t elapsed_ns = std::max<int64_t>(0, (now - entry->stored).ns);
+    const int64_t elapsed_s = std::min<int64_t>(elapsed_ns / kNanosPerSecond, UINT32_MAX);
+    age_ttls(msg, static_cast<uint32_t>(elapsed_s));
+  }
   set_id(msg, query.id());
-  copy_question_case(msg, qname);
+  copy_question_case(msg, query.qname());
   lru_.splice(lru_.begin(), lru_, entry);
-  ++stats_.hits;
   return len;
 }
 

@@ -29,7 +29,23 @@
 // insert from every TTL (answer, authority and additional; not OPT), and
 // puts in the client's ID and the client's spelling of the question
 // (0x20 mixed case), so every served answer looks like it was made for
-// this client. An expired entry is removed on the lookup that finds it.
+// this client. An expired entry is removed on the lookup that finds it —
+// unless serve-stale keeps it (below).
+//
+// Serve stale (RFC 8767). With stale_max > 0 an expired entry stays (LRU
+// and max_entries bound it as any other) until stale_max past its expiry;
+// lookup() treats it as a miss, and lookup_stale() — the forwarder's call
+// when every upstream failed — serves it with every TTL set to
+// kStaleTtl (RFC 8767 4: 30 s) and starts its recheck window: for
+// kStaleRecheck after that, lookup() with a CacheHit serves the entry
+// stale at once (CacheHit::stale), so clients do not wait out the
+// upstreams' deadline again while the forwarder refreshes it in the
+// background (RFC 8767 5, the failure recheck timer). A fresh insert
+// replaces the entry and ends all of it.
+//
+// Prefetch. A fresh hit in the last tenth of the entry's lifetime (its
+// TTL when stored) sets CacheHit::prefetch: the forwarder asks upstream
+// again in the background, so a name in use never expires.
 //
 // Time is the engine's MonoTime, passed in: the cache never reads a clock.
 //
@@ -63,6 +79,20 @@ struct CacheConfig {
   uint32_t max_ttl = 86400;           // one day
   uint32_t max_negative_ttl = 10800;  // RFC 2308 5: "1 to 3 hours"
   size_t max_answer_bytes = 16384;    // larger answers (TCP) are not kept
+  // --dns-stale-max: how long past expiry an entry is kept to be served
+  // stale (RFC 8767: 1 to 3 days suggested); 0 turns serve-stale off.
+  uint32_t stale_max = 86400;
+};
+
+// RFC 8767 4: the TTL of a stale answer.
+inline constexpr uint32_t kStaleTtl = 30;
+// RFC 8767 5: after a failed refresh, how long stale answers come at once.
+inline constexpr Duration kStaleRecheck = Duration::seconds(30);
+
+// What lookup() found, besides the answer.
+struct CacheHit {
+  bool stale = false;     // an expired entry in its recheck window, TTLs kStaleTtl
+  bool prefetch = false;  // fresh, in the last tenth of its lifetime: refresh it
 };
 
 enum class CacheVerdict : uint8_t {
@@ -92,7 +122,8 @@ struct CacheStats {
   uint64_t misses = 0;  // includes expired entries found
   uint64_t inserts = 0;
   uint64_t evictions = 0;  // LRU, to stay within max_entries
-  uint64_t expired = 0;
+  uint64_t expired = 0;   // removed: past expiry (and stale_max)
+  uint64_t stale = 0;     // answers served stale (lookup_stale, CacheHit::stale)
 };
 
 class Cache {
@@ -107,8 +138,15 @@ class Cache {
 
   // The cached answer to `query`, written to `out` ready to send to that
   // client (before any clamp to its UDP size). Returns the length, or
-  // nullopt on a miss, an expired entry, or `out` too small for it.
-  std::optional<size_t> lookup(const Message& query, MonoTime now, MutBytes out);
+  // nullopt on a miss, an expired entry, or `out` too small for it. With
+  // `hit`: an expired entry in its recheck window is served stale, and
+  // `*hit` says so, or that a fresh one is due for a prefetch.
+  std::optional<size_t> lookup(const Message& query, MonoTime now, MutBytes out,
+                               CacheHit* hit = nullptr);
+  // The expired entry for `query`, kept within stale_max, served stale
+  // (every TTL kStaleTtl) and its recheck window started; nullopt if there
+  // is none (or serve-stale is off, or the entry is fresh).
+  std::optional<size_t> lookup_stale(const Message& query, MonoTime now, MutBytes out);
 
   size_t size() const { return lru_.size(); }
   const CacheStats& stats() const { return stats_; }
@@ -124,6 +162,7 @@ class Cache {
     std::vector<uint8_t> answer;
     MonoTime stored;
     MonoTime expires;
+    MonoTime recheck_until{};  // served stale at once before this (lookup_stale)
   };
   using List = std::list<Entry>;
   struct KeyHash {
@@ -137,6 +176,14 @@ class Cache {
   };
 
   void erase(List::iterator it);
+  // The entry for `query`'s key, or lru_.end().
+  List::iterator find(const Message& query);
+  // An expired entry past stale_max goes (counted); true if it went.
+  bool drop_if_gone(List::iterator it, MonoTime now);
+  // Copies the entry out for `query`, TTLs aged (or all kStaleTtl), and
+  // makes it the most recently used; nullopt if `out` is too small.
+  std::optional<size_t> serve(List::iterator it, const Message& query, MonoTime now, MutBytes out,
+                              bool stale);
 
   CacheConfig config_;
   CacheStats stats_;

@@ -69,91 +69,6 @@ bool Forwarder::still_listed(const Pending& p, const Attempt& a) const {
   return a.upstream < set.size() && set.endpoint(a.upstream) == a.to;
 }
 
-uint64_t Forwarder::question_hash(const Name& name, uint16_t qtype, uint16_t qclass, bool dnssec_ok,
-                                  bool checking_disabled) const {
-  return index_hash_(QuestionKey(name, qtype, qclass, dnssec_ok, checking_disabled).view());
-}
-
-int32_t Forwarder::find_pending(const Name& name, uint16_t qtype, uint16_t qclass, bool dnssec_ok,
-                                bool checking_disabled, uint64_t hash) const {
-  for (int32_t i = buckets_[hash & (buckets_.size() - 1)]; i >= 0;) {
-    const Pending& p = pending_[static_cast<size_t>(i)];
-    if (p.hash == hash && p.qtype == qtype && p.qclass == qclass && p.dnssec_ok == dnssec_ok &&
-        p.cd == checking_disabled && p.qname.equals_ci(name)) {
-      return i;
-    }
-    i = p.next_in_bucket;
-  }
-  return -1;
-}
-
-int32_t Forwarder::new_pending() {
-  if (free_pending_.empty()) return -1;
-  const int32_t slot = free_pending_.back();
-  free_pending_.pop_back();
-  ++pending_used_;
-  Pending& p = pending_[static_cast<size_t>(slot)];
-  // Attempts keep their generations across reuse: an old AttemptRef never
-  // matches a new attempt in the same place.
-  p.active = true;
-  p.waiters = -1;
-  p.tried = 0;
-  p.next_in_bucket = -1;
-  for (Attempt& a : p.attempts) a.open = a.live = false;
-  return slot;
-}
-
-void Forwarder::finish_pending(uint32_t slot) {
-  Pending& p = pending_[slot];
-  for (size_t k = 0; k < kMaxAttempts; ++k) {
-    Attempt& a = p.attempts[k];
-    if (!a.open) continue;
-    a.open = a.live = false;
-    io_.close_query({static_cast<uint32_t>(slot * kMaxAttempts + k), a.generation});
-  }
-  while (p.waiters >= 0) {
-    const int32_t w = p.waiters;
-    p.waiters = waiters_[static_cast<size_t>(w)].next;
-    waiters_[static_cast<size_t>(w)].next = free_waiters_;
-    free_waiters_ = w;
-  }
-  int32_t* link = &buckets_[p.hash & (buckets_.size() - 1)];
-  while (*link >= 0 && *link != static_cast<int32_t>(slot)) {
-    link = &pending_[static_cast<size_t>(*link)].next_in_bucket;
-  }
-  if (*link == static_cast<int32_t>(slot)) *link = p.next_in_bucket;
-  p.active = false;
-  free_pending_.push_back(static_cast<int32_t>(slot));
-  --pending_used_;
-}
-
-void Forwarder::fill_waiter(Waiter& w, const ClientKey& client, const Message& query) {
-  const auto e = query.edns();
-  w.client = client;
-  w.id = query.id();
-  w.rd = query.rd();
-  w.cd = query.cd();
-  w.edns = e.has_value();
-  w.udp_limit = client.transport == ClientKey::Transport::kTcp
-                    ? 0
-                    : (e ? e->effective_udp_size() : kClassicUdpSize);
-  w.qname = query.qname();
-}
-
-bool Forwarder::add_waiter(Pending& p, const ClientKey& client, const Message& query) {
-  if (free_waiters_ < 0) return false;
-  const int32_t i = free_waiters_;
-  Waiter& w = waiters_[static_cast<size_t>(i)];
-  free_waiters_ = w.next;
-  fill_waiter(w, client, query);
-  // Appended, so clients are answered in the order they asked.
-  w.next = -1;
-  int32_t* link = &p.waiters;
-  while (*link >= 0) link = &waiters_[static_cast<size_t>(*link)].next;
-  *link = i;
-  return true;
-}
-
 bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now) {
   ++stats_.queries;
   if (query.size() < kHeaderLen ||
@@ -164,45 +79,56 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
   auto m = Message::parse(query);
   if (!m) {
     ++stats_.formerr;
-    answer_error(client, query, rcode::kFormErr);
+    answer_error(client, query, rcode::kFormErr, {Outcome::kFormerr});
     return false;
   }
   if (m->opcode() != opcode::kQuery) {
     ++stats_.notimp;
-    answer_error(client, query, rcode::kNotImp);
+    answer_error(client, query, rcode::kNotImp, {Outcome::kNotimp});
     return false;
   }
   const auto q = m->question();
   if (m->qdcount() != 1 || !q) {
     ++stats_.formerr;
-    answer_error(client, query, rcode::kFormErr);
+    answer_error(client, query, rcode::kFormErr, {Outcome::kFormerr});
     return false;
   }
   const MutBytes scratch(scratch_);
-  if (auto n = builtin_.answer(*m, scratch)) {
+  bool from_hosts = false;
+  if (auto n = builtin_.answer(*m, scratch, &from_hosts)) {
     ++stats_.builtin;
     ++stats_.answers;
-    io_.answer(client, scratch.first(*n));
+    io_.answer(client, scratch.first(*n), {from_hosts ? Outcome::kHosts : Outcome::kBuiltin});
     return false;
   }
-  if (auto n = cache_.lookup(*m, now, scratch)) {
-    ++stats_.cache_hits;
+  CacheHit hit;
+  if (auto n = cache_.lookup(*m, now, scratch, &hit)) {
     Waiter w;
     fill_waiter(w, client, *m);
-    deliver(w, *n);
+    if (hit.stale) {
+      // In the recheck window after a failed refresh: stale at once, and
+      // ask again in the background (RFC 8767 5).
+      ++stats_.stale;
+      deliver(w, *n, {Outcome::kStale});
+      if (refresh(*m, now)) ++stats_.refreshes;
+      return false;
+    }
+    ++stats_.cache_hits;
+    deliver(w, *n, {Outcome::kCache});
+    if (hit.prefetch && config_.prefetch && refresh(*m, now)) ++stats_.prefetch;
     return false;
   }
-  const auto route = config_.routes.match(m->qname());
-  if (route && config_.routes.routes()[*route].local) {
+  const auto set_found = set_for(m->qname());
+  if (!set_found) {
     // Only the built-in names live under a local domain (route_table.hpp).
     ++stats_.local;
-    answer_error(client, query, rcode::kNxDomain);
+    answer_error(client, query, rcode::kNxDomain, {Outcome::kLocal});
     return false;
   }
-  const auto set = static_cast<uint16_t>(route ? *route + 1 : 0);
+  const uint16_t set = *set_found;
   if (sets_[set].size() == 0) {
     ++stats_.servfail;
-    answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail, {Outcome::kServfail, FailReason::kNoUpstream});
     return false;
   }
 
@@ -211,6 +137,7 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
   const bool cd = m->cd();
   const Name qname = m->qname();
   const uint64_t hash = question_hash(qname, q->qtype, q->qclass, dnssec_ok, cd);
+  const AnswerInfo no_room{Outcome::kServfail, FailReason::kNoRoom};
   if (int32_t slot = find_pending(qname, q->qtype, q->qclass, dnssec_ok, cd, hash); slot >= 0) {
     if (own_query_came_back(static_cast<uint32_t>(slot), *m, now)) return false;
     Pending& p = pending_[static_cast<size_t>(slot)];
@@ -224,45 +151,32 @@ bool Forwarder::on_query(const ClientKey& client, ConstBytes query, MonoTime now
     if (!add_waiter(p, client, *m)) {
       ++stats_.pool_full;
       ++stats_.servfail;
-      answer_error(client, query, rcode::kServFail);
+      answer_error(client, query, rcode::kServFail, no_room);
       return false;
     }
     ++stats_.coalesced;
     return true;
   }
 
-  const int32_t s = new_pending();
+  const int32_t s = open_pending(*m, set, hash, now);
   if (s < 0) {
     ++stats_.pool_full;
     ++stats_.servfail;
-    answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail, no_room);
     return false;
   }
   const auto slot = static_cast<uint32_t>(s);
   Pending& p = pending_[slot];
-  p.qname = qname;
-  p.qtype = q->qtype;
-  p.qclass = q->qclass;
-  p.dnssec_ok = dnssec_ok;
-  p.rd = m->rd();
-  p.cd = cd;
-  p.hash = hash;
-  p.set = set;
-  p.deadline = now + config_.total_deadline;
   if (!add_waiter(p, client, *m)) {
     finish_pending(slot);
     ++stats_.pool_full;
     ++stats_.servfail;
-    answer_error(client, query, rcode::kServFail);
+    answer_error(client, query, rcode::kServFail, no_room);
     return false;
   }
-  int32_t& head = buckets_[hash & (buckets_.size() - 1)];
-  p.next_in_bucket = head;
-  head = s;
-
   if (set != 0) ++stats_.routed;
   if (!send_next(slot, now)) {
-    fail_pending(slot);
+    fail_pending(slot, now, FailReason::kExhausted);
     return false;
   }
   // Re-probe an unhealthy upstream with a copy of this real query
@@ -378,7 +292,7 @@ void Forwarder::continue_after(uint32_t slot, MonoTime now) {
   // Nothing left to ask. Earlier attempts may still answer late; if none is
   // open either, there is nothing to wait for.
   if (std::none_of(p.attempts.begin(), p.attempts.end(), [](const Attempt& x) { return x.open; })) {
-    fail_pending(slot);
+    fail_pending(slot, now, FailReason::kExhausted);
   }
 }
 
@@ -403,7 +317,7 @@ bool Forwarder::own_query_came_back(uint32_t slot, const Message& query, MonoTim
       continue_after(slot, now);
     } else if (std::none_of(p.attempts.begin(), p.attempts.end(),
                             [](const Attempt& x) { return x.open; })) {
-      if (!send_next(slot, now)) fail_pending(slot);
+      if (!send_next(slot, now)) fail_pending(slot, now, FailReason::kExhausted);
     }
     return true;
   }
@@ -421,7 +335,7 @@ void Forwarder::on_attempt_error(AttemptRef ref, MonoTime now) {
     attempt_failed(slot, *a, now);
   } else if (std::none_of(pending_[slot].attempts.begin(), pending_[slot].attempts.end(),
                           [](const Attempt& x) { return x.open; })) {
-    if (!send_next(slot, now)) fail_pending(slot);
+    if (!send_next(slot, now)) fail_pending(slot, now, FailReason::kExhausted);
   }
 }
 
@@ -445,9 +359,10 @@ void Forwarder::on_reply(AttemptRef ref, const Endpoint& from, ConstBytes reply,
   if (parsed->tc() && !a->tcp && retry_over_tcp(slot, *a, ref, now)) return;
   const ConstBytes msg = parsed->bytes();
   cache_.insert(msg, p.dnssec_ok, p.cd, now);
+  const AnswerInfo info{Outcome::kUpstream, FailReason::kNone, &a->to, now - a->sent};
   for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
     std::memcpy(scratch_.data(), msg.data(), msg.size());
-    deliver(waiters_[static_cast<size_t>(i)], msg.size());
+    deliver(waiters_[static_cast<size_t>(i)], msg.size(), info);
   }
   finish_pending(slot);
 }
@@ -459,7 +374,7 @@ void Forwarder::on_tick(MonoTime now) {
     Pending& p = pending_[slot];
     if (!p.active) continue;
     if (now >= p.deadline) {
-      fail_pending(slot);
+      fail_pending(slot, now, FailReason::kDeadline);
       continue;
     }
     for (Attempt& a : p.attempts) {
@@ -471,12 +386,13 @@ void Forwarder::on_tick(MonoTime now) {
   }
 }
 
-void Forwarder::fail_pending(uint32_t slot) {
+void Forwarder::fail_pending(uint32_t slot, MonoTime now, FailReason why) {
   const Pending& p = pending_[slot];
   for (int32_t i = p.waiters; i >= 0; i = waiters_[static_cast<size_t>(i)].next) {
     const Waiter& w = waiters_[static_cast<size_t>(i)];
-    // Rebuild the client's query from what we kept, and answer it SERVFAIL
-    // (RFC 1035 4.1.1; DESIGN.md: a failure is never NXDOMAIN).
+    // Rebuild the client's query from what we kept: the key of a stale
+    // answer (RFC 8767), or the question of a SERVFAIL (RFC 1035 4.1.1;
+    // DESIGN.md: a failure is never NXDOMAIN).
     QuerySpec spec = question_of(p);
     spec.id = w.id;
     spec.qname = w.qname;  // the client's spelling
@@ -485,17 +401,22 @@ void Forwarder::fail_pending(uint32_t slot) {
     spec.edns_udp_size = w.edns ? std::optional<uint16_t>(kAdvertisedUdpSize) : std::nullopt;
     const auto qlen = build_query(MutBytes(upstream_), spec);
     TAPIR_CHECK(qlen.has_value());
-    const auto n = build_error_response(MutBytes(scratch_), ConstBytes(upstream_).first(*qlen),
-                                        rcode::kServFail);
+    const ConstBytes rebuilt = ConstBytes(upstream_).first(*qlen);
+    if (auto n = serve_stale(rebuilt, now)) {
+      ++stats_.stale;
+      deliver(w, *n, {Outcome::kStale, why});
+      continue;
+    }
+    const auto n = build_error_response(MutBytes(scratch_), rebuilt, rcode::kServFail);
     TAPIR_CHECK(n.has_value());
     ++stats_.servfail;
     ++stats_.answers;
-    io_.answer(w.client, ConstBytes(scratch_).first(*n));
+    io_.answer(w.client, ConstBytes(scratch_).first(*n), {Outcome::kServfail, why});
   }
   finish_pending(slot);
 }
 
-void Forwarder::deliver(const Waiter& w, size_t len) {
+void Forwarder::deliver(const Waiter& w, size_t len, const AnswerInfo& info) {
   const MutBytes all(scratch_);
   set_id(all.first(len), w.id);
   copy_question_case(all.first(len), w.qname);  // false only for a compressed question: keep it
@@ -507,7 +428,7 @@ void Forwarder::deliver(const Waiter& w, size_t len) {
     if (auto n = clamp_to_size(all.first(len), limit)) len = *n;
   }
   ++stats_.answers;
-  io_.answer(w.client, all.first(len));
+  io_.answer(w.client, all.first(len), info);
 }
 
 DnsStatsSnapshot Forwarder::snapshot() const {
@@ -527,6 +448,9 @@ DnsStatsSnapshot Forwarder::snapshot() const {
   s.tcp_retries = stats_.tcp_retries;
   s.routed = stats_.routed;
   s.local = stats_.local;
+  s.stale = stats_.stale;
+  s.prefetch = stats_.prefetch;
+  s.refreshes = stats_.refreshes;
   for (size_t k = 0; k < sets_.size(); ++k) {
     const UpstreamSet& set = sets_[k];
     for (size_t i = 0; i < set.size(); ++i) {
@@ -547,11 +471,12 @@ DnsStatsSnapshot Forwarder::snapshot() const {
   return s;
 }
 
-void Forwarder::answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode) {
+void Forwarder::answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode,
+                             const AnswerInfo& info) {
   const MutBytes scratch(scratch_);
   if (auto n = build_error_response(scratch, query, rcode)) {
     ++stats_.answers;
-    io_.answer(client, scratch.first(*n));
+    io_.answer(client, scratch.first(*n), info);
   }
 }
 

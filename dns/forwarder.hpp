@@ -12,7 +12,11 @@
 //      OPCODE other than QUERY                 -> NOTIMP;
 //      QDCOUNT != 1                            -> FORMERR (RFC 9619: exactly one);
 //   3. a built-in name (builtin.hpp)           -> answered, never forwarded;
-//   4. a cache hit (cache.hpp)                 -> answered;
+//   4. a cache hit (cache.hpp)                 -> answered; in the last tenth
+//      of the entry's TTL it is also prefetched (a background query,
+//      forwarder_refresh.cpp); an expired entry in its recheck window
+//      after a stale answer is answered stale (TTL 30) and refreshed
+//      in the background the same way;
 //   5. the question's upstream set (route_table.hpp: the longest
 //      --dns-route domain it is under, else the default set):
 //      a `local` route                         -> NXDOMAIN, never forwarded;
@@ -37,8 +41,11 @@
 // own ID. An attempt that goes unanswered for attempt_timeout marks its
 // upstream unhealthy and the next untried upstream is asked; an earlier
 // attempt stays open until the query ends, so a late answer from a slow
-// first upstream still counts. When no answer has come by total_deadline
-// every waiting client gets SERVFAIL: a failure is never NXDOMAIN.
+// first upstream still counts. When no answer has come by total_deadline,
+// or every upstream of the set failed, each waiting client gets the
+// expired cache entry for its question if the cache still keeps one
+// (serve-stale, RFC 8767: TTL 30; CacheConfig::stale_max), else SERVFAIL:
+// a failure is never NXDOMAIN.
 //
 //   attempt   opened by          ends on
 //   live      send_query()       reply (query done), timeout or error -> timed out
@@ -145,13 +152,41 @@ struct AttemptRef {
   bool operator==(const AttemptRef&) const = default;
 };
 
+// How an answer came about, for the query log (dns/query_log.hpp).
+enum class Outcome : uint8_t {
+  kBuiltin,   // a built-in name or --add-host
+  kHosts,     // a hosts file
+  kCache,     // a fresh cache entry
+  kStale,     // an expired cache entry (serve-stale, RFC 8767)
+  kUpstream,  // an upstream's answer, whatever its RCODE
+  kServfail,  // our own SERVFAIL (AnswerInfo::reason says why)
+  kLocal,     // NXDOMAIN under a DOMAIN=local route
+  kFormerr,
+  kNotimp,
+};
+// Why no upstream answered (a SERVFAIL, or a stale answer instead).
+enum class FailReason : uint8_t {
+  kNone,
+  kDeadline,     // total_deadline passed
+  kExhausted,    // every upstream of the set failed or timed out
+  kNoUpstream,   // the set has no upstream
+  kNoRoom,       // no pending query or waiter slot free
+};
+struct AnswerInfo {
+  Outcome outcome = Outcome::kUpstream;
+  FailReason reason = FailReason::kNone;
+  const Endpoint* upstream = nullptr;  // kUpstream: who answered (valid during the call)
+  Duration latency{};                  // kUpstream: since the answering attempt was sent
+};
+
 // What the forwarder asks of the glue. Calls may nest inside any of the
 // forwarder's entry points; none of them may call back into the forwarder.
 class ForwarderIo {
  public:
   virtual ~ForwarderIo() = default;
-  // Send `msg` (valid only during the call) to `client`.
-  virtual void answer(const ClientKey& client, ConstBytes msg) = 0;
+  // Send `msg` (valid only during the call) to `client`; `info` says how
+  // it came about (for the query log).
+  virtual void answer(const ClientKey& client, ConstBytes msg, const AnswerInfo& info) = 0;
   // Open a socket for `attempt` to `to`, send `query`; false if that
   // failed (the forwarder counts it and moves on to the next upstream).
   virtual bool send_query(AttemptRef attempt, const Endpoint& to, ConstBytes query) = 0;
@@ -182,6 +217,7 @@ struct ForwarderConfig {
   CacheConfig cache;
   UpstreamSetConfig upstream;
   RouteTable routes;  // --dns-route
+  bool prefetch = true;  // refresh entries hit in the last tenth of their TTL (Cache, CacheHit)
   uint64_t seed = 0;  // for query IDs, loop nonces and the index hashes; 0: std::random_device
 };
 
@@ -207,6 +243,9 @@ struct ForwarderStats {
   uint64_t tcp_retries = 0;    // truncated UDP answers asked again over TCP
   uint64_t routed = 0;         // questions sent to a --dns-route set
   uint64_t local = 0;          // NXDOMAIN for a name under a DOMAIN=local route
+  uint64_t stale = 0;          // expired answers served (serve-stale) instead of SERVFAIL
+  uint64_t prefetch = 0;       // background queries for entries near expiry
+  uint64_t refreshes = 0;      // background queries for entries served stale
 };
 
 // What `stats` in the control API reports about the forwarder: a copy,
@@ -240,6 +279,9 @@ struct DnsStatsSnapshot {
   uint64_t tcp_retries = 0;       // truncated UDP answers asked again over TCP
   uint64_t routed = 0;            // questions sent to a --dns-route set
   uint64_t local = 0;             // NXDOMAIN under a DOMAIN=local route
+  uint64_t stale = 0;             // expired answers served instead of SERVFAIL (RFC 8767)
+  uint64_t prefetch = 0;          // entries refreshed in the background before expiry
+  uint64_t refreshes = 0;         // entries served stale, refreshed in the background
   uint64_t tcp_streams = 0;       // guest TCP connections open now (DnsService only)
   uint64_t tcp_streams_total = 0;  // ... adopted in all (DnsService only)
   std::vector<UpstreamSnapshot> upstreams;  // the default set, then each route's; in preference order
@@ -338,17 +380,33 @@ class Forwarder {
   // True if `query` carries the loop nonce of one of the pending
   // question's open attempts (a loop; handled here).
   bool own_query_came_back(uint32_t slot, const Message& query, MonoTime now);
-  // Answers every waiting client SERVFAIL and ends the query.
   Attempt* find_attempt(AttemptRef ref, uint32_t* slot);
-  void fail_pending(uint32_t slot);
+  // Answers every waiting client — from an expired cache entry if one is
+  // kept (serve-stale), else SERVFAIL — and ends the query.
+  void fail_pending(uint32_t slot, MonoTime now, FailReason why);
   // Rewrites scratch_[0, len) for `w` and hands it to the glue.
-  void deliver(const Waiter& w, size_t len);
+  void deliver(const Waiter& w, size_t len, const AnswerInfo& info);
+  // The index in sets_ of the set that answers `qname`; nullopt under a
+  // DOMAIN=local route (never forwarded).
+  std::optional<uint16_t> set_for(const Name& qname) const;
+  // A new pending query for `query`'s question, asked of `set`, linked
+  // into the index; no waiter yet. -1 when the pool is full.
+  int32_t open_pending(const Message& query, uint16_t set, uint64_t hash, MonoTime now);
+  // A background query for `query`'s question (prefetch, or the refresh of
+  // an entry served stale; forwarder_refresh.cpp): sent unless the set is
+  // empty, the question is already in flight (one at a time) or there is
+  // no room. Nobody waits on it; its answer only goes into the cache.
+  bool refresh(const Message& query, MonoTime now);
+  // The kept expired answer to `query` (a client's, rebuilt), in
+  // scratch_, stale (Cache::lookup_stale); nullopt if none.
+  std::optional<size_t> serve_stale(ConstBytes query, MonoTime now);
   // Asks the attempt's upstream again over TCP; false if the glue could not.
   bool retry_over_tcp(uint32_t slot, Attempt& a, AttemptRef ref, MonoTime now);
   // The pending question as it is asked upstream (ID and nonce unset).
   static QuerySpec question_of(const Pending& p);
   size_t build_attempt_query(const Pending& p, const Attempt& a);
-  void answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode);
+  void answer_error(const ClientKey& client, ConstBytes query, uint8_t rcode,
+                    const AnswerInfo& info);
 
   ForwarderConfig config_;
   BuiltinNames builtin_;

@@ -129,6 +129,9 @@ StatGroup stats_table(const StackCounters& c) {
     g.count("tcp_retries", d.tcp_retries);
     g.count("routed", d.routed);
     g.count("local", d.local);
+    g.count("stale", d.stale);
+    g.count("prefetch", d.prefetch);
+    g.count("refreshes", d.refreshes);
     g.count("tcp_streams", d.tcp_streams);
     g.count("tcp_streams_total", d.tcp_streams_total);
     g.list("upstreams");

@@ -1,7 +1,6 @@
 #include "dns/io/service.hpp"
 
 #include <arpa/inet.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -13,6 +12,8 @@
 #include <cstring>
 
 #include "base/log.hpp"
+#include "dns/io/sockaddr.hpp"
+#include "dns/query_log.hpp"
 #include "services/frame.hpp"
 
 namespace tapir::dns {
@@ -20,47 +21,6 @@ namespace {
 
 constexpr Duration kTimerInterval = Duration::millis(100);
 constexpr uint8_t kHopLimit = 64;
-
-// The upstream as a sockaddr; false for an IPv6 scope that names no interface.
-bool to_sockaddr(const dns::Endpoint& e, sockaddr_storage& ss, socklen_t& len) {
-  std::memset(&ss, 0, sizeof ss);
-  if (!e.is_ipv6()) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);  // NOLINT: the sockaddr API
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(e.port);
-    sin->sin_addr.s_addr = htonl(e.v4.value);
-    len = sizeof(sockaddr_in);
-    return true;
-  }
-  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);  // NOLINT: the sockaddr API
-  sin6->sin6_family = AF_INET6;
-  sin6->sin6_port = htons(e.port);
-  std::memcpy(&sin6->sin6_addr, e.v6.octets.data(), 16);
-  if (!e.scope.empty()) {
-    // RFC 4007 11: an interface name, or its number.
-    unsigned idx = if_nametoindex(e.scope.c_str());
-    if (idx == 0) {
-      char* end = nullptr;
-      const unsigned long v = std::strtoul(e.scope.c_str(), &end, 10);
-      if (end == e.scope.c_str() || *end != '\0' || v == 0) return false;
-      idx = static_cast<unsigned>(v);
-    }
-    sin6->sin6_scope_id = idx;
-  }
-  len = sizeof(sockaddr_in6);
-  return true;
-}
-
-dns::Endpoint from_sockaddr(const sockaddr_storage& ss) {
-  if (ss.ss_family == AF_INET6) {
-    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);  // NOLINT: the sockaddr API
-    wire::Ipv6Addr a;
-    std::memcpy(a.octets.data(), &sin6->sin6_addr, 16);
-    return dns::Endpoint::ipv6(a, ntohs(sin6->sin6_port));
-  }
-  const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);  // NOLINT: the sockaddr API
-  return dns::Endpoint::ipv4({ntohl(sin->sin_addr.s_addr)}, ntohs(sin->sin_port));
-}
 
 dns::ForwarderConfig with_mtu(dns::ForwarderConfig f, uint32_t mtu) {
   // An answer must fit one frame to the guest: MTU minus IPv6 and UDP headers.
@@ -88,6 +48,7 @@ dns::BuiltinNames builtin_names(const DnsServiceConfig& cfg) {
 DnsService::DnsService(const wire::AddressPlan& plan, DnsServiceConfig cfg)
     : plan_(plan),
       log_queries_(cfg.log_queries),
+      log_format_(cfg.log_format),
       forwarder_(with_mtu(cfg.forwarder, plan.mtu), builtin_names(cfg), *this),
       rx_(dns::Forwarder::kMaxMessage),
       resolv_conf_(std::move(cfg.resolv_conf)),
@@ -243,211 +204,6 @@ void DnsService::on_socket(uint64_t cookie, unsigned revents, MonoTime now, loop
   update_timer(cookie == kTimerCookie);
 }
 
-void DnsService::drain_udp(uint64_t cookie, MonoTime now) {
-  const uint32_t i = static_cast<uint32_t>(cookie) - kUdpBase;
-  const auto generation = static_cast<uint32_t>(cookie >> 32);
-  // Every datagram queued on the socket, until EAGAIN or until its query
-  // ends (an accepted answer does); what is left waits for the next wakeup.
-  while (i < udp_.size()) {
-    UdpSocket& u = udp_[i];
-    if (u.fd < 0 || u.generation != generation) return;
-    sockaddr_storage from{};
-    socklen_t from_len = sizeof from;
-    const ssize_t n = ::recvfrom(u.fd, rx_.data(), rx_.size(), MSG_DONTWAIT,
-                                 reinterpret_cast<sockaddr*>(&from), &from_len);  // NOLINT
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      // ECONNREFUSED (port unreachable) and the like: this upstream is not
-      // answering. The forwarder closes the attempt, and with it the socket.
-      ++stats_.recv_errors;
-      if (u.busy) {
-        forwarder_.on_attempt_error(u.attempt, now);
-      } else {
-        close_udp(static_cast<int32_t>(i));
-      }
-      return;
-    }
-    if (!u.busy) {
-      // A duplicate of an answer already taken, or a stray: no query to match.
-      ++stats_.udp_stray;
-      continue;
-    }
-    const dns::AttemptRef ref = u.attempt;
-    answering_ = static_cast<int32_t>(i);
-    forwarder_.on_reply(ref, from_sockaddr(from), wire::ConstBytes(rx_).first(static_cast<size_t>(n)), now);
-    answering_ = -1;
-    if (!u.busy || !(u.attempt == ref)) return;  // answered: the query is over
-  }
-}
-
-DnsService::UdpPool* DnsService::find_pool(const dns::Endpoint& to) {
-  for (UdpPool& p : pools_) {
-    if (p.to == to) return &p;
-  }
-  return nullptr;
-}
-
-int32_t DnsService::open_udp(const dns::Endpoint& to) {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (!to_sockaddr(to, ss, len)) {
-    ++stats_.socket_errors;
-    return -1;
-  }
-  if (udp_free_.empty()) {
-    // Every entry holds a socket, and at most all but one are busy (one
-    // per attempt, this one's not yet): close an idle one of another pool.
-    for (UdpPool& p : pools_) {
-      if (p.idle.empty()) continue;
-      const uint32_t victim = p.idle.front();  // the least recently used
-      p.idle.erase(p.idle.begin());
-      close_udp(static_cast<int32_t>(victim));
-      break;
-    }
-    if (udp_free_.empty()) {
-      ++stats_.socket_errors;
-      return -1;
-    }
-  }
-  Fd fd(::socket(to.is_ipv6() ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  // connect(): the kernel picks a random source port and filters replies to
-  // this upstream's address and port.
-  if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) < 0) {  // NOLINT
-    ++stats_.socket_errors;
-    static RateLimit limit(5, Duration::seconds(60));
-    TAPIR_LOG_RL(LogLevel::kWarn, limit, mono_now(), "dns: cannot query %s: %s", to.to_string().c_str(),
-                 strerrordesc_np(errno));
-    return -1;
-  }
-  const uint32_t i = udp_free_.back();
-  UdpSocket& u = udp_[i];
-  const uint32_t generation = u.generation + 1;
-  const loop::WatchHandle h =
-      engine_->watch(fd.get(), POLLIN, *this, (uint64_t{generation} << 32) | (kUdpBase + i));
-  if (!h.valid()) {
-    ++stats_.socket_errors;
-    return -1;
-  }
-  udp_free_.pop_back();
-  u.fd = fd.release();
-  u.generation = generation;
-  u.watch = h;
-  if (!(u.to == to)) u.to = to;
-  u.uses = 0;
-  u.born = mono_now();
-  u.busy = false;
-  ++stats_.udp_opened;
-  return static_cast<int32_t>(i);
-}
-
-int32_t DnsService::take_udp(const dns::Endpoint& to, bool fresh) {
-  UdpPool* pool = find_pool(to);
-  if (pool == nullptr) {
-    // The first query to this upstream (since its pool was last emptied).
-    pools_.push_back(UdpPool{to, {}, 0});
-    pools_.back().idle.reserve(udp_.size());
-    pool = &pools_.back();
-  }
-  int32_t i = -1;
-  if (!fresh && !pool->idle.empty()) {
-    i = static_cast<int32_t>(pool->idle.back());
-    pool->idle.pop_back();
-    ++stats_.udp_reused;
-  } else {
-    i = open_udp(to);
-    if (i < 0) return -1;
-  }
-  ++pool->busy;
-  udp_[static_cast<size_t>(i)].busy = true;
-  return i;
-}
-
-void DnsService::release_udp(int32_t i, bool clean) {
-  UdpSocket& u = udp_[static_cast<size_t>(i)];
-  u.busy = false;
-  UdpPool* pool = find_pool(u.to);
-  if (pool != nullptr && pool->busy > 0) --pool->busy;
-  if (clean && pool != nullptr && u.uses < kUdpMaxUses && mono_now() - u.born < kUdpMaxAge) {
-    pool->idle.push_back(static_cast<uint32_t>(i));
-    return;
-  }
-  close_udp(i);
-}
-
-void DnsService::close_udp(int32_t i) {
-  UdpSocket& u = udp_[static_cast<size_t>(i)];
-  // unwatch() first: the engine submits the poll removal and forgets the fd.
-  engine_->unwatch(u.watch);
-  ::close(u.fd);
-  u.fd = -1;
-  u.watch = {};
-  u.busy = false;
-  udp_free_.push_back(static_cast<uint32_t>(i));
-}
-
-void DnsService::expire_udp(MonoTime now) {
-  for (size_t p = 0; p < pools_.size();) {
-    UdpPool& pool = pools_[p];
-    // Oldest first in the idle list is the usual order, not a promise: check all.
-    size_t keep = 0;
-    for (const uint32_t i : pool.idle) {
-      if (now - udp_[i].born >= kUdpMaxAge) {
-        close_udp(static_cast<int32_t>(i));
-      } else {
-        pool.idle[keep++] = i;
-      }
-    }
-    pool.idle.resize(keep);
-    if (pool.idle.empty() && pool.busy == 0) {
-      pools_.erase(pools_.begin() + static_cast<std::ptrdiff_t>(p));
-    } else {
-      ++p;
-    }
-  }
-}
-
-bool DnsService::send_query(dns::AttemptRef ref, const dns::Endpoint& to, wire::ConstBytes query) {
-  if (engine_ == nullptr || ref.index >= sockets_.size()) return false;
-  Socket& s = sockets_[ref.index];
-  TAPIR_CHECK(s.fd < 0 && s.udp < 0);  // the forwarder closes an attempt before reusing it
-  // A pooled socket first; if send() fails on it (an error it picked up
-  // while idle), once more on a fresh one.
-  for (bool fresh : {false, true}) {
-    const int32_t i = take_udp(to, fresh);
-    if (i < 0) return false;
-    UdpSocket& u = udp_[static_cast<size_t>(i)];
-    const bool reused = u.uses > 0;
-    if (::send(u.fd, query.data(), query.size(), MSG_DONTWAIT) != static_cast<ssize_t>(query.size())) {
-      const int err = errno;
-      release_udp(i, false);
-      if (reused) continue;
-      ++stats_.socket_errors;
-      static RateLimit limit(5, Duration::seconds(60));
-      TAPIR_LOG_RL(LogLevel::kWarn, limit, mono_now(), "dns: cannot query %s: %s", to.to_string().c_str(),
-                   strerrordesc_np(err));
-      return false;
-    }
-    ++u.uses;
-    u.attempt = ref;
-    s.udp = i;
-    s.generation = ref.generation;
-    return true;
-  }
-  return false;
-}
-
-void DnsService::close_query(dns::AttemptRef ref) {
-  if (ref.index >= sockets_.size()) return;
-  Socket& s = sockets_[ref.index];
-  if (s.generation != ref.generation) return;
-  if (s.udp >= 0) {
-    // Clean only if this query's own answer is what ends it.
-    release_udp(s.udp, s.udp == answering_);
-    s.udp = -1;
-  }
-  if (s.fd >= 0) close_socket(s);
-}
 
 void DnsService::close_socket(Socket& s) {
   // unwatch() first: the engine submits the poll removal and forgets the fd.
@@ -542,8 +298,8 @@ void DnsService::loop_detected(const dns::Endpoint& upstream) {
            upstream.to_string().c_str(), static_cast<long long>(loop_holdoff_.ns / 1'000'000'000));
 }
 
-void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {
-  if (log_queries_) log_answer(c, msg);
+void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg, const dns::AnswerInfo& info) {
+  if (log_queries_) log_answer(c, msg, info);
   if (c.transport == dns::ClientKey::Transport::kTcp) return stream_answer(c, msg);
   if (tx_ == nullptr) return;
   wire::MutBytes out = tx_->acquire();
@@ -565,8 +321,9 @@ void DnsService::answer(const dns::ClientKey& c, wire::ConstBytes msg) {
   tx_->send(n);
 }
 
-void DnsService::log_answer(const dns::ClientKey& c, wire::ConstBytes msg) const {
-  auto m = dns::Message::parse(msg);
+void DnsService::log_answer(const dns::ClientKey& c, wire::ConstBytes msg,
+                            const dns::AnswerInfo& info) const {
+  if (!log_enabled(LogLevel::kInfo)) return;
   // "10.0.2.100:40000", "[fd00::100]:40000", or for TCP the stream
   // ("tcp#3": the TCP translation has the address).
   // (append, not operator+: g++ 12 warns falsely about -Wrestrict on the latter)
@@ -578,14 +335,19 @@ void DnsService::log_answer(const dns::ClientKey& c, wire::ConstBytes msg) const
   } else {
     who.append(c.addr4.to_string()).append(":").append(std::to_string(c.port));
   }
-  if (!m) {
-    LOG_INFO("dns: %s -> malformed answer", who.c_str());
+  if (log_format_ == dns::LogFormat::kText) {
+    LOG_INFO("%s", dns::query_log_text(who, msg).c_str());
     return;
   }
-  const auto q = m->question();
-  LOG_INFO("dns: %s %s type %u -> rcode %u, %u answers%s", who.c_str(),
-           m->qname().to_string().c_str(), q ? q->qtype : 0U, m->rcode(), m->ancount(),
-           m->tc() ? ", truncated" : "");
+  // JSON Lines: the object alone on its line (no log prefix), one write.
+  std::string line = dns::query_log_json(wall_now(), who, msg, info);
+  line.push_back('\n');
+  for (size_t off = 0; off < line.size();) {
+    const ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
 }
 
 }  // namespace tapir::dns

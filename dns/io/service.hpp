@@ -28,7 +28,7 @@
 //   adopt_stream (guest TCP to port 53)       -> length-prefixed queries in, answers
 //                                                out (dns_stream.cpp)
 //
-// Upstream UDP sockets come from a pool per upstream. Each is connected to
+// Upstream UDP sockets come from a pool per upstream (upstream_udp.cpp). Each is connected to
 // its upstream, so the kernel bound it to a random ephemeral source port
 // (RFC 5452 9.2) and drops datagrams from anyone else; check_reply() checks
 // the source, the ID and the question again anyway. A socket serves one
@@ -60,6 +60,7 @@
 #include "base/fd.hpp"
 #include "dns/forwarder.hpp"
 #include "dns/io/resolv_watch.hpp"
+#include "dns/query_log.hpp"
 #include "loop/socket_watcher.hpp"
 #include "flows/tcp_flows.hpp"
 #include "wire/address_plan.hpp"
@@ -82,6 +83,7 @@ struct DnsServiceConfig {
   std::vector<std::string> hosts_files;
   static constexpr size_t kMaxHostsFiles = 16;
   bool log_queries = false;  // --dns-log: one line per answer
+  dns::LogFormat log_format = dns::LogFormat::kText;  // --dns-log-format (query_log.hpp)
   // Guest TCP connections (adopt_stream, dns_stream.cpp).
   size_t max_streams = 64;
   Duration stream_idle = Duration::seconds(30);  // RFC 7766 6.2.3: seconds, not minutes
@@ -225,7 +227,8 @@ class DnsService final : public loop::SocketClient, public flows::StreamService,
   // Hosts file i: kHostsCookie - i.
   static constexpr uint64_t kHostsCookie = ~uint64_t{2};
 
-  void answer(const dns::ClientKey& client, wire::ConstBytes msg) override;
+  void answer(const dns::ClientKey& client, wire::ConstBytes msg,
+              const dns::AnswerInfo& info) override;
   bool send_query(dns::AttemptRef attempt, const dns::Endpoint& to, wire::ConstBytes query) override;
   bool send_query_tcp(dns::AttemptRef attempt, const dns::Endpoint& to,
                       wire::ConstBytes query) override;
@@ -246,7 +249,8 @@ class DnsService final : public loop::SocketClient, public flows::StreamService,
   // Keeps the 100 ms timer running while queries are pending: started by
   // the first, stopped when it `expired` with none left.
   void update_timer(bool expired = false);
-  void log_answer(const dns::ClientKey& client, wire::ConstBytes msg) const;
+  void log_answer(const dns::ClientKey& client, wire::ConstBytes msg,
+                  const dns::AnswerInfo& info) const;
   void start_resolv_watch(loop::SocketWatcher& engine);
   Stream* find_stream(uint64_t cookie);
   void stream_ready(uint64_t cookie, MonoTime now);
@@ -264,6 +268,7 @@ class DnsService final : public loop::SocketClient, public flows::StreamService,
 
   wire::AddressPlan plan_;
   bool log_queries_;
+  dns::LogFormat log_format_;
   dns::Forwarder forwarder_;
   loop::SocketWatcher* engine_ = nullptr;
   loop::FrameSink* tx_ = nullptr;  // valid during an entry point only

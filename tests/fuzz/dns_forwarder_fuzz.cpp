@@ -7,6 +7,8 @@
 //     answer fits the client's size (512 without EDNS) and the glue's cap;
 //   * the glue is never asked to close an attempt it does not have open,
 //     nor to send on one that is open;
+//   * only an upstream's answer names an upstream (AnswerInfo), and a
+//     stale answer carries TTL 30 in every record;
 //   * after the total deadline, nothing is pending and every attempt the
 //     forwarder opened has been closed.
 //
@@ -18,7 +20,9 @@
 //                           (RCODE from bytes[0]); bit 1: from a wrong port,
 //                           bit 2: TC set, bit 3: the sent query's ID
 //                           patched in
-//   2 n                     time passes: n x 20 ms
+//   2 n                     time passes: n x 20 ms, or with bit 7 set
+//                           (n & 0x7f) x 10 s: far enough for answers to
+//                           expire, be prefetched and served stale
 //   3 k                     socket error on the k-th attempt
 //   4 k                     the k-th sent query comes back as a client query
 //   5 len bytes[len]        TCP query
@@ -45,8 +49,10 @@ struct Io final : ForwarderIo {
   std::set<uint64_t> open;
   size_t answers = 0;
 
-  void answer(const ClientKey& c, ConstBytes msg) override {
+  void answer(const ClientKey& c, ConstBytes msg, const AnswerInfo& info) override {
     ++answers;
+    // Only an upstream's answer names an upstream.
+    if ((info.upstream != nullptr) != (info.outcome == Outcome::kUpstream)) __builtin_trap();
     auto m = Message::parse(msg);
     if (!m || !m->qr()) __builtin_trap();
     if (c.transport == ClientKey::Transport::kUdp) {
@@ -54,6 +60,11 @@ struct Io final : ForwarderIo {
       // The clamp can only cut whole records: a message whose question alone
       // is larger than the limit stays as it is.
       if (msg.size() > limit && m->ancount() + m->nscount() != 0) __builtin_trap();
+    }
+    if (info.outcome == Outcome::kStale) {
+      for (const Record& r : m->all_records()) {
+        if (r.type != rrtype::kOpt && r.ttl != kStaleTtl) __builtin_trap();
+      }
     }
   }
   bool send_query(AttemptRef a, const Endpoint& to, ConstBytes q) override {
@@ -84,6 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.max_pending = 8;
   cfg.max_waiters = 16;
   cfg.cache.max_entries = 16;
+  cfg.cache.stale_max = 3600;  // an hour: reached and passed by a few long steps
   BuiltinConfig bc;
   bc.host4 = wire::Ipv4Addr::from_octets(10, 0, 2, 2);
   Forwarder fwd(cfg, BuiltinNames(bc), io);
@@ -137,7 +149,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if ((flags & 2) != 0) from.port = static_cast<uint16_t>(from.port + 1);
       fwd.on_reply(s->ref, from, ConstBytes(buf), now);
     } else if (op == 2) {
-      now = now + Duration::millis(20 * int64_t{byte()});
+      const uint8_t n = byte();
+      now = now + ((n & 0x80) != 0 ? Duration::seconds(10 * int64_t{n & 0x7f})
+                                   : Duration::millis(20 * int64_t{n}));
       fwd.on_tick(now);
     } else if (op == 3) {
       if (const Io::Sent* s = pick(byte())) fwd.on_attempt_error(s->ref, now);

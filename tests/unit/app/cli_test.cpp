@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tapir::app {
@@ -289,9 +290,44 @@ TEST(Cli, DnsOptions) {
 
   const std::string help = usage_text();
   for (const char* opt : {"--disable-dns", "--dns-upstream", "--resolv-conf", "--dns-cache-size",
-                          "--dns-log", "--add-host", "--dns-route", "--hosts-file", "--no-hosts"}) {
+                          "--dns-log", "--add-host", "--dns-route", "--hosts-file", "--no-hosts",
+                          "--dns-stale-max", "--dns-log-format"}) {
     EXPECT_NE(help.find(opt), std::string::npos) << opt;
   }
+}
+
+TEST(Cli, DnsStaleMax) {
+  auto d = parse({"1", "tap0"});
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ(d->dns_stale_max, 86400u);  // RFC 8767: on by default, 1 day
+  const std::pair<const char*, uint32_t> good[] = {
+      {"0", 0}, {"90", 90}, {"90s", 90}, {"30m", 1800}, {"12h", 43200}, {"2d", 172800}, {"30d", 2592000}};
+  for (const auto& [v, secs] : good) {
+    auto r = parse({"--dns-stale-max", v, "1", "tap0"});
+    ASSERT_TRUE(r) << v << ": " << r.error();
+    EXPECT_EQ(r->dns_stale_max, secs) << v;
+  }
+  for (const char* v : {"-1", "1x", "", "s", "31d", "1.5h", "1h30m", "99999999999"}) {
+    auto r = parse({"--dns-stale-max", v, "1", "tap0"});
+    ASSERT_FALSE(r) << v;
+    EXPECT_EQ(r.error(), std::string("invalid --dns-stale-max \"") + v +
+                             "\": expected a duration such as 0, 90s, 30m, 12h or 2d (at most 30d)");
+  }
+}
+
+TEST(Cli, DnsLogFormat) {
+  auto d = parse({"1", "tap0"});
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ(d->dns_log_format, dns::LogFormat::kText);
+  auto j = parse({"--dns-log", "--dns-log-format=json", "1", "tap0"});
+  ASSERT_TRUE(j) << j.error();
+  EXPECT_EQ(j->dns_log_format, dns::LogFormat::kJson);
+  auto t = parse({"--dns-log-format", "text", "1", "tap0"});
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(t->dns_log_format, dns::LogFormat::kText);
+  auto x = parse({"--dns-log-format", "xml", "1", "tap0"});
+  ASSERT_FALSE(x);
+  EXPECT_EQ(x.error(), "invalid --dns-log-format \"xml\": expected text or json");
 }
 
 TEST(Cli, Slirp4netnsStyleInvocation) {

@@ -92,7 +92,7 @@ stack::StackCounters known_counters() {
   for (uint64_t* p : {&s.queries, &s.cache_hits, &s.cache_misses, &s.cache_entries, &s.builtin,
                       &s.upstream_queries, &s.coalesced, &s.timeouts, &s.servfail, &s.formerr,
                       &s.dropped, &s.loops, &s.tcp_retries, &s.tcp_streams, &s.tcp_streams_total,
-                      &s.routed, &s.local}) {
+                      &s.routed, &s.local, &s.stale, &s.prefetch, &s.refreshes}) {
     *p = ++n;
   }
   for (const char* a : {"127.0.0.1:53", "[fe80::1%eth0]:53"}) {
@@ -132,14 +132,14 @@ TEST(StatsReply, EveryCounterInItsPlace) {
       R"({"return":{"api":{"accepted":1001,"busy":1003,"clients":999,"refused":1004,)"
       R"("requests":1002,"timeouts":1005,"too_large":1006},"bytes":{"from_guest":2,"to_guest":7},)"
       R"("dns":{"builtin":100,"cache_entries":99,"cache_hits":97,"cache_misses":98,)"
-      R"("coalesced":102,"dropped":106,"formerr":105,"local":112,"loops":107,"queries":96,)"
-      R"("routed":111,"servfail":104,)"
+      R"("coalesced":102,"dropped":106,"formerr":105,"local":112,"loops":107,"prefetch":114,)"
+      R"("queries":96,"refreshes":115,"routed":111,"servfail":104,"stale":113,)"
       R"("tcp_retries":108,"tcp_streams":109,"tcp_streams_total":110,"timeouts":103,)"
       R"("upstream_queries":101,"upstreams":[{"address":"127.0.0.1:53","healthy":true,)"
-      R"("latency_us":117,"looping":false,"loops":116,"queries":113,"replies":114,"route":"",)"
-      R"("timeouts":115},{"address":"[fe80::1%eth0]:53","healthy":false,"latency_us":122,)"
-      R"("looping":true,"loops":121,"queries":118,"replies":119,"route":"corp.example",)"
-      R"("timeouts":120}]},)"
+      R"("latency_us":120,"looping":false,"loops":119,"queries":116,"replies":117,"route":"",)"
+      R"("timeouts":118},{"address":"[fe80::1%eth0]:53","healthy":false,"latency_us":125,)"
+      R"("looping":true,"loops":124,"queries":121,"replies":122,"route":"corp.example",)"
+      R"("timeouts":123}]},)"
       R"("drops":{"dns_disabled":16,"forward_accept_errors":90,"forward_recv_errors":93,)"
       R"("forward_tcp_refused":89,"forward_udp_dropped":92,"icmp_prohibited":76,)"
       R"("icmp_socket_errors":78,"icmp_table_full":79,"icmp_unreachable":77,)"
@@ -190,7 +190,8 @@ TEST(StatsReply, WithoutDnsAndApi) {
       stats(c, nullptr, 0),
       R"({"return":{"bytes":{"from_guest":0,"to_guest":0},"dns":{"builtin":0,"cache_entries":0,)"
       R"("cache_hits":0,"cache_misses":0,"coalesced":0,"dropped":0,"formerr":0,"local":0,)"
-      R"("loops":0,"queries":3,"routed":0,"servfail":0,"tcp_retries":0,"tcp_streams":0,"tcp_streams_total":0,)"
+      R"("loops":0,"prefetch":0,"queries":3,"refreshes":0,"routed":0,"servfail":0,"stale":0,)"
+      R"("tcp_retries":0,"tcp_streams":0,"tcp_streams_total":0,)"
       R"("timeouts":0,"upstream_queries":0,"upstreams":[]},"drops":{"dns_disabled":0,)"
       R"("forward_accept_errors":0,"forward_recv_errors":0,"forward_tcp_refused":0,)"
       R"("forward_udp_dropped":0,"icmp_prohibited":0,"icmp_socket_errors":0,"icmp_table_full":0,)"

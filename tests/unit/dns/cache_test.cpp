@@ -142,7 +142,7 @@ TEST(DnsCache, RestoresClientQuestionCase) {
 }
 
 TEST(DnsCache, ExpiresAtTtl) {
-  Cache cache;
+  Cache cache(CacheConfig{.stale_max = 0});  // no serve-stale: an expired entry goes at once
   ASSERT_EQ(cache.insert(cb(answer_with_ttl(30)), false, false, kT0), CacheVerdict::kStored);
   const Bytes query = captured(0);
   auto qm = Message::parse(cb(query));
@@ -154,6 +154,112 @@ TEST(DnsCache, ExpiresAtTtl) {
   EXPECT_EQ(cache.size(), 0u);
   EXPECT_EQ(cache.stats().expired, 1u);
   EXPECT_EQ(cache.stats().misses, 1u);
+}
+
+// RFC 8767: an expired entry stays for stale_max; lookup() misses it,
+// lookup_stale() serves it with TTL 30, and past stale_max it is gone.
+TEST(DnsCache, KeepsExpiredEntriesForServeStale) {
+  Cache cache(CacheConfig{.stale_max = 3600});
+  ASSERT_EQ(cache.insert(cb(answer_with_ttl(30)), false, false, kT0), CacheVerdict::kStored);
+  Bytes query = captured(0);
+  set_id(mb(query), 0x1234);
+  auto qm = Message::parse(cb(query));
+  Bytes out(4096);
+  EXPECT_FALSE(cache.lookup(*qm, at(31), mb(out)));
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.stats().misses, 1u);
+  EXPECT_EQ(cache.stats().expired, 0u);
+
+  const auto len = cache.lookup_stale(*qm, at(1000), mb(out));
+  ASSERT_TRUE(len);
+  auto m = Message::parse(cb(out).first(*len));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->id(), 0x1234);
+  for (const Record& r : m->all_records()) {
+    EXPECT_EQ(r.ttl, r.type == rrtype::kOpt ? 0u : kStaleTtl);
+  }
+  EXPECT_EQ(cache.stats().stale, 1u);
+
+  // Fresh entries are not lookup_stale's to serve; past stale_max nothing is.
+  ASSERT_EQ(cache.insert(cb(answer_with_ttl(30)), false, false, at(2000)), CacheVerdict::kStored);
+  EXPECT_FALSE(cache.lookup_stale(*qm, at(2010), mb(out)));
+  EXPECT_TRUE(cache.lookup_stale(*qm, at(2030 + 3599), mb(out)));
+  EXPECT_FALSE(cache.lookup_stale(*qm, at(2030 + 3600), mb(out)));
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.stats().expired, 1u);
+}
+
+TEST(DnsCache, StaleMaxZeroServesNothingStale) {
+  Cache cache(CacheConfig{.stale_max = 0});
+  ASSERT_EQ(cache.insert(cb(answer_with_ttl(30)), false, false, kT0), CacheVerdict::kStored);
+  const Bytes query = captured(0);
+  auto qm = Message::parse(cb(query));
+  Bytes out(4096);
+  EXPECT_FALSE(cache.lookup_stale(*qm, at(31), mb(out)));
+  EXPECT_EQ(cache.stats().stale, 0u);
+}
+
+// After a stale answer (a failed refresh), lookup() with a CacheHit serves
+// the entry stale at once for kStaleRecheck; a plain lookup() never does.
+TEST(DnsCache, RecheckWindowServesStaleAtOnce) {
+  Cache cache;
+  ASSERT_EQ(cache.insert(cb(answer_with_ttl(30)), false, false, kT0), CacheVerdict::kStored);
+  const Bytes query = captured(0);
+  auto qm = Message::parse(cb(query));
+  Bytes out(4096);
+  CacheHit hit;
+  EXPECT_FALSE(cache.lookup(*qm, at(40), mb(out), &hit));  // no failure yet: a miss
+  EXPECT_FALSE(hit.stale);
+  ASSERT_TRUE(cache.lookup_stale(*qm, at(50), mb(out)));
+  EXPECT_FALSE(cache.lookup(*qm, at(51), mb(out)));
+  const auto len = cache.lookup(*qm, at(51), mb(out), &hit);
+  ASSERT_TRUE(len);
+  EXPECT_TRUE(hit.stale);
+  EXPECT_FALSE(hit.prefetch);
+  EXPECT_EQ(first_ttl(cb(out).first(*len), Section::kAnswer), kStaleTtl);
+  hit = {};
+  EXPECT_FALSE(cache.lookup(*qm, at(80), mb(out), &hit));  // the window is 30 s
+  EXPECT_FALSE(hit.stale);
+  // A fresh answer replaces the stale entry: fresh hits again.
+  ASSERT_EQ(cache.insert(cb(answer_with_ttl(30)), false, false, at(81)), CacheVerdict::kStored);
+  ASSERT_TRUE(cache.lookup(*qm, at(82), mb(out), &hit));
+  EXPECT_FALSE(hit.stale);
+}
+
+// Prefetch is due in the last tenth of the lifetime the entry was stored with.
+TEST(DnsCache, PrefetchDueInTheLastTenthOfTheTtl) {
+  Cache cache;
+  ASSERT_EQ(cache.insert(cb(answer_with_ttl(300)), false, false, kT0), CacheVerdict::kStored);
+  const Bytes query = captured(0);
+  auto qm = Message::parse(cb(query));
+  Bytes out(4096);
+  CacheHit hit;
+  ASSERT_TRUE(cache.lookup(*qm, at(269.9), mb(out), &hit));
+  EXPECT_FALSE(hit.prefetch);
+  ASSERT_TRUE(cache.lookup(*qm, at(270), mb(out), &hit));
+  EXPECT_TRUE(hit.prefetch);
+  EXPECT_FALSE(hit.stale);
+  EXPECT_EQ(cache.stats().hits, 2u);
+}
+
+// Expired entries kept for serve-stale count against max_entries like any.
+TEST(DnsCache, StaleEntriesStayWithinCapacity) {
+  Cache cache(CacheConfig{.max_entries = 3});
+  for (int i = 0; i < 10; ++i) {
+    std::string name("n");  // (append: g++ 12 warns falsely about -Wrestrict on operator+)
+    name.append(std::to_string(i)).append(".test");
+    const Bytes a = answer_for(name, 1);
+    ASSERT_EQ(cache.insert(cb(a), false, false, at(i * 10)), CacheVerdict::kStored);
+  }
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_EQ(cache.stats().evictions, 7u);
+  Bytes out(4096);
+  const Bytes q9 = query_for("n9.test");
+  auto m9 = Message::parse(cb(q9));
+  EXPECT_TRUE(cache.lookup_stale(*m9, at(200), mb(out)));
+  const Bytes q0 = query_for("n0.test");
+  auto m0 = Message::parse(cb(q0));
+  EXPECT_FALSE(cache.lookup_stale(*m0, at(200), mb(out)));  // evicted long ago
 }
 
 TEST(DnsCache, TtlCaps) {

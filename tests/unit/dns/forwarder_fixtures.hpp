@@ -41,6 +41,8 @@ struct FakeIo final : ForwarderIo {
   struct Answer {
     ClientKey to;
     Bytes msg;
+    Outcome outcome = Outcome::kUpstream;
+    FailReason reason = FailReason::kNone;
   };
   struct Sent {
     AttemptRef ref;
@@ -52,7 +54,9 @@ struct FakeIo final : ForwarderIo {
   std::vector<AttemptRef> closed;
   bool fail_sends = false;
 
-  void answer(const ClientKey& c, ConstBytes msg) override { answers.push_back({c, to_vec(msg)}); }
+  void answer(const ClientKey& c, ConstBytes msg, const AnswerInfo& info) override {
+    answers.push_back({c, to_vec(msg), info.outcome, info.reason});
+  }
   bool send_query(AttemptRef a, const Endpoint& to, ConstBytes q) override {
     if (fail_sends) return false;
     sent.push_back({a, to, to_vec(q)});
