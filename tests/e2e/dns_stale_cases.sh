@@ -24,7 +24,7 @@ asked() { grep -ci "query\[A\] $1 from" "$WORK/dnsmasq.log" 2>/dev/null; }
 
 API=$WORK/api.sock
 e2e_guest_up
-"$TAPIR" -c --dns-upstream 127.0.0.1 --no-hosts --dns-log --dns-log-format json -a "$API" \
+"$TAPIR" "${E2E_LOCK[@]}" -c --dns-upstream 127.0.0.1 --no-hosts --dns-log --dns-log-format json -a "$API" \
   "$GUEST" tap0 >"$WORK/out" 2>"$WORK/err" &
 TAPIR_PID=$!; PIDS+=("$TAPIR_PID")
 tap_ready() { in_guest ip -4 addr show dev tap0 2>/dev/null | grep -q 10.0.2.100; }
@@ -98,7 +98,7 @@ kill -TERM "$TAPIR_PID"; wait "$TAPIR_PID"
 
 # --- --dns-stale-max 0: SERVFAIL as before ------------------------------------
 e2e_guest_up
-"$TAPIR" -c --dns-upstream 127.0.0.1 --no-hosts --dns-stale-max 0 "$GUEST" tap0 \
+"$TAPIR" "${E2E_LOCK[@]}" -c --dns-upstream 127.0.0.1 --no-hosts --dns-stale-max 0 "$GUEST" tap0 \
   >"$WORK/out0" 2>"$WORK/err0" &
 TAPIR_PID=$!; PIDS+=("$TAPIR_PID")
 wait_for tap_ready
@@ -115,7 +115,7 @@ kill -TERM "$TAPIR_PID"; wait "$TAPIR_PID"
 for bad in "--dns-stale-max -1" "--dns-stale-max 1x" "--dns-log-format xml"; do
   rc=0
   # shellcheck disable=SC2086  # the option and its value, split on purpose
-  "$TAPIR" run --dns-upstream 127.0.0.1 $bad -- true >/dev/null 2>"$WORK/bad.err" || rc=$?
+  "$TAPIR" run "${E2E_LOCK[@]}" --dns-upstream 127.0.0.1 $bad -- true >/dev/null 2>"$WORK/bad.err" || rc=$?
   opt=${bad% *}; val=${bad#* }
   check "$bad refused with one line ($(head -1 "$WORK/bad.err"))" \
     test "$rc" -ne 0 -a "$(wc -l <"$WORK/bad.err")" = 1 -a \
