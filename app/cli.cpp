@@ -23,6 +23,8 @@ enum LongOnly : int {
   kOptEnableSandbox,
   kOptCreateSandbox,
   kOptEnableSeccomp,
+  kOptNoSandbox,
+  kOptNoSeccomp,
   kOptOutboundAddr,
   kOptOutboundAddr6,
   kOptMacaddress,
@@ -60,6 +62,8 @@ const option kLongOptions[] = {
     {"enable-sandbox", no_argument, nullptr, kOptEnableSandbox},
     {"create-sandbox", no_argument, nullptr, kOptCreateSandbox},
     {"enable-seccomp", no_argument, nullptr, kOptEnableSeccomp},
+    {"no-sandbox", no_argument, nullptr, kOptNoSandbox},
+    {"no-seccomp", no_argument, nullptr, kOptNoSeccomp},
     {"outbound-addr", required_argument, nullptr, kOptOutboundAddr},
     {"outbound-addr6", required_argument, nullptr, kOptOutboundAddr6},
     {"macaddress", required_argument, nullptr, kOptMacaddress},
@@ -269,6 +273,9 @@ constexpr char kUsageHead[] =
          "                         and /run, and drop capabilities to CAP_NET_BIND_SERVICE\n"
          "--enable-seccomp         once everything is open, allow only the system calls\n"
          "                         tapir needs (seccomp); others fail with EPERM\n"
+         "--no-sandbox, --no-seccomp\n"
+         "                         tapir run does both by default, where the kernel allows;\n"
+         "                         these turn them off\n"
          "--userns-path=PATH       specify user namespace path\n"
          "--macaddress=MAC         specify the MAC address of the TAP (only valid with -c)\n"
          "--disable-ipv6           no IPv6, even where tapir would turn it on by default\n"
@@ -451,6 +458,8 @@ Expected<Options, std::string> parse_arguments(int argc, char* const* argv) {
       case kOptEnableSandbox:
       case kOptCreateSandbox: o.enable_sandbox = true; break;
       case kOptEnableSeccomp: o.enable_seccomp = true; break;
+      case kOptNoSandbox: o.no_sandbox = true; break;
+      case kOptNoSeccomp: o.no_seccomp = true; break;
       case '?':
       default: {
         const char* bad = args[static_cast<size_t>(optind - 1)];
@@ -478,6 +487,12 @@ Expected<Options, std::string> parse_arguments(int argc, char* const* argv) {
   if (o.enable_ipv6 && !o.disable_ipv6 && o.mtu < Options::kMinMtuIpv6) {
     return unexpected("MTU must be at least 1280 with IPv6 (RFC 8200), not " +
                       std::to_string(o.mtu));
+  }
+  if (o.enable_sandbox && o.no_sandbox) {
+    return unexpected(std::string("--enable-sandbox and --no-sandbox contradict each other"));
+  }
+  if (o.enable_seccomp && o.no_seccomp) {
+    return unexpected(std::string("--enable-seccomp and --no-seccomp contradict each other"));
   }
   // Checked now, placed after the target is known (IPv6 depends on it):
   // main() calls parse_publish again with the final answer.

@@ -79,6 +79,8 @@ struct Options {
   bool no_offload = false;             // --no-offload: no vnet header, no TSO/checksum offload
   bool enable_sandbox = false;         // --enable-sandbox (--create-sandbox): sandbox/sandbox
   bool enable_seccomp = false;         // --enable-seccomp: sandbox/seccomp
+  bool no_sandbox = false;             // --no-sandbox: not even tapir run's default
+  bool no_seccomp = false;             // --no-seccomp
 
   // Port forwarding and the control API (flows/port_forward, app/api).
   // -p/--publish, repeatable: checked here, turned into rules with

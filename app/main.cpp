@@ -253,8 +253,15 @@ int main(int argc, char** argv) {
     if (rules) cfg.publish.insert(cfg.publish.end(), rules->begin(), rules->end());
   }
   cfg.api_socket = opts.api_socket;
-  cfg.sandbox = opts.enable_sandbox;
-  cfg.seccomp = opts.enable_seccomp;
-  if (cfg.sandbox && cfg.dns) cfg.sandbox_read_dirs = dns_read_dirs(*cfg.dns);
+  // Asked for: required. tapir run: wherever the kernel allows. Attached
+  // (slirp4netns's personality): only when asked, as slirp4netns does.
+  auto wall = [&](bool enable, bool disable) {
+    if (enable) return tapir::app::Wall::kRequired;
+    if (disable || !spawned) return tapir::app::Wall::kOff;
+    return tapir::app::Wall::kIfPossible;
+  };
+  cfg.sandbox = wall(opts.enable_sandbox, opts.no_sandbox);
+  cfg.seccomp = wall(opts.enable_seccomp, opts.no_seccomp);
+  if (cfg.sandbox != tapir::app::Wall::kOff && cfg.dns) cfg.sandbox_read_dirs = dns_read_dirs(*cfg.dns);
   return tapir::app::serve(*tap, cfg, services);
 }

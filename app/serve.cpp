@@ -102,13 +102,22 @@ void log_totals(const stack::StatGroup& t) {
 }
 
 // --enable-sandbox, then --enable-seccomp (whose filter forbids what the
-// sandbox's set-up calls).
+// sandbox's set-up calls). A wall that is only wanted where possible and
+// that the kernel refuses costs one warning; the other still goes up.
 Expected<void, std::string> lock(const ServeConfig& cfg) {
-  if (cfg.sandbox) {
-    if (auto r = sandbox::enter_sandbox({.read_dirs = cfg.sandbox_read_dirs}); !r) return r;
+  auto put_up = [](Wall want, const char* name, auto&& step) -> Expected<void, std::string> {
+    if (want == Wall::kOff) return {};
+    auto r = step();
+    if (r || want == Wall::kRequired) return r;
+    LOG_WARN("%s; going on without the %s (--no-%s silences this)", r.error().c_str(), name, name);
+    return {};
+  };
+  if (auto r = put_up(cfg.sandbox, "sandbox",
+                      [&] { return sandbox::enter_sandbox({.read_dirs = cfg.sandbox_read_dirs}); });
+      !r) {
+    return r;
   }
-  if (cfg.seccomp) return sandbox::apply_seccomp();
-  return {};
+  return put_up(cfg.seccomp, "seccomp", [] { return sandbox::apply_seccomp(); });
 }
 
 // Everything but the totals; `at_exit` gets the engine's counters once it
@@ -190,7 +199,7 @@ int serve_until_end(ns::Attached& tap, const ServeConfig& cfg,
       return 1;
     }
     api = std::move(*s);
-    if (cfg.sandbox || cfg.seccomp) api->keep_file_at_exit();
+    if (cfg.sandbox != Wall::kOff || cfg.seccomp != Wall::kOff) api->keep_file_at_exit();
     if (!api->attach(engine.watcher())) {
       LOG_ERROR("cannot watch the API socket: no engine slot");
       return 1;

@@ -30,6 +30,13 @@
 
 namespace tapir::app {
 
+// How hard a wall (the sandbox, the seccomp filter) is wanted.
+enum class Wall {
+  kOff,
+  kIfPossible,  // tapir run's default: a refusal is one warning, and tapir goes on
+  kRequired,    // asked for by option: a refusal ends tapir with the cause
+};
+
 struct ServeConfig {
   int exit_fd = -1;
   int ready_fd = -1;
@@ -52,8 +59,8 @@ struct ServeConfig {
   // --enable-sandbox and --enable-seccomp: put up once everything above is
   // open and the engine runs, before -r is signalled (sandbox/). A step
   // that fails ends tapir with a one-line error naming it.
-  bool sandbox = false;
-  bool seccomp = false;
+  Wall sandbox = Wall::kOff;
+  Wall seccomp = Wall::kOff;
   std::vector<std::string> sandbox_read_dirs;  // kept in the sandbox's root
 };
 

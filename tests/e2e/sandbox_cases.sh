@@ -24,6 +24,18 @@ PIDS+=($!)
 wait_for listening 18080
 echo "nameserver 127.0.0.1" >"$WORK/resolv.conf"
 
+# tapir run puts both walls up by default (this one without E2E_LOCK);
+# --no-sandbox --no-seccomp take them down.
+"$TAPIR" run --debug --dns-upstream 127.0.0.1 -- dig +time=3 +tries=1 @10.0.2.3 +short run.test \
+  >"$WORK/run.out" 2>"$WORK/run.err"
+check "tapir run: sandboxed by default" grep -q 'sandbox: root is a read-only tmpfs' "$WORK/run.err"
+check "tapir run: filtered by default" grep -q 'seccomp: allowlist loaded' "$WORK/run.err"
+check "tapir run: ... and DNS works behind both ($(cat "$WORK/run.out"))" \
+  test "$(cat "$WORK/run.out")" = 192.0.2.99
+"$TAPIR" run --debug --no-sandbox --no-seccomp -- true 2>"$WORK/norun.err"
+check "tapir run --no-sandbox --no-seccomp: neither" \
+  sh -c "! grep -qE 'sandbox: root|seccomp: allowlist' '$WORK/norun.err'"
+
 e2e_guest_up
 "$TAPIR" "${E2E_LOCK[@]}" --debug -c --resolv-conf "$WORK/resolv.conf" -a "$WORK/api.sock" \
   "$GUEST" tap0 >"$WORK/out" 2>"$WORK/err" &

@@ -98,6 +98,16 @@ TEST(Cli, SandboxOptions) {
   auto old = parse({"--create-sandbox", "1", "tap0"});
   ASSERT_TRUE(old) << old.error();
   EXPECT_TRUE(old->enable_sandbox);
+  auto off = parse({"run", "--no-sandbox", "--no-seccomp", "--", "true"});
+  ASSERT_TRUE(off) << off.error();
+  EXPECT_TRUE(off->no_sandbox);
+  EXPECT_TRUE(off->no_seccomp);
+  auto both = parse({"--enable-sandbox", "--no-sandbox", "1", "tap0"});
+  ASSERT_FALSE(both);
+  EXPECT_EQ(both.error(), "--enable-sandbox and --no-sandbox contradict each other");
+  auto both2 = parse({"--no-seccomp", "--enable-seccomp", "1", "tap0"});
+  ASSERT_FALSE(both2);
+  EXPECT_EQ(both2.error(), "--enable-seccomp and --no-seccomp contradict each other");
   // podman and rootlesskit pass both only when --help lists them.
   const std::string help = usage_text();
   for (const char* opt : {"--enable-sandbox", "--enable-seccomp"}) {
