@@ -253,13 +253,21 @@ void PortForwarder::solicit(const ForwardTarget& t, MonoTime now, loop::FrameSin
   tx.send(wire::kEthernetHeaderLen + wire::ArpRepr::buffer_len());
 }
 
+void PortForwarder::set_engine(loop::SocketWatcher* e) {
+  engine_ = e;
+  if (engine_ != nullptr) open_timer();
+}
+
+void PortForwarder::open_timer() {
+  if (timer_) return;
+  timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (timer_) timer_watch_ = engine_->watch(timer_.get(), POLLIN, *this, kTimerCookie);
+}
+
 void PortForwarder::set_timer(bool on) {
   if (on == timer_on_) return;
-  if (!timer_) {
-    timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-    if (!timer_) return;
-    timer_watch_ = engine_->watch(timer_.get(), POLLIN, *this, kTimerCookie);
-  }
+  open_timer();  // (opened with the engine; again only if that failed)
+  if (!timer_) return;
   itimerspec its{};
   if (on) {
     its.it_interval.tv_nsec = 50 * 1000 * 1000;

@@ -126,7 +126,10 @@ class PortForwarder final : public ForwardTable, public loop::SocketClient {
 
   PortForwarder(const wire::AddressPlan& plan, std::function<GuestInfo()> guest);
   ~PortForwarder() override;
-  void set_engine(loop::SocketWatcher* e) { engine_ = e; }
+  // Also creates the solicitation timer's fd and its watch, so that
+  // everything is open before the sandbox locks (an add_hostfwd later needs
+  // only sockets).
+  void set_engine(loop::SocketWatcher* e);
   // The TCP translation; nullptr: accepted connections are reset and counted.
   void set_tcp(ForwardSink* sink) { tcp_ = sink; }
   // The UDP flows; nullptr: datagrams are read and dropped.
@@ -164,6 +167,7 @@ class PortForwarder final : public ForwardTable, public loop::SocketClient {
   void on_timer(MonoTime now, loop::FrameSink& tx);
   void solicit(const ForwardTarget& t, MonoTime now, loop::FrameSink& tx);
   void set_timer(bool on);
+  void open_timer();
   static constexpr uint64_t kTimerCookie = 0;  // rule ids start at 1
 
   wire::AddressPlan plan_;
