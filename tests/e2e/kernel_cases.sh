@@ -100,6 +100,11 @@ check "tapir run: the command sees tap0 with 10.0.2.100/24" \
   test "$(jq -r '.[0].addr_info[0] | "\(.local)/\(.prefixlen)"' <<<"$OUT")" = 10.0.2.100/24
 "$TAPIR" run -- sh -c 'exit 7' 2>/dev/null
 check "tapir run: exits with the command's status" test $? = 7
+# tapir run's default walls (issue 13) on this kernel: both up, none refused.
+"$TAPIR" run --debug -- true 2>"$WORK/walls.err"
+check "tapir run: sandboxed on this kernel" grep -q 'sandbox: root is a read-only tmpfs' "$WORK/walls.err"
+check "tapir run: filtered on this kernel" grep -q 'seccomp: allowlist loaded' "$WORK/walls.err"
+check "tapir run: no wall refused" sh -c "! grep -q 'going on without' '$WORK/walls.err'"
 check "tapir run: nothing left running" test -z "$(e2e_own_tapirs)"
 
 # --- TCP: 64 MiB each way through the gateway, sha256 at both ends -------------
