@@ -42,13 +42,24 @@ constexpr const char* kAllowed[] = {
     "futex", "getrandom", "rseq", "sched_yield",
 };
 
+// One argument comparison; libseccomp's SCMP_A<n> macros are C compound
+// literals, which C++ compilers accept only as an extension.
+scmp_arg_cmp arg(unsigned n, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
+  scmp_arg_cmp c{};
+  c.arg = n;
+  c.op = op;
+  c.datum_a = a;
+  c.datum_b = b;
+  return c;
+}
+
 // Both families, both types (flags such as SOCK_NONBLOCK aside).
 int allow_sockets(scmp_filter_ctx ctx) {
   for (const int family : {AF_INET, AF_INET6}) {
     for (const int type : {SOCK_STREAM, SOCK_DGRAM}) {
       const int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-                                     SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family)),
-                                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, static_cast<scmp_datum_t>(type)));
+                                     arg(0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(family)),
+                                     arg(1, SCMP_CMP_MASKED_EQ, 0xf, static_cast<scmp_datum_t>(type)));
       if (r < 0) return r;
     }
   }
@@ -59,8 +70,8 @@ int allow_sockets(scmp_filter_ctx ctx) {
 // flows/tcp_host local_pair); a pair reaches nothing outside the process.
 int allow_local_pairs(scmp_filter_ctx ctx) {
   return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 2,
-                          SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(AF_UNIX)),
-                          SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, static_cast<scmp_datum_t>(SOCK_STREAM)));
+                          arg(0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(AF_UNIX)),
+                          arg(1, SCMP_CMP_MASKED_EQ, 0xf, static_cast<scmp_datum_t>(SOCK_STREAM)));
 }
 
 // open and openat for reading only: no O_WRONLY/O_RDWR, no O_CREAT, no
@@ -68,11 +79,11 @@ int allow_local_pairs(scmp_filter_ctx ctx) {
 int allow_read_only_opens(scmp_filter_ctx ctx) {
   constexpr scmp_datum_t kWriteBits = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_TMPFILE;
   int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-                           SCMP_A2(SCMP_CMP_MASKED_EQ, kWriteBits, 0));
+                           arg(2, SCMP_CMP_MASKED_EQ, kWriteBits, 0));
   if (r < 0) return r;
   if (seccomp_syscall_resolve_name("open") >= 0) {
     r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
-                         SCMP_A1(SCMP_CMP_MASKED_EQ, kWriteBits, 0));
+                         arg(1, SCMP_CMP_MASKED_EQ, kWriteBits, 0));
   }
   return r;
 }
@@ -82,7 +93,7 @@ int allow_ioctls(scmp_filter_ctx ctx) {
   for (const unsigned long req : {static_cast<unsigned long>(SIOCOUTQ),
                                   static_cast<unsigned long>(FIONREAD)}) {
     const int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                                   SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(req)));
+                                   arg(1, SCMP_CMP_EQ, static_cast<scmp_datum_t>(req)));
     if (r < 0) return r;
   }
   return 0;
