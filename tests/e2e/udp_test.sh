@@ -34,7 +34,7 @@ e2e_run_cases udp_cases.sh
 # Ping sockets forbidden (ping_group_range "1 0", in the test's host
 # namespace only): the guest is told "administratively prohibited".
 ip netns exec "$E2E_HNS" sysctl -qw net.ipv4.ping_group_range="1 0"
-out=$(e2e_as_user "$TAPIR" run -- ping -c1 -W3 192.0.2.1 2>&1)
+out=$(e2e_as_user "$TAPIR" run "${E2E_LOCK[@]}" -- ping -c1 -W3 192.0.2.1 2>&1)
 check "ping sockets forbidden: the guest's ping is answered 'prohibited', not silence" \
   grep -qi 'prohibited' <<<"$out"
 check "... and tapir says why in its log" grep -q 'ping_group_range' <<<"$out"
